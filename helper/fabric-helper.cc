@@ -1,0 +1,369 @@
+#include "fabric-helper.h"
+
+#include "fabric-config-error.h"
+
+#include "ns3/abort.h"
+#include "ns3/boolean.h"
+#include "ns3/data-rate.h"
+#include "ns3/fabric-channel.h"
+#include "ns3/fabric-frame.h"
+#include "ns3/fabric-hash.h"
+#include "ns3/log.h"
+#include "ns3/nstime.h"
+#include "ns3/pcap-file-wrapper.h"
+#include "ns3/simulator.h"
+#include "ns3/uinteger.h"
+
+#include <sstream>
+
+namespace ns3
+{
+namespace moe
+{
+
+NS_LOG_COMPONENT_DEFINE("FabricHelper");
+
+namespace
+{
+void
+PcapSink(Ptr<PcapFileWrapper> file, Ptr<const Packet> packet)
+{
+    file->Write(Simulator::Now(), packet);
+}
+} // namespace
+
+FabricHelper::FabricHelper()
+{
+    m_switchFactory.SetTypeId("ns3::moe::FabricSwitch");
+    m_deviceFactory.SetTypeId("ns3::moe::FabricNetDevice");
+    m_channelFactory.SetTypeId("ns3::moe::FabricChannel");
+    m_switchAdmission.SetTypeId("ns3::moe::TailDropAdmission");
+    m_nvSwitchAdmission.SetTypeId("ns3::moe::TailDropAdmission");
+    m_nvSwitchAdmission.Set("QueueLimit", UintegerValue(0));
+    m_hostAdmission.SetTypeId("ns3::moe::TailDropAdmission");
+    m_hostAdmission.Set("QueueLimit", UintegerValue(0));
+}
+
+FabricHelper::~FabricHelper()
+{
+}
+
+void
+FabricHelper::SetSwitchAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_switchFactory.Set(name, value);
+}
+
+void
+FabricHelper::SetDeviceAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_deviceFactory.Set(name, value);
+}
+
+void
+FabricHelper::SetSwitchAdmission(const std::string& type)
+{
+    m_switchAdmission.SetTypeId(type);
+}
+
+void
+FabricHelper::SetSwitchAdmissionAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_switchAdmission.Set(name, value);
+}
+
+void
+FabricHelper::SetNvSwitchAdmissionAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_nvSwitchAdmission.Set(name, value);
+}
+
+void
+FabricHelper::SetHostAdmissionAttribute(const std::string& name, const AttributeValue& value)
+{
+    m_hostAdmission.Set(name, value);
+}
+
+void
+FabricHelper::SetSeed(uint64_t seed)
+{
+    m_seed = seed;
+}
+
+void
+FabricHelper::EnsurePicosecondResolution()
+{
+    if (Time::GetResolution() == Time::PS)
+    {
+        return;
+    }
+    // Time::SetResolution may run once, before the simulation starts; ns-3 converts the Time
+    // objects already created. A second change would dereference a cleared registry, so refuse.
+    static bool changed = false;
+    NS_ABORT_MSG_IF(changed,
+                    "moe-fabric needs picosecond time resolution, but the resolution was "
+                    "changed after moe-fabric set it");
+    NS_ABORT_MSG_IF(Simulator::Now() != Time(0) || Simulator::GetEventCount() != 0,
+                    "moe-fabric needs picosecond time resolution; call "
+                    "FabricHelper::EnsurePicosecondResolution() (or build the fabric) before "
+                    "the simulation runs");
+    Time::SetResolution(Time::PS);
+    changed = true;
+}
+
+void
+FabricHelper::Validate(const TopologySpec& spec)
+{
+    const uint32_t n = static_cast<uint32_t>(spec.nodes.size());
+    if (spec.NumHosts() == 0)
+    {
+        throw ConfigError("topology", "the topology has no GPUs");
+    }
+    if (spec.hostServer.size() != spec.NumHosts() || spec.hostRail.size() != spec.NumHosts())
+    {
+        throw ConfigError("topology", "inconsistent host tables in the topology spec");
+    }
+    std::vector<uint32_t> degree(n, 0);
+    std::vector<uint32_t> firstPeer(n, UINT32_MAX);
+    for (size_t i = 0; i < spec.links.size(); ++i)
+    {
+        const auto& l = spec.links[i];
+        if (l.a >= n || l.b >= n || l.a == l.b)
+        {
+            throw ConfigError("topology", "link " + std::to_string(i) + " joins invalid nodes");
+        }
+        if (l.rateBps == 0)
+        {
+            throw ConfigError("topology",
+                              "link " + std::to_string(i) + " (tier '" + spec.tierNames.at(l.tier) +
+                                  "') has rate 0; rates must be > 0");
+        }
+        if (l.delayPs < 0)
+        {
+            throw ConfigError("topology",
+                              "link " + std::to_string(i) +
+                                  " has a negative delay; delays must be >= 0");
+        }
+        if (spec.nodes[l.b].role == TopologySpec::HOST)
+        {
+            throw ConfigError("topology",
+                              "link " + std::to_string(i) +
+                                  " has a host at its b end; hosts go at a");
+        }
+        for (uint32_t end : {l.a, l.b})
+        {
+            if (degree[end]++ == 0)
+            {
+                firstPeer[end] = end == l.a ? l.b : l.a;
+            }
+        }
+    }
+    for (uint32_t g = 0; g < spec.NumHosts(); ++g)
+    {
+        const uint32_t node = spec.hostNode[g];
+        if (degree[node] == 0 || degree[node] > 2)
+        {
+            throw ConfigError("topology",
+                              "GPU " + std::to_string(g) +
+                                  " must have a NIC link and at most one NVLink");
+        }
+        if (spec.nodes[firstPeer[node]].role != TopologySpec::SWITCH)
+        {
+            throw ConfigError("topology",
+                              "GPU " + std::to_string(g) + "'s first link must be its NIC");
+        }
+    }
+    for (uint32_t i = 0; i < n; ++i)
+    {
+        if (degree[i] > 0xfffe)
+        {
+            throw ConfigError("topology", "node " + spec.nodes[i].name + " has too many ports");
+        }
+    }
+}
+
+Ptr<FabricTopology>
+FabricHelper::Install(const TopologySpec& spec)
+{
+    EnsurePicosecondResolution();
+    Validate(spec);
+    Ptr<FabricTopology> topo = CreateObject<FabricTopology>();
+    topo->SetSpec(spec);
+    const uint32_t n = static_cast<uint32_t>(spec.nodes.size());
+
+    for (uint32_t i = 0; i < n; ++i)
+    {
+        topo->AddBuiltNode(CreateObject<Node>());
+    }
+
+    FabricRouting::Graph graph;
+    graph.portPeer.assign(n, {});
+    graph.hostOfNode.assign(n, UINT32_MAX);
+    graph.nodeOfHost = spec.hostNode;
+    for (uint32_t g = 0; g < spec.NumHosts(); ++g)
+    {
+        graph.hostOfNode[spec.hostNode[g]] = g;
+    }
+
+    for (uint32_t li = 0; li < spec.links.size(); ++li)
+    {
+        const auto& l = spec.links[li];
+        Ptr<FabricChannel> channel = m_channelFactory.Create<FabricChannel>();
+        channel->SetAttribute("Delay", TimeValue(PicoSeconds(l.delayPs)));
+        for (uint32_t end : {l.a, l.b})
+        {
+            Ptr<FabricNetDevice> dev = m_deviceFactory.Create<FabricNetDevice>();
+            dev->SetDataRate(DataRate(l.rateBps));
+            dev->SetTier(l.tier);
+            const uint32_t port = topo->GetNPorts(end);
+            const auto& node = spec.nodes[end];
+            if (node.role == TopologySpec::HOST)
+            {
+                dev->SetAddress(GpuMacAddress(node.host, static_cast<uint8_t>(port)));
+            }
+            else
+            {
+                dev->SetAddress(Mac48Address::Allocate());
+            }
+            topo->GetNode(end)->AddDevice(dev);
+            dev->Attach(channel);
+            topo->AddBuiltPort(end, dev);
+            topo->AddPortLink(end, li);
+            graph.portPeer[end].push_back(end == l.a ? l.b : l.a);
+        }
+    }
+
+    Ptr<FabricRouting> routing = CreateObject<FabricRouting>();
+    routing->Compute(graph);
+
+    // Host routes: NVLink within a server, the NIC otherwise; rail-only relays cross-rail
+    // traffic through the same-server GPU on the destination's rail (PXN).
+    const uint32_t nicSet = routing->InternSet({0});
+    const uint32_t nvlinkSet = routing->InternSet({1});
+    const bool servers = spec.gpusPerServer > 1;
+    for (uint32_t s = 0; s < spec.NumHosts(); ++s)
+    {
+        for (uint32_t d = 0; d < spec.NumHosts(); ++d)
+        {
+            if (s == d)
+            {
+                continue;
+            }
+            const bool sameServer = servers && spec.hostServer[s] == spec.hostServer[d];
+            const bool relay = spec.railOnly && !sameServer && spec.hostRail[s] != spec.hostRail[d];
+            routing->SetRoute(spec.hostNode[s], d, (sameServer || relay) ? nvlinkSet : nicSet);
+        }
+    }
+    if (spec.railOnly)
+    {
+        // Each NVSwitch sends traffic for another server to its own GPU on the target's rail.
+        for (uint32_t i = 0; i < n; ++i)
+        {
+            if (spec.nodes[i].role != TopologySpec::NVSWITCH)
+            {
+                continue;
+            }
+            // server's GPUs by rail, via this NVSwitch's ports
+            std::vector<uint32_t> portOfRail;
+            uint32_t server = UINT32_MAX;
+            for (uint32_t p = 0; p < graph.portPeer[i].size(); ++p)
+            {
+                const uint32_t gpu = graph.hostOfNode[graph.portPeer[i][p]];
+                if (gpu == UINT32_MAX)
+                {
+                    continue;
+                }
+                server = spec.hostServer[gpu];
+                const uint32_t rail = spec.hostRail[gpu];
+                if (portOfRail.size() <= rail)
+                {
+                    portOfRail.resize(rail + 1, UINT32_MAX);
+                }
+                portOfRail[rail] = p;
+            }
+            for (uint32_t d = 0; d < spec.NumHosts(); ++d)
+            {
+                if (spec.hostServer[d] == server)
+                {
+                    continue;
+                }
+                const uint32_t rail = spec.hostRail[d];
+                if (rail >= portOfRail.size() || portOfRail[rail] == UINT32_MAX)
+                {
+                    throw ConfigError("topology",
+                                      "rail-only: server " + std::to_string(server) +
+                                          " has no GPU on rail " + std::to_string(rail));
+                }
+                routing->SetRoute(i,
+                                  d,
+                                  routing->InternSet({static_cast<uint16_t>(portOfRail[rail])}));
+            }
+        }
+    }
+    topo->SetRouting(routing);
+
+    for (uint32_t i = 0; i < n; ++i)
+    {
+        const auto& node = spec.nodes[i];
+        Ptr<Node> ns3Node = topo->GetNode(i);
+        if (node.role == TopologySpec::HOST)
+        {
+            Ptr<FabricHost> host = CreateObject<FabricHost>();
+            host->SetHostId(node.host);
+            for (uint32_t p = 0; p < topo->GetNPorts(i); ++p)
+            {
+                host->AddPort(topo->GetPort(i, p));
+            }
+            host->SetRouting(routing, i);
+            host->SetAdmission(m_hostAdmission.Create<FabricAdmission>());
+            ns3Node->AggregateObject(host);
+            topo->SetHost(node.host, host);
+        }
+        else
+        {
+            Ptr<FabricSwitch> sw = m_switchFactory.Create<FabricSwitch>();
+            sw->SetAttribute("HashSeed", UintegerValue(Mix64(m_seed ^ Mix64(i))));
+            for (uint32_t p = 0; p < topo->GetNPorts(i); ++p)
+            {
+                sw->AddPort(topo->GetPort(i, p));
+            }
+            sw->SetRouting(routing, i);
+            const ObjectFactory& admission =
+                node.role == TopologySpec::NVSWITCH ? m_nvSwitchAdmission : m_switchAdmission;
+            sw->SetAdmission(admission.Create<FabricAdmission>());
+            ns3Node->AggregateObject(sw);
+            topo->SetSwitch(i, sw);
+        }
+    }
+    NS_LOG_INFO("fabric: " << spec.NumHosts() << " GPUs, " << spec.NumSwitches() << " switches, "
+                           << spec.links.size() << " links, " << routing->GetNumSets()
+                           << " routing sets");
+    return topo;
+}
+
+void
+FabricHelper::EnablePcapInternal(std::string prefix,
+                                 Ptr<NetDevice> nd,
+                                 bool /*promiscuous*/,
+                                 bool explicitFilename)
+{
+    Ptr<FabricNetDevice> device = nd->GetObject<FabricNetDevice>();
+    if (!device)
+    {
+        NS_LOG_INFO("FabricHelper::EnablePcapInternal: not a FabricNetDevice, skipped");
+        return;
+    }
+    PcapHelper pcapHelper;
+    const std::string filename =
+        explicitFilename ? prefix : pcapHelper.GetFilenameFromDevice(prefix, device);
+    // Nanosecond timestamps: microseconds would merge frames that are 10-100 ns apart.
+    Ptr<PcapFileWrapper> file =
+        CreateObjectWithAttributes<PcapFileWrapper>("NanosecMode", BooleanValue(true));
+    file->Open(filename, std::ios::out | std::ios::binary);
+    NS_ABORT_MSG_IF(file->Fail(), "cannot open PCAP file " << filename);
+    file->Init(PcapHelper::DLT_EN10MB);
+    device->TraceConnectWithoutContext("Sniffer", MakeBoundCallback(&PcapSink, file));
+}
+
+} // namespace moe
+} // namespace ns3

@@ -1,0 +1,604 @@
+#include "fabric-net-device.h"
+
+#include "fabric-channel.h"
+
+#include "ns3/ethernet-header.h"
+#include "ns3/log.h"
+#include "ns3/pointer.h"
+#include "ns3/simulator.h"
+#include "ns3/uinteger.h"
+
+namespace ns3
+{
+namespace moe
+{
+
+NS_LOG_COMPONENT_DEFINE("FabricNetDevice");
+
+NS_OBJECT_ENSURE_REGISTERED(FabricNetDevice);
+
+uint64_t
+FabricPortCounters::TotalDrops() const
+{
+    uint64_t n = 0;
+    for (auto d : dropFrames)
+    {
+        n += d;
+    }
+    return n;
+}
+
+TypeId
+FabricNetDevice::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::moe::FabricNetDevice")
+            .SetParent<NetDevice>()
+            .SetGroupName("MoeFabric")
+            .AddConstructor<FabricNetDevice>()
+            .AddAttribute(
+                "DataRate",
+                "Line rate of the port.",
+                DataRateValue(DataRate("100Gbps")),
+                MakeDataRateAccessor(&FabricNetDevice::SetDataRate, &FabricNetDevice::GetDataRate),
+                MakeDataRateChecker())
+            .AddAttribute("Mtu",
+                          "Largest IP packet the port carries (bytes, Ethernet payload).",
+                          UintegerValue(9000),
+                          MakeUintegerAccessor(&FabricNetDevice::SetMtu, &FabricNetDevice::GetMtu),
+                          MakeUintegerChecker<uint16_t>(68, 9216))
+            .AddAttribute("ReceiveErrorModel",
+                          "Optional error model deciding which received frames are corrupt "
+                          "(dropped and traced as rx_error).",
+                          PointerValue(),
+                          MakePointerAccessor(&FabricNetDevice::m_receiveErrorModel),
+                          MakePointerChecker<ErrorModel>())
+            .AddTraceSource("Enqueue",
+                            "A frame entered an egress queue.",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_enqueueTrace),
+                            "ns3::moe::FabricNetDevice::PacketPriorityTracedCallback")
+            .AddTraceSource("Dequeue",
+                            "A queued frame left its egress queue for the wire.",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_dequeueTrace),
+                            "ns3::moe::FabricNetDevice::PacketPriorityTracedCallback")
+            .AddTraceSource("PhyTxBegin",
+                            "A frame (queued or pulled) started serialization.",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_phyTxBeginTrace),
+                            "ns3::Packet::TracedCallback")
+            .AddTraceSource("PhyRxEnd",
+                            "A frame was received intact.",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_phyRxEndTrace),
+                            "ns3::Packet::TracedCallback")
+            .AddTraceSource("Drop",
+                            "A frame was dropped at this port (egress admission or receive).",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_dropTrace),
+                            "ns3::moe::FabricNetDevice::DropTracedCallback")
+            .AddTraceSource("Sniffer",
+                            "Every frame sent or received, for PCAP.",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_snifferTrace),
+                            "ns3::Packet::TracedCallback")
+            .AddTraceSource("PauseState",
+                            "Egress of a priority was paused (true) or resumed (false).",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_pauseStateTrace),
+                            "ns3::moe::FabricNetDevice::PauseStateTracedCallback");
+    return tid;
+}
+
+FabricNetDevice::FabricNetDevice()
+{
+    NS_LOG_FUNCTION(this);
+}
+
+FabricNetDevice::~FabricNetDevice()
+{
+    NS_LOG_FUNCTION(this);
+}
+
+void
+FabricNetDevice::DoDispose()
+{
+    NS_LOG_FUNCTION(this);
+    m_node = nullptr;
+    m_channel = nullptr;
+    m_admission = nullptr;
+    m_receiveErrorModel = nullptr;
+    for (auto& q : m_queues)
+    {
+        q.clear();
+    }
+    m_pull = PullCallback();
+    m_fabricRx = FabricReceiveCallback();
+    m_rxCallback = NetDevice::ReceiveCallback();
+    m_promiscCallback = NetDevice::PromiscReceiveCallback();
+    NetDevice::DoDispose();
+}
+
+bool
+FabricNetDevice::Attach(Ptr<FabricChannel> channel)
+{
+    NS_LOG_FUNCTION(this << channel);
+    m_channel = channel;
+    m_channel->Attach(this);
+    return true;
+}
+
+void
+FabricNetDevice::SetPortIndex(uint32_t index)
+{
+    m_portIndex = index;
+}
+
+uint32_t
+FabricNetDevice::GetPortIndex() const
+{
+    return m_portIndex;
+}
+
+void
+FabricNetDevice::SetAdmission(Ptr<FabricAdmission> admission)
+{
+    m_admission = admission;
+}
+
+void
+FabricNetDevice::SetTier(uint32_t tier)
+{
+    m_tier = tier;
+}
+
+uint32_t
+FabricNetDevice::GetTier() const
+{
+    return m_tier;
+}
+
+void
+FabricNetDevice::UpdateQueuePeak(uint8_t priority)
+{
+    if (m_totalQueueBytes > m_counters.maxQueueBytes)
+    {
+        m_counters.maxQueueBytes = m_totalQueueBytes;
+    }
+    if (m_queueBytes[priority] > m_counters.maxQueueBytesPerPriority[priority])
+    {
+        m_counters.maxQueueBytesPerPriority[priority] = m_queueBytes[priority];
+    }
+}
+
+void
+FabricNetDevice::Enqueue(QueueEntry&& entry)
+{
+    const uint8_t p = entry.priority;
+    NS_ASSERT(p < NUM_PRIORITIES);
+    entry.enqueuePs = Simulator::Now().GetPicoSeconds();
+    m_queueBytes[p] += entry.bytes;
+    m_totalQueueBytes += entry.bytes;
+    ++m_totalQueueFrames;
+    ++m_counters.enqueuedFrames;
+    m_queuedMask |= static_cast<uint8_t>(1u << p);
+    UpdateQueuePeak(p);
+    m_enqueueTrace(entry.packet, p);
+    m_queues[p].push_back(std::move(entry));
+    if (!m_transmitting)
+    {
+        TryTransmit();
+    }
+}
+
+void
+FabricNetDevice::SetPullCallback(PullCallback cb)
+{
+    m_pull = cb;
+}
+
+void
+FabricNetDevice::NotifyPullReady(uint8_t priority)
+{
+    m_pullMask |= static_cast<uint8_t>(1u << priority);
+    if (!m_transmitting)
+    {
+        TryTransmit();
+    }
+}
+
+void
+FabricNetDevice::SetFabricReceiveCallback(FabricReceiveCallback cb)
+{
+    m_fabricRx = cb;
+}
+
+void
+FabricNetDevice::SetPaused(uint8_t priority, bool paused)
+{
+    NS_ASSERT(priority < NUM_PRIORITIES);
+    const uint8_t bit = static_cast<uint8_t>(1u << priority);
+    const bool was = (m_pausedMask & bit) != 0;
+    if (was == paused)
+    {
+        return;
+    }
+    if (paused)
+    {
+        m_pausedMask |= bit;
+    }
+    else
+    {
+        m_pausedMask &= static_cast<uint8_t>(~bit);
+    }
+    m_pauseStateTrace(priority, paused);
+    if (!paused && !m_transmitting)
+    {
+        TryTransmit();
+    }
+}
+
+bool
+FabricNetDevice::IsPaused(uint8_t priority) const
+{
+    return (m_pausedMask & (1u << priority)) != 0;
+}
+
+void
+FabricNetDevice::RecordDrop(Ptr<const Packet> packet, DropReason reason)
+{
+    ++m_counters.dropFrames[static_cast<size_t>(reason)];
+    m_counters.dropBytes += packet->GetSize();
+    m_dropTrace(packet, reason);
+}
+
+uint64_t
+FabricNetDevice::GetQueueBytes(uint8_t priority) const
+{
+    return m_queueBytes[priority];
+}
+
+uint64_t
+FabricNetDevice::GetQueueBytes() const
+{
+    return m_totalQueueBytes;
+}
+
+uint32_t
+FabricNetDevice::GetQueueFrames() const
+{
+    return m_totalQueueFrames;
+}
+
+bool
+FabricNetDevice::IsTransmitting() const
+{
+    return m_transmitting;
+}
+
+void
+FabricNetDevice::TryTransmit()
+{
+    NS_ASSERT(!m_transmitting);
+    // Candidate priorities: something queued or possibly pullable, and not paused.
+    uint8_t candidates = static_cast<uint8_t>((m_queuedMask | m_pullMask) & ~m_pausedMask);
+    while (candidates != 0)
+    {
+        const uint8_t p = static_cast<uint8_t>(31 - __builtin_clz(candidates));
+        const uint8_t bit = static_cast<uint8_t>(1u << p);
+        const bool hasQueued = (m_queuedMask & bit) != 0;
+        const bool mayPull = (m_pullMask & bit) != 0;
+        // Within a priority, alternate between queued frames (forwarded, control) and the pull
+        // source so neither starves the other.
+        const bool pullFirst = mayPull && (!hasQueued || (m_lastFromPull & bit) == 0);
+        if (pullFirst)
+        {
+            Ptr<Packet> packet = m_pull(p);
+            if (packet)
+            {
+                m_lastFromPull |= bit;
+                StartTransmission(packet, p);
+                return;
+            }
+            m_pullMask &= static_cast<uint8_t>(~bit);
+            if (!hasQueued)
+            {
+                candidates &= static_cast<uint8_t>(~bit);
+                continue;
+            }
+        }
+        // Serve the queue.
+        auto& q = m_queues[p];
+        QueueEntry entry = std::move(q.front());
+        q.pop_front();
+        m_queueBytes[p] -= entry.bytes;
+        m_totalQueueBytes -= entry.bytes;
+        --m_totalQueueFrames;
+        if (q.empty())
+        {
+            m_queuedMask &= static_cast<uint8_t>(~bit);
+        }
+        m_lastFromPull &= static_cast<uint8_t>(~bit);
+        if (m_admission)
+        {
+            m_admission->Release(entry, m_portIndex);
+        }
+        m_dequeueTrace(entry.packet, p);
+        StartTransmission(entry.packet, p);
+        return;
+    }
+}
+
+void
+FabricNetDevice::StartTransmission(Ptr<Packet> packet, uint8_t priority)
+{
+    NS_LOG_FUNCTION(this << packet << static_cast<uint32_t>(priority));
+    m_transmitting = true;
+    const uint32_t size = packet->GetSize();
+    const uint32_t wire = WireBytes(size);
+    const int64_t txPs = SerializationPs(wire, m_bps);
+    ++m_counters.txFrames;
+    m_counters.txBytes += size;
+    m_counters.txWireBytes += wire;
+    m_phyTxBeginTrace(packet);
+    m_snifferTrace(packet);
+    const Time txTime = PicoSeconds(txPs);
+    m_channel->Transmit(packet, this, txTime);
+    Simulator::Schedule(txTime, &FabricNetDevice::TransmitComplete, this);
+}
+
+void
+FabricNetDevice::TransmitComplete()
+{
+    m_transmitting = false;
+    TryTransmit();
+}
+
+void
+FabricNetDevice::Receive(Ptr<Packet> packet)
+{
+    NS_LOG_FUNCTION(this << packet);
+    if (m_receiveErrorModel && m_receiveErrorModel->IsCorrupt(packet))
+    {
+        RecordDrop(packet, DropReason::RX_ERROR);
+        return;
+    }
+    ++m_counters.rxFrames;
+    m_counters.rxBytes += packet->GetSize();
+    m_phyRxEndTrace(packet);
+    m_snifferTrace(packet);
+    if (!m_fabricRx.IsNull())
+    {
+        m_fabricRx(packet, m_portIndex);
+        return;
+    }
+    // An ns-3 protocol stack sits on this device: strip the Ethernet header and hand it up.
+    EthernetHeader eth;
+    packet->RemoveHeader(eth);
+    const uint16_t protocol = eth.GetLengthType();
+    if (!m_promiscCallback.IsNull())
+    {
+        m_promiscCallback(this,
+                          packet,
+                          protocol,
+                          eth.GetSource(),
+                          eth.GetDestination(),
+                          eth.GetDestination() == m_address ? NetDevice::PACKET_HOST
+                                                            : NetDevice::PACKET_OTHERHOST);
+    }
+    if (!m_rxCallback.IsNull())
+    {
+        m_rxCallback(this, packet, protocol, eth.GetSource());
+    }
+}
+
+uint64_t
+FabricNetDevice::GetBitRate() const
+{
+    return m_bps;
+}
+
+void
+FabricNetDevice::SetDataRate(DataRate rate)
+{
+    NS_ABORT_MSG_IF(rate.GetBitRate() == 0, "FabricNetDevice: DataRate must be positive");
+    m_dataRate = rate;
+    m_bps = rate.GetBitRate();
+}
+
+DataRate
+FabricNetDevice::GetDataRate() const
+{
+    return m_dataRate;
+}
+
+Ptr<FabricChannel>
+FabricNetDevice::GetFabricChannel() const
+{
+    return m_channel;
+}
+
+Ptr<FabricNetDevice>
+FabricNetDevice::GetPeer() const
+{
+    if (!m_channel)
+    {
+        return nullptr;
+    }
+    return m_channel->GetPeer(this);
+}
+
+int64_t
+FabricNetDevice::GetTxPs(uint32_t packetBytes) const
+{
+    return SerializationPs(WireBytes(packetBytes), m_bps);
+}
+
+const FabricPortCounters&
+FabricNetDevice::GetCounters() const
+{
+    return m_counters;
+}
+
+void
+FabricNetDevice::SetIfIndex(const uint32_t index)
+{
+    m_ifIndex = index;
+}
+
+uint32_t
+FabricNetDevice::GetIfIndex() const
+{
+    return m_ifIndex;
+}
+
+Ptr<Channel>
+FabricNetDevice::GetChannel() const
+{
+    return m_channel;
+}
+
+void
+FabricNetDevice::SetAddress(Address address)
+{
+    m_address = Mac48Address::ConvertFrom(address);
+}
+
+Address
+FabricNetDevice::GetAddress() const
+{
+    return m_address;
+}
+
+bool
+FabricNetDevice::SetMtu(const uint16_t mtu)
+{
+    m_mtu = mtu;
+    return true;
+}
+
+uint16_t
+FabricNetDevice::GetMtu() const
+{
+    return m_mtu;
+}
+
+bool
+FabricNetDevice::IsLinkUp() const
+{
+    return m_channel != nullptr;
+}
+
+void
+FabricNetDevice::AddLinkChangeCallback(Callback<void> /*callback*/)
+{
+    // Links never change state.
+}
+
+bool
+FabricNetDevice::IsBroadcast() const
+{
+    return true;
+}
+
+Address
+FabricNetDevice::GetBroadcast() const
+{
+    return Mac48Address::GetBroadcast();
+}
+
+bool
+FabricNetDevice::IsMulticast() const
+{
+    return false;
+}
+
+Address
+FabricNetDevice::GetMulticast(Ipv4Address /*multicastGroup*/) const
+{
+    return Mac48Address::GetMulticast(Ipv4Address("224.0.0.0"));
+}
+
+Address
+FabricNetDevice::GetMulticast(Ipv6Address addr) const
+{
+    return Mac48Address::GetMulticast(addr);
+}
+
+bool
+FabricNetDevice::IsPointToPoint() const
+{
+    return true;
+}
+
+bool
+FabricNetDevice::IsBridge() const
+{
+    return false;
+}
+
+bool
+FabricNetDevice::Send(Ptr<Packet> packet, const Address& dest, uint16_t protocolNumber)
+{
+    return SendFrom(packet, m_address, dest, protocolNumber);
+}
+
+bool
+FabricNetDevice::SendFrom(Ptr<Packet> packet,
+                          const Address& source,
+                          const Address& dest,
+                          uint16_t protocolNumber)
+{
+    NS_LOG_FUNCTION(this << packet << protocolNumber);
+    if (packet->GetSize() > m_mtu)
+    {
+        NS_LOG_WARN("packet of " << packet->GetSize() << " bytes exceeds the MTU of " << m_mtu);
+        return false;
+    }
+    EthernetHeader eth;
+    eth.SetSource(Mac48Address::ConvertFrom(source));
+    eth.SetDestination(Mac48Address::ConvertFrom(dest));
+    eth.SetLengthType(protocolNumber);
+    packet->AddHeader(eth);
+    QueueEntry entry;
+    FrameInfo info;
+    ParseFrame(packet, info);
+    entry.priority = protocolNumber == ETHERTYPE_IPV4 ? info.priority : 0;
+    entry.bytes = packet->GetSize();
+    entry.packet = packet;
+    Enqueue(std::move(entry));
+    return true;
+}
+
+Ptr<Node>
+FabricNetDevice::GetNode() const
+{
+    return m_node;
+}
+
+void
+FabricNetDevice::SetNode(Ptr<Node> node)
+{
+    m_node = node;
+}
+
+bool
+FabricNetDevice::NeedsArp() const
+{
+    return false;
+}
+
+void
+FabricNetDevice::SetReceiveCallback(NetDevice::ReceiveCallback cb)
+{
+    m_rxCallback = cb;
+}
+
+void
+FabricNetDevice::SetPromiscReceiveCallback(PromiscReceiveCallback cb)
+{
+    m_promiscCallback = cb;
+}
+
+bool
+FabricNetDevice::SupportsSendFrom() const
+{
+    return true;
+}
+
+} // namespace moe
+} // namespace ns3

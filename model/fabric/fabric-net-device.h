@@ -1,0 +1,215 @@
+/*
+ * moe-fabric: a full-duplex fabric port with eight pausable priority queues.
+ */
+#ifndef MOE_FABRIC_NET_DEVICE_H
+#define MOE_FABRIC_NET_DEVICE_H
+
+#include "fabric-admission.h"
+#include "fabric-frame.h"
+
+#include "ns3/callback.h"
+#include "ns3/data-rate.h"
+#include "ns3/error-model.h"
+#include "ns3/event-id.h"
+#include "ns3/mac48-address.h"
+#include "ns3/net-device.h"
+#include "ns3/node.h"
+#include "ns3/nstime.h"
+#include "ns3/traced-callback.h"
+
+#include <array>
+#include <deque>
+
+namespace ns3
+{
+namespace moe
+{
+
+class FabricChannel;
+
+/**
+ * @brief Counters a port keeps beside its trace sources.
+ */
+struct FabricPortCounters
+{
+    uint64_t txFrames{0};    ///< frames whose transmission started
+    uint64_t txBytes{0};     ///< their bytes as buffered (Ethernet header .. payload)
+    uint64_t txWireBytes{0}; ///< their bytes on the wire (+ FCS, preamble, IFG, padding)
+    uint64_t rxFrames{0};    ///< frames received intact
+    uint64_t rxBytes{0};
+    uint64_t enqueuedFrames{0};
+    std::array<uint64_t, static_cast<size_t>(DropReason::COUNT)> dropFrames{}; ///< by reason
+    uint64_t dropBytes{0};
+    uint64_t maxQueueBytes{0}; ///< peak of the sum over priorities
+    std::array<uint64_t, NUM_PRIORITIES> maxQueueBytesPerPriority{};
+
+    /// @brief All drops, whatever the reason.
+    uint64_t TotalDrops() const;
+};
+
+/**
+ * @brief One end of a full-duplex fabric link: NIC port, switch port or NVLink port.
+ *
+ * Egress has NUM_PRIORITIES FIFO queues served in strict priority (7 highest). Each priority can
+ * be paused; a paused priority is skipped at the next frame boundary, so PFC only has to call
+ * SetPaused(). A frame occupies the wire for its serialization time (bytes + FCS + preamble +
+ * inter-frame gap, at DataRate, in picoseconds) and reaches the peer after the channel's delay,
+ * which also carries the switch pipeline latency. There is no ARP.
+ *
+ * Frames come from two places: Enqueue() (switch forwarding, control frames, relaying) and a
+ * pull source (the RDMA NIC), asked for exactly one frame whenever a priority is free, not paused
+ * and has nothing queued -- so messages are never packetized ahead of the wire.
+ */
+class FabricNetDevice : public NetDevice
+{
+  public:
+    static TypeId GetTypeId();
+    FabricNetDevice();
+    ~FabricNetDevice() override;
+
+    /// Pull source: returns the next frame of a priority or nullptr if it has none now.
+    typedef Callback<Ptr<Packet>, uint8_t> PullCallback;
+    /// Fabric receive hook: (frame, port index of this device at its node).
+    typedef Callback<void, Ptr<Packet>, uint32_t> FabricReceiveCallback;
+
+    /// TracedCallback signature for (packet, priority) events.
+    typedef void (*PacketPriorityTracedCallback)(Ptr<const Packet> packet, uint8_t priority);
+    /// TracedCallback signature for drops.
+    typedef void (*DropTracedCallback)(Ptr<const Packet> packet, DropReason reason);
+    /// TracedCallback signature for pause state changes of a priority.
+    typedef void (*PauseStateTracedCallback)(uint8_t priority, bool paused);
+
+    /// @brief Connect this device to @p channel (exactly two devices per channel).
+    bool Attach(Ptr<FabricChannel> channel);
+
+    /// @brief Port index of this device at its node (set by the node's forwarding logic).
+    void SetPortIndex(uint32_t index);
+    uint32_t GetPortIndex() const;
+
+    /// @brief The admission object to notify at dequeue (Release); may be null.
+    void SetAdmission(Ptr<FabricAdmission> admission);
+
+    /// @brief Append an already-admitted frame to its priority queue and start sending if idle.
+    void Enqueue(QueueEntry&& entry);
+
+    /// @brief Install the pull source (at most one per device).
+    void SetPullCallback(PullCallback cb);
+    /// @brief The pull source has frames for @p priority: ask when that priority is free.
+    void NotifyPullReady(uint8_t priority);
+
+    /// @brief Where received frames go (switch or host logic). Without it, frames go to the
+    /// ns-3 receive callback with the Ethernet header removed.
+    void SetFabricReceiveCallback(FabricReceiveCallback cb);
+
+    /// @brief Pause or resume egress of @p priority (takes effect at the next frame boundary).
+    void SetPaused(uint8_t priority, bool paused);
+    bool IsPaused(uint8_t priority) const;
+
+    /// @brief Record a frame that this port's node dropped on its way to this egress port.
+    void RecordDrop(Ptr<const Packet> packet, DropReason reason);
+
+    /// @brief Bytes queued at @p priority / at all priorities.
+    uint64_t GetQueueBytes(uint8_t priority) const;
+    uint64_t GetQueueBytes() const;
+    /// @brief Frames queued at all priorities.
+    uint32_t GetQueueFrames() const;
+    /// @brief True while a frame is being serialized.
+    bool IsTransmitting() const;
+
+    uint64_t GetBitRate() const;
+    void SetDataRate(DataRate rate);
+    DataRate GetDataRate() const;
+    Ptr<FabricChannel> GetFabricChannel() const;
+    /// @brief The device at the other end of the link (null if not attached).
+    Ptr<FabricNetDevice> GetPeer() const;
+    /// @brief Serialization time of a stored frame of @p packetBytes (picoseconds).
+    int64_t GetTxPs(uint32_t packetBytes) const;
+
+    const FabricPortCounters& GetCounters() const;
+
+    /// @brief Tier id of the link (set by the topology helper; used to aggregate statistics).
+    void SetTier(uint32_t tier);
+    uint32_t GetTier() const;
+
+    /// @brief Called by the channel when a frame has fully arrived.
+    void Receive(Ptr<Packet> packet);
+
+    // NetDevice
+    void SetIfIndex(const uint32_t index) override;
+    uint32_t GetIfIndex() const override;
+    Ptr<Channel> GetChannel() const override;
+    void SetAddress(Address address) override;
+    Address GetAddress() const override;
+    bool SetMtu(const uint16_t mtu) override;
+    uint16_t GetMtu() const override;
+    bool IsLinkUp() const override;
+    void AddLinkChangeCallback(Callback<void> callback) override;
+    bool IsBroadcast() const override;
+    Address GetBroadcast() const override;
+    bool IsMulticast() const override;
+    Address GetMulticast(Ipv4Address multicastGroup) const override;
+    Address GetMulticast(Ipv6Address addr) const override;
+    bool IsPointToPoint() const override;
+    bool IsBridge() const override;
+    bool Send(Ptr<Packet> packet, const Address& dest, uint16_t protocolNumber) override;
+    bool SendFrom(Ptr<Packet> packet,
+                  const Address& source,
+                  const Address& dest,
+                  uint16_t protocolNumber) override;
+    Ptr<Node> GetNode() const override;
+    void SetNode(Ptr<Node> node) override;
+    bool NeedsArp() const override;
+    void SetReceiveCallback(NetDevice::ReceiveCallback cb) override;
+    void SetPromiscReceiveCallback(PromiscReceiveCallback cb) override;
+    bool SupportsSendFrom() const override;
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    void TryTransmit();
+    void StartTransmission(Ptr<Packet> packet, uint8_t priority);
+    void TransmitComplete();
+    void UpdateQueuePeak(uint8_t priority);
+
+    Ptr<Node> m_node;
+    Ptr<FabricChannel> m_channel;
+    Ptr<FabricAdmission> m_admission;
+    Mac48Address m_address;
+    uint32_t m_ifIndex{0};
+    uint32_t m_portIndex{0};
+    uint32_t m_tier{0};
+    uint16_t m_mtu{9000};
+    DataRate m_dataRate;
+    uint64_t m_bps{0};
+    Ptr<ErrorModel> m_receiveErrorModel;
+
+    std::array<std::deque<QueueEntry>, NUM_PRIORITIES> m_queues;
+    std::array<uint64_t, NUM_PRIORITIES> m_queueBytes{};
+    uint64_t m_totalQueueBytes{0};
+    uint32_t m_totalQueueFrames{0};
+    uint8_t m_queuedMask{0};   ///< bit p set: queue p non-empty
+    uint8_t m_pullMask{0};     ///< bit p set: the pull source may have frames for p
+    uint8_t m_pausedMask{0};   ///< bit p set: priority p paused
+    uint8_t m_lastFromPull{0}; ///< bit p set: last frame of p came from the pull source
+    bool m_transmitting{false};
+    PullCallback m_pull;
+    FabricReceiveCallback m_fabricRx;
+    NetDevice::ReceiveCallback m_rxCallback;
+    NetDevice::PromiscReceiveCallback m_promiscCallback;
+
+    FabricPortCounters m_counters;
+
+    TracedCallback<Ptr<const Packet>, uint8_t> m_enqueueTrace;
+    TracedCallback<Ptr<const Packet>, uint8_t> m_dequeueTrace;
+    TracedCallback<Ptr<const Packet>> m_phyTxBeginTrace;
+    TracedCallback<Ptr<const Packet>> m_phyRxEndTrace;
+    TracedCallback<Ptr<const Packet>, DropReason> m_dropTrace;
+    TracedCallback<Ptr<const Packet>> m_snifferTrace;
+    TracedCallback<uint8_t, bool> m_pauseStateTrace;
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_FABRIC_NET_DEVICE_H

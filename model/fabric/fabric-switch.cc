@@ -1,0 +1,168 @@
+#include "fabric-switch.h"
+
+#include "fabric-frame.h"
+
+#include "ns3/enum.h"
+#include "ns3/log.h"
+#include "ns3/moe-fabric-ns3-compatibility.h"
+#include "ns3/uinteger.h"
+
+namespace ns3
+{
+namespace moe
+{
+
+NS_LOG_COMPONENT_DEFINE("FabricSwitch");
+
+NS_OBJECT_ENSURE_REGISTERED(FabricSwitch);
+
+TypeId
+FabricSwitch::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::moe::FabricSwitch")
+            .SetParent<Object>()
+            .SetGroupName("MoeFabric")
+            .AddConstructor<FabricSwitch>()
+            .AddAttribute("LoadBalancing",
+                          "How a frame picks one of several equal-cost egress ports.",
+                          EnumValue(FabricSwitch::ECMP),
+                          MoeEnumAccessor<LoadBalancing>(&FabricSwitch::m_loadBalancing),
+                          MakeEnumChecker(FabricSwitch::ECMP, "ecmp", FabricSwitch::SPRAY, "spray"))
+            .AddAttribute("HashSeed",
+                          "Per-switch seed of the ECMP hash and of the spraying generator. "
+                          "Different seeds per switch keep tiers from polarizing.",
+                          UintegerValue(0),
+                          MakeUintegerAccessor(&FabricSwitch::m_hashSeed),
+                          MakeUintegerChecker<uint64_t>())
+            .AddTraceSource("Forward",
+                            "A frame was admitted to an egress queue: (packet, in, out).",
+                            MakeTraceSourceAccessor(&FabricSwitch::m_forwardTrace),
+                            "ns3::moe::FabricSwitch::ForwardTracedCallback");
+    return tid;
+}
+
+FabricSwitch::FabricSwitch()
+{
+}
+
+void
+FabricSwitch::DoDispose()
+{
+    m_ports.clear();
+    m_portPtrs.clear();
+    m_routing = nullptr;
+    m_admission = nullptr;
+    Object::DoDispose();
+}
+
+uint32_t
+FabricSwitch::AddPort(Ptr<FabricNetDevice> device)
+{
+    const uint32_t index = static_cast<uint32_t>(m_ports.size());
+    m_ports.push_back(device);
+    m_portPtrs.push_back(PeekPointer(device));
+    device->SetPortIndex(index);
+    device->SetFabricReceiveCallback(MakeCallback(&FabricSwitch::Receive, this));
+    return index;
+}
+
+uint32_t
+FabricSwitch::GetNPorts() const
+{
+    return static_cast<uint32_t>(m_ports.size());
+}
+
+Ptr<FabricNetDevice>
+FabricSwitch::GetPort(uint32_t i) const
+{
+    return m_ports.at(i);
+}
+
+void
+FabricSwitch::SetRouting(Ptr<FabricRouting> routing, uint32_t nodeIndex)
+{
+    m_routing = routing;
+    m_nodeIndex = nodeIndex;
+    // Seed the spraying generator here: HashSeed is final once routing is installed.
+    m_rng = FastRng(m_hashSeed ^ (0x5deece66dull * (nodeIndex + 1)));
+}
+
+void
+FabricSwitch::SetAdmission(Ptr<FabricAdmission> admission)
+{
+    m_admission = admission;
+    m_admission->Initialize(GetNPorts());
+    for (auto& port : m_ports)
+    {
+        port->SetAdmission(admission);
+    }
+}
+
+Ptr<FabricAdmission>
+FabricSwitch::GetAdmission() const
+{
+    return m_admission;
+}
+
+uint32_t
+FabricSwitch::SelectEcmpPort(const FabricRouting::PortSet& set,
+                             uint32_t srcIp,
+                             uint32_t dstIp,
+                             uint16_t srcPort,
+                             uint16_t dstPort,
+                             uint8_t protocol) const
+{
+    const uint64_t h = FlowHash(m_hashSeed, srcIp, dstIp, srcPort, dstPort, protocol);
+    return set.ports[ReduceHash(h, set.count)];
+}
+
+void
+FabricSwitch::Receive(Ptr<Packet> packet, uint32_t inPort)
+{
+    FrameInfo info;
+    if (!ParseFrame(packet, info) || info.etherType != ETHERTYPE_IPV4 ||
+        info.dstGpu == UINT32_MAX || info.dstGpu >= m_routing->GetNumHosts())
+    {
+        NS_LOG_WARN("switch " << m_nodeIndex << ": unroutable frame on port " << inPort);
+        m_portPtrs[inPort]->RecordDrop(packet, DropReason::NOT_ROUTABLE);
+        return;
+    }
+    const FabricRouting::PortSet set = m_routing->Lookup(m_nodeIndex, info.dstGpu);
+    if (set.count == 0)
+    {
+        NS_LOG_WARN("switch " << m_nodeIndex << ": no route to GPU " << info.dstGpu);
+        m_portPtrs[inPort]->RecordDrop(packet, DropReason::NO_ROUTE);
+        return;
+    }
+    uint32_t out;
+    if (set.count == 1)
+    {
+        out = set.ports[0];
+    }
+    else if (m_loadBalancing == ECMP)
+    {
+        out =
+            SelectEcmpPort(set, info.srcIp, info.dstIp, info.srcPort, info.dstPort, info.protocol);
+    }
+    else
+    {
+        out = set.ports[m_rng.Below(set.count)];
+    }
+    QueueEntry entry;
+    entry.bytes = packet->GetSize();
+    entry.inPort = static_cast<uint16_t>(inPort);
+    entry.priority = info.priority;
+    entry.packet = packet;
+    DropReason reason;
+    if (!m_admission->Admit(entry, out, reason))
+    {
+        m_portPtrs[out]->RecordDrop(packet, reason);
+        return;
+    }
+    m_forwardTrace(packet, inPort, out);
+    m_portPtrs[out]->Enqueue(std::move(entry));
+}
+
+} // namespace moe
+} // namespace ns3

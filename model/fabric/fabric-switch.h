@@ -1,0 +1,88 @@
+/*
+ * moe-fabric: a switch forwarding by destination GPU with ECMP or per-packet spraying.
+ */
+#ifndef MOE_FABRIC_SWITCH_H
+#define MOE_FABRIC_SWITCH_H
+
+#include "fabric-admission.h"
+#include "fabric-hash.h"
+#include "fabric-net-device.h"
+#include "fabric-routing.h"
+
+#include "ns3/object.h"
+#include "ns3/traced-callback.h"
+
+#include <vector>
+
+namespace ns3
+{
+namespace moe
+{
+
+/**
+ * @brief Forwarding logic of a switch node (aggregated to the Node).
+ *
+ * A frame arriving on a port is parsed in place (FrameInfo), looked up in the routing table
+ * (O(1)), given one of the equal-cost egress ports -- by a 5-tuple hash with a per-switch seed
+ * (ECMP) or at random per packet (spraying) -- and offered to the admission object; admitted
+ * frames join the egress port's priority queue, refused ones are dropped and traced.
+ */
+class FabricSwitch : public Object
+{
+  public:
+    static TypeId GetTypeId();
+    FabricSwitch();
+
+    /// Load-balancing policies among equal-cost next hops.
+    enum LoadBalancing
+    {
+        ECMP = 0,  ///< per flow: hash of the 5-tuple
+        SPRAY = 1, ///< per packet: uniformly random next hop
+    };
+
+    /// TracedCallback signature for forwarding decisions: (packet, in port, out port).
+    typedef void (*ForwardTracedCallback)(Ptr<const Packet> packet,
+                                          uint32_t inPort,
+                                          uint32_t outPort);
+
+    /// @brief Add @p device as the next port; returns its port index.
+    uint32_t AddPort(Ptr<FabricNetDevice> device);
+    uint32_t GetNPorts() const;
+    Ptr<FabricNetDevice> GetPort(uint32_t i) const;
+
+    /// @brief Routing state and this switch's node index in it.
+    void SetRouting(Ptr<FabricRouting> routing, uint32_t nodeIndex);
+    /// @brief Admission object for all egress queues of this switch.
+    void SetAdmission(Ptr<FabricAdmission> admission);
+    Ptr<FabricAdmission> GetAdmission() const;
+
+    /// @brief Called by a port when a frame arrives.
+    void Receive(Ptr<Packet> packet, uint32_t inPort);
+
+    /// @brief The egress port ECMP would choose for this 5-tuple (exposed for tests/queries).
+    uint32_t SelectEcmpPort(const FabricRouting::PortSet& set,
+                            uint32_t srcIp,
+                            uint32_t dstIp,
+                            uint16_t srcPort,
+                            uint16_t dstPort,
+                            uint8_t protocol) const;
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    std::vector<Ptr<FabricNetDevice>> m_ports;
+    std::vector<FabricNetDevice*> m_portPtrs; ///< raw copies for the hot path
+    Ptr<FabricRouting> m_routing;
+    Ptr<FabricAdmission> m_admission;
+    uint32_t m_nodeIndex{0};
+    LoadBalancing m_loadBalancing{ECMP};
+    uint64_t m_hashSeed{0};
+    FastRng m_rng;
+    TracedCallback<Ptr<const Packet>, uint32_t, uint32_t> m_forwardTrace;
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_FABRIC_SWITCH_H
