@@ -1,11 +1,11 @@
 /*
  * Topology helpers: node and link counts, reachability and hop counts, queries.
  */
+#include "ns3/fabric-config-error.h"
 #include "ns3/fabric-helper.h"
 #include "ns3/fat-tree-helper.h"
 #include "ns3/leaf-spine-helper.h"
 #include "ns3/rail-optimized-helper.h"
-#include "ns3/fabric-config-error.h"
 #include "ns3/simulator.h"
 
 #include <gtest/gtest.h>
@@ -70,4 +70,113 @@ TEST(FatTree, OddKIsAConfigError)
         EXPECT_EQ(e.GetPath(), "topology.k");
         EXPECT_NE(std::string(e.what()).find("even"), std::string::npos);
     }
+}
+
+TEST(LeafSpine, CountsOversubscriptionAndParallelLinks)
+{
+    LeafSpineHelper ls;
+    ls.SetHostsPerLeaf(16);
+    ls.SetLeaves(8);
+    ls.SetSpines(4);
+    ls.SetUplinksPerLeaf(8); // two parallel links from every leaf to every spine
+    EXPECT_DOUBLE_EQ(ls.GetOversubscription(), 2.0);
+    TopologySpec spec = ls.Build();
+    EXPECT_EQ(spec.NumHosts(), 128u);
+    EXPECT_EQ(spec.NumSwitches(), 12u);
+    EXPECT_EQ(spec.links.size(), 128u + 8u * 8u);
+    FabricHelper fabric;
+    Ptr<FabricTopology> topo = fabric.Install(spec);
+    // Across leaves: host, leaf, one of 8 uplinks (parallel links count), spine, one of the 2
+    // parallel links down, leaf, host: 8 x 2 = 16 distinct link paths.
+    EXPECT_EQ(topo->GetHopCount(0, 127), 4u);
+    EXPECT_EQ(topo->GetPaths(0, 127).size(), 16u);
+    const uint32_t leaf0 = topo->GetAttachedSwitch(0);
+    EXPECT_EQ(topo->GetRouting()->Lookup(leaf0, 127).count, 8u);
+    // Under one leaf: 2 hops, 1 path.
+    EXPECT_EQ(topo->GetHopCount(0, 15), 2u);
+    EXPECT_EQ(topo->GetPaths(0, 15).size(), 1u);
+    Simulator::Destroy();
+}
+
+TEST(RailOptimized, RailsSpinesAndNvSwitchDomains)
+{
+    RailOptimizedHelper rail;
+    rail.SetServers(16);
+    rail.SetGpusPerServer(8);
+    rail.SetSpines(8);
+    TopologySpec spec = rail.Build();
+    // 128 GPUs; 8 rail leaves + 8 spines + 16 NVSwitches; 128 NIC + 64 uplinks + 128 NVLinks.
+    EXPECT_EQ(spec.NumHosts(), 128u);
+    EXPECT_EQ(spec.NumSwitches(), 8u + 8u + 16u);
+    EXPECT_EQ(spec.links.size(), 128u + 64u + 128u);
+    FabricHelper fabric;
+    Ptr<FabricTopology> topo = fabric.Install(spec);
+    EXPECT_EQ(topo->GetServer(13), 1u);
+    EXPECT_EQ(topo->GetRail(13), 5u);
+    EXPECT_TRUE(topo->SameServer(8, 15));
+    EXPECT_FALSE(topo->SameServer(7, 8));
+    // Every GPU's NIC hangs off its rail's leaf.
+    for (uint32_t g = 0; g < 128; ++g)
+    {
+        EXPECT_EQ(spec.nodes[topo->GetAttachedSwitch(g)].name,
+                  "rail" + std::to_string(g % 8) + "-leaf0");
+    }
+    // Same server: NVLink (2 hops, port 1); same rail: NIC, leaf, NIC; across rails: via a spine.
+    EXPECT_EQ(topo->GetHopCount(0, 5), 2u);
+    EXPECT_EQ(topo->GetEgressPort(0, 5), 1u);
+    EXPECT_EQ(topo->GetHopCount(0, 8), 2u);
+    EXPECT_EQ(topo->GetEgressPort(0, 8), 0u);
+    EXPECT_EQ(topo->GetHopCount(0, 9), 4u);
+    EXPECT_EQ(topo->GetPaths(0, 9).size(), 8u);
+    // The NVLink tier has its own, much higher rate.
+    EXPECT_EQ(topo->GetHostPortRate(0, 1), 3600000000000ull);
+    EXPECT_EQ(topo->GetHostPortRate(0, 0), 100000000000ull);
+    Simulator::Destroy();
+}
+
+TEST(RailOptimized, RailOnlyReachesEveryPairThroughARelay)
+{
+    RailOptimizedHelper rail;
+    rail.SetServers(4);
+    rail.SetGpusPerServer(4);
+    rail.SetSpines(0);
+    FabricHelper fabric;
+    Ptr<FabricTopology> topo = fabric.Install(rail.Build());
+    for (uint32_t s = 0; s < 16; ++s)
+    {
+        for (uint32_t d = 0; d < 16; ++d)
+        {
+            if (s == d)
+            {
+                continue;
+            }
+            const bool sameServer = s / 4 == d / 4;
+            const bool sameRail = s % 4 == d % 4;
+            // Cross-rail, cross-server: NVLink, NVSwitch -> relay GPU, its NIC, rail leaf -> dst.
+            const uint32_t expected = (sameServer || sameRail) ? 2 : 4;
+            EXPECT_EQ(topo->GetHopCount(s, d), expected) << s << "->" << d;
+            auto paths = topo->GetPaths(s, d);
+            ASSERT_EQ(paths.size(), 1u);
+            if (!sameServer && !sameRail)
+            {
+                // The relay is the source server's GPU on the destination's rail.
+                const uint32_t relayNode = topo->GetSpec().hostNode[(s / 4) * 4 + d % 4];
+                EXPECT_EQ(paths[0].nodes[2], relayNode);
+            }
+        }
+    }
+    Simulator::Destroy();
+}
+
+TEST(FabricHelper, PicosecondResolutionIsSetAndFramesSerializeExactly)
+{
+    FatTreeHelper ft;
+    ft.SetK(4);
+    ft.SetHostLink(LinkSpec{400000000000ull, 1000000});
+    FabricHelper fabric;
+    Ptr<FabricTopology> topo = fabric.Install(ft.Build());
+    EXPECT_EQ(Time::GetResolution(), Time::PS);
+    // A 4096-byte RoCE payload is a 4154-byte frame, 4178 bytes on the wire: 83.56 ns at 400G.
+    EXPECT_EQ(topo->GetPort(topo->GetSpec().hostNode[0], 0)->GetTxPs(4154), 83560);
+    Simulator::Destroy();
 }

@@ -73,6 +73,24 @@ SerializationPs(uint64_t wireBytes, uint64_t bitsPerSecond)
     return static_cast<int64_t>((num + bitsPerSecond - 1) / bitsPerSecond);
 }
 
+/**
+ * @brief Wire bytes a RoCEv2 message of @p bytes puts on its first link, data packets only:
+ * bytes / mtu full packets, one packet for the remainder, one header-only packet for a zero-byte
+ * message; each packet is ROCE_DATA_HEADER_BYTES + payload stored, plus WIRE_EXTRA_BYTES.
+ */
+inline uint64_t
+RoceMessageWireBytes(uint64_t bytes, uint32_t mtu)
+{
+    if (bytes == 0)
+    {
+        return WireBytes(ROCE_DATA_HEADER_BYTES);
+    }
+    const uint64_t full = bytes / mtu;
+    const uint32_t rem = static_cast<uint32_t>(bytes % mtu);
+    return full * WireBytes(mtu + ROCE_DATA_HEADER_BYTES) +
+           (rem > 0 ? WireBytes(rem + ROCE_DATA_HEADER_BYTES) : 0);
+}
+
 /// @brief DSCP carried in the IPv4 header for priority @p p (class selector CSp = 8p).
 inline uint8_t
 DscpForPriority(uint8_t p)

@@ -155,41 +155,42 @@ FabricRouting::GetNumSets() const
     return static_cast<uint32_t>(m_offsets.size() - 1);
 }
 
-std::vector<std::vector<uint32_t>>
+std::vector<FabricRouting::Path>
 FabricRouting::EnumeratePaths(uint32_t srcHost, uint32_t dstHost, uint32_t limit) const
 {
-    std::vector<std::vector<uint32_t>> out;
+    std::vector<Path> out;
     if (srcHost >= m_numHosts || dstHost >= m_numHosts || srcHost == dstHost)
     {
         return out;
     }
     const uint32_t target = m_graph.nodeOfHost[dstHost];
-    std::vector<uint32_t> path{m_graph.nodeOfHost[srcHost]};
-    // Depth-first walk of the routing DAG; a hop bound guards against routing loops.
-    const uint32_t maxHops = m_numNodes;
-    std::vector<std::pair<uint32_t, uint32_t>> stack; // (node, next port index in its set)
-    stack.emplace_back(path.back(), 0);
-    while (!stack.empty() && out.size() < limit)
+    Path path;
+    path.nodes.push_back(m_graph.nodeOfHost[srcHost]);
+    // Depth-first walk of the routing DAG; the hop bound guards against routing loops.
+    std::vector<uint32_t> nextChoice{0}; // per depth: index into that node's port set
+    while (!nextChoice.empty() && out.size() < limit)
     {
-        auto& [node, idx] = stack.back();
+        const uint32_t node = path.nodes.back();
         if (node == target)
         {
             out.push_back(path);
-            stack.pop_back();
-            path.pop_back();
-            continue;
         }
         const PortSet set = Lookup(node, dstHost);
-        if (idx >= set.count || path.size() > maxHops)
+        uint32_t& idx = nextChoice.back();
+        if (node == target || idx >= set.count || path.nodes.size() > m_numNodes)
         {
-            stack.pop_back();
-            path.pop_back();
+            nextChoice.pop_back();
+            path.nodes.pop_back();
+            if (!path.ports.empty())
+            {
+                path.ports.pop_back();
+            }
             continue;
         }
-        const uint32_t next = m_graph.portPeer[node][set.ports[idx]];
-        ++idx;
-        path.push_back(next);
-        stack.emplace_back(next, 0);
+        const uint16_t port = set.ports[idx++];
+        path.ports.push_back(port);
+        path.nodes.push_back(m_graph.portPeer[node][port]);
+        nextChoice.push_back(0);
     }
     return out;
 }

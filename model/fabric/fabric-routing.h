@@ -75,13 +75,20 @@ class FabricRouting : public Object
     /// @brief Host id of @p node or UINT32_MAX.
     uint32_t GetNodeHost(uint32_t node) const;
 
+    /// @brief One routed path: the nodes it visits and the egress port taken at each.
+    struct Path
+    {
+        std::vector<uint32_t> nodes; ///< source host node first, destination host node last
+        std::vector<uint16_t> ports; ///< ports[i] = egress port of nodes[i]; one fewer than nodes
+    };
+
     /**
-     * @brief Every path (as node sequences, source host node first) that routing can give a
-     * frame from @p srcHost to @p dstHost. Stops after @p limit paths.
+     * @brief Every path routing can give a frame from @p srcHost to @p dstHost. Parallel links
+     * make distinct paths with the same node sequence. Stops after @p limit paths.
      */
-    std::vector<std::vector<uint32_t>> EnumeratePaths(uint32_t srcHost,
-                                                      uint32_t dstHost,
-                                                      uint32_t limit = 100000) const;
+    std::vector<Path> EnumeratePaths(uint32_t srcHost,
+                                     uint32_t dstHost,
+                                     uint32_t limit = 100000) const;
     /// @brief Number of links on the routed path(s) from @p srcHost to @p dstHost (all routed
     /// paths have the same length); 0 if unreachable or equal.
     uint32_t HopCount(uint32_t srcHost, uint32_t dstHost) const;

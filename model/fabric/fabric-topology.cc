@@ -331,10 +331,21 @@ FabricTopology::GetHostPortRate(uint32_t gpu, uint32_t port) const
     return m_spec.links.at(GetPortLink(m_spec.hostNode.at(gpu), port)).rateBps;
 }
 
-std::vector<std::vector<uint32_t>>
+std::vector<FabricTopology::Path>
 FabricTopology::GetPaths(uint32_t src, uint32_t dst) const
 {
-    return m_routing->EnumeratePaths(src, dst);
+    std::vector<Path> out;
+    for (const auto& rp : m_routing->EnumeratePaths(src, dst))
+    {
+        Path p;
+        p.nodes = rp.nodes;
+        for (size_t i = 0; i < rp.ports.size(); ++i)
+        {
+            p.links.push_back(GetPortLink(rp.nodes[i], rp.ports[i]));
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
 }
 
 uint32_t

@@ -132,8 +132,15 @@ class FabricTopology : public Object
     /// @brief Line rate of @p gpu's port @p port (bits/s).
     uint64_t GetHostPortRate(uint32_t gpu, uint32_t port) const;
 
-    /// @brief All routed paths from @p src to @p dst as spec node sequences.
-    std::vector<std::vector<uint32_t>> GetPaths(uint32_t src, uint32_t dst) const;
+    /// @brief A routed path as spec node indices and spec link indices.
+    struct Path
+    {
+        std::vector<uint32_t> nodes; ///< source GPU's node first
+        std::vector<uint32_t> links; ///< one fewer than nodes
+    };
+
+    /// @brief All routed paths from @p src to @p dst (parallel links give distinct paths).
+    std::vector<Path> GetPaths(uint32_t src, uint32_t dst) const;
     /// @brief Number of links on the routed path(s) from @p src to @p dst.
     uint32_t GetHopCount(uint32_t src, uint32_t dst) const;
     /// @brief Links along one routed path, as spec link indices.
@@ -143,7 +150,8 @@ class FabricTopology : public Object
      * @brief Latency of the routed path from @p src to @p dst for frames of @p frameBytes
      * (stored size): the sum of link delays plus the store-and-forward serialization of one such
      * frame on every link after the first. (The first link's serialization is the message's own
-     * transmission time.) Parallel routed paths have equal hop counts; the longest is returned.
+     * transmission time.) Measured along the first routed path: routed paths have equal hop counts
+     * and, with the bundled helpers, links of one tier share rate and delay.
      */
     Time GetPathLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) const;
     /// @brief The largest GetPathLatency over all GPU pairs.

@@ -1,0 +1,1016 @@
+#include "scenario.h"
+
+#include "fabric-config-error.h"
+#include "fabric-helper.h"
+#include "leaf-spine-helper.h"
+#include "rail-optimized-helper.h"
+
+#include "ns3/abort.h"
+#include "ns3/fabric-frame.h"
+#include "ns3/fabric-hash.h"
+#include "ns3/fabric-stats.h"
+#include "ns3/global-value.h"
+#include "ns3/ideal-transport.h"
+#include "ns3/log.h"
+#include "ns3/rdma-transport.h"
+#include "ns3/rng-seed-manager.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <sys/resource.h>
+
+#ifndef MOE_FABRIC_VERSION
+#define MOE_FABRIC_VERSION "unknown"
+#endif
+#ifndef MOE_NS3_VERSION
+#define MOE_NS3_VERSION "unknown"
+#endif
+#ifndef MOE_GIT_REVISION
+#define MOE_GIT_REVISION "unknown"
+#endif
+
+namespace ns3
+{
+namespace moe
+{
+
+NS_LOG_COMPONENT_DEFINE("Scenario");
+
+namespace
+{
+constexpr int64_t PS_PER_S = 1000000000000LL;
+/// Largest routing state the loader accepts: (nodes x GPUs) table entries of 4 bytes.
+constexpr uint64_t MAX_ROUTING_ENTRIES = 1ull << 28;
+
+LinkSpec
+ReadLink(ConfigReader& r, const LinkSpec& def)
+{
+    LinkSpec s;
+    s.rateBps = r.GetRate("rate", FormatRate(def.rateBps));
+    s.delayPs = r.GetTimePs("delay", FormatTimePs(def.delayPs), 0, PS_PER_S);
+    r.Finish();
+    return s;
+}
+
+/// Per-tier link settings: topology.link for every fabric tier, topology.tiers.<name> to override.
+std::map<std::string, LinkSpec>
+ReadTiers(ConfigReader& topo, const std::vector<std::string>& tierNames)
+{
+    ConfigReader linkReader = topo.GetObject("link");
+    const LinkSpec link = ReadLink(linkReader, LinkSpec());
+    std::map<std::string, LinkSpec> out;
+    ConfigReader tiers = topo.GetObject("tiers");
+    for (const auto& name : tierNames)
+    {
+        ConfigReader t = tiers.GetObject(name);
+        out[name] = ReadLink(t, link);
+    }
+    tiers.Finish();
+    return out;
+}
+
+LinkSpec
+ReadNvLink(ConfigReader& topo)
+{
+    ConfigReader r = topo.GetObject("nvlink");
+    return ReadLink(r, DefaultNvLink());
+}
+
+TopologySpec
+ParseTopology(ConfigReader& topo)
+{
+    const std::string type =
+        topo.GetEnum("type", "fat-tree", {"fat-tree", "leaf-spine", "rail-optimized"});
+    TopologySpec spec;
+    if (type == "fat-tree")
+    {
+        FatTreeHelper h;
+        h.SetK(static_cast<uint32_t>(topo.GetUint("k", 4, 2, 128)));
+        const uint32_t gps = static_cast<uint32_t>(topo.GetUint("gpus_per_server", 1, 1, 64));
+        h.SetGpusPerServer(gps);
+        auto tiers = ReadTiers(topo, {"host-edge", "edge-agg", "agg-core"});
+        h.SetHostLink(tiers["host-edge"]);
+        h.SetEdgeAggLink(tiers["edge-agg"]);
+        h.SetAggCoreLink(tiers["agg-core"]);
+        h.SetNvLink(ReadNvLink(topo));
+        topo.Finish();
+        spec = h.Build();
+    }
+    else if (type == "leaf-spine")
+    {
+        LeafSpineHelper h;
+        h.SetHostsPerLeaf(static_cast<uint32_t>(topo.GetUint("hosts_per_leaf", 8, 1, 4096)));
+        h.SetLeaves(static_cast<uint32_t>(topo.GetUint("leaves", 4, 1, 4096)));
+        h.SetSpines(static_cast<uint32_t>(topo.GetUint("spines", 4, 1, 4096)));
+        h.SetUplinksPerLeaf(static_cast<uint32_t>(topo.GetUint("uplinks_per_leaf", 0, 0, 4096)));
+        h.SetGpusPerServer(static_cast<uint32_t>(topo.GetUint("gpus_per_server", 1, 1, 64)));
+        auto tiers = ReadTiers(topo, {"host-leaf", "leaf-spine"});
+        h.SetHostLink(tiers["host-leaf"]);
+        h.SetLeafSpineLink(tiers["leaf-spine"]);
+        h.SetNvLink(ReadNvLink(topo));
+        topo.Finish();
+        spec = h.Build();
+    }
+    else
+    {
+        RailOptimizedHelper h;
+        h.SetServers(static_cast<uint32_t>(topo.GetUint("servers", 16, 1, 65536)));
+        h.SetGpusPerServer(static_cast<uint32_t>(topo.GetUint("gpus_per_server", 8, 2, 64)));
+        h.SetServersPerLeaf(static_cast<uint32_t>(topo.GetUint("servers_per_leaf", 0, 0, 4096)));
+        const uint32_t spines = static_cast<uint32_t>(topo.GetUint("spines", 4, 0, 4096));
+        h.SetSpines(spines);
+        h.SetUplinksPerLeaf(static_cast<uint32_t>(topo.GetUint("uplinks_per_leaf", 0, 0, 4096)));
+        std::vector<std::string> names{"host-leaf"};
+        if (spines > 0)
+        {
+            names.emplace_back("leaf-spine");
+        }
+        auto tiers = ReadTiers(topo, names);
+        h.SetHostLink(tiers["host-leaf"]);
+        if (spines > 0)
+        {
+            h.SetLeafSpineLink(tiers["leaf-spine"]);
+        }
+        h.SetNvLink(ReadNvLink(topo));
+        topo.Finish();
+        spec = h.Build();
+    }
+    const uint64_t entries = static_cast<uint64_t>(spec.nodes.size()) * spec.NumHosts();
+    if (entries > MAX_ROUTING_ENTRIES)
+    {
+        throw ConfigError("topology",
+                          "too large: " + std::to_string(spec.NumHosts()) + " GPUs and " +
+                              std::to_string(spec.nodes.size()) +
+                              " nodes need more routing state than the 2^28 entries (1 GiB) "
+                              "this build accepts");
+    }
+    return spec;
+}
+
+std::string
+FormatBytesHuman(double bytes)
+{
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4)
+    {
+        bytes /= 1024;
+        ++u;
+    }
+    std::ostringstream ss;
+    ss << std::setprecision(4) << bytes << " " << units[u];
+    return ss.str();
+}
+
+std::string
+FormatDurationHuman(Time t)
+{
+    std::ostringstream ss;
+    const double s = t.GetSeconds();
+    ss << std::fixed << std::setprecision(3);
+    if (s >= 1)
+    {
+        ss << s << " s";
+    }
+    else if (s >= 1e-3)
+    {
+        ss << s * 1e3 << " ms";
+    }
+    else
+    {
+        ss << s * 1e6 << " us";
+    }
+    return ss.str();
+}
+
+/// Nearest-rank percentile of sorted @p v (p in 0..100).
+int64_t
+Percentile(const std::vector<int64_t>& v, double p)
+{
+    if (v.empty())
+    {
+        return 0;
+    }
+    size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+    rank = std::max<size_t>(rank, 1);
+    return v[std::min(rank, v.size()) - 1];
+}
+
+double
+Seconds(int64_t ps)
+{
+    return static_cast<double>(ps) / static_cast<double>(PS_PER_S);
+}
+
+Json
+DistributionJson(std::vector<int64_t> ps)
+{
+    std::sort(ps.begin(), ps.end());
+    Json j = Json::object();
+    j["count"] = ps.size();
+    if (ps.empty())
+    {
+        return j;
+    }
+    long double sum = 0;
+    for (auto v : ps)
+    {
+        sum += v;
+    }
+    j["mean_s"] = static_cast<double>(sum / ps.size()) / static_cast<double>(PS_PER_S);
+    j["min_s"] = Seconds(ps.front());
+    j["p50_s"] = Seconds(Percentile(ps, 50));
+    j["p90_s"] = Seconds(Percentile(ps, 90));
+    j["p99_s"] = Seconds(Percentile(ps, 99));
+    j["max_s"] = Seconds(ps.back());
+    return j;
+}
+} // namespace
+
+// =============================================================================================
+// Parsing
+
+ScenarioSettings
+ParseScenario(const Json& config, Json& effective)
+{
+    effective = Json::object();
+    ConfigReader root(config, "", &effective);
+    ScenarioSettings s;
+    s.seed = root.GetUint("seed", 1, 1, 4294967295ull);
+    s.name = root.GetString("name", "");
+
+    {
+        ConfigReader topo = root.GetObject("topology");
+        s.spec = ParseTopology(topo);
+    }
+    const uint32_t numGpus = s.spec.NumHosts();
+
+    {
+        ConfigReader tr = root.GetObject("transport");
+        s.transportType = tr.GetEnum("type", "rdma", {"rdma", "ideal"});
+        s.mtu = static_cast<uint32_t>(tr.GetUint("mtu", 4096, 256, 8956));
+        if (s.transportType == "rdma")
+        {
+            s.ackInterval = static_cast<uint32_t>(tr.GetUint("ack_interval", 1, 1, 65535));
+            s.recovery =
+                tr.GetEnum("recovery", "selective-repeat", {"selective-repeat", "go-back-n"});
+            s.reorderThreshold =
+                static_cast<uint32_t>(tr.GetUint("reorder_threshold", 8, 1, 1u << 20));
+            s.rtoPs = tr.GetTimePs("rto", "320us", 1000, 10 * PS_PER_S);
+            s.rtoLowPs = tr.GetTimePs("rto_low", "100us", 1000, 10 * PS_PER_S);
+            s.rtoLowPackets = static_cast<uint32_t>(tr.GetUint("rto_low_packets", 3, 0, 1u << 20));
+            s.controlPriority = static_cast<uint32_t>(tr.GetUint("control_priority", 6, 0, 7));
+        }
+        s.classPriority.resize(NUM_TRAFFIC_CLASSES);
+        for (uint8_t c = 0; c < NUM_TRAFFIC_CLASSES; ++c)
+        {
+            s.classPriority[c] = c;
+        }
+        if (const Json* cp = tr.GetArray("class_priority"))
+        {
+            if (cp->size() != NUM_TRAFFIC_CLASSES)
+            {
+                throw ConfigError(tr.PathOf("class_priority"),
+                                  "expected an array of 8 priorities (one per traffic class), "
+                                  "got " +
+                                      std::to_string(cp->size()) + " elements");
+            }
+            for (size_t i = 0; i < cp->size(); ++i)
+            {
+                s.classPriority[i] = static_cast<uint8_t>(
+                    ReadJsonUint((*cp)[i], tr.ElementPath("class_priority", i), 0, 7));
+            }
+        }
+        else
+        {
+            tr.SetEffective("class_priority", Json(s.classPriority));
+        }
+        tr.Finish();
+    }
+
+    {
+        ConfigReader sw = root.GetObject("switch");
+        s.loadBalancing = sw.GetEnum("load_balancing", "ecmp", {"ecmp", "spray"});
+        ConfigReader buf = sw.GetObject("buffer");
+        buf.GetEnum("type", "tail-drop", {"tail-drop"});
+        const uint64_t frame = s.mtu + ROCE_DATA_HEADER_BYTES;
+        s.queueLimitBytes = buf.GetBytes("queue_limit", 1 << 20, 0, 1ull << 40);
+        if (s.queueLimitBytes != 0 && s.queueLimitBytes < frame)
+        {
+            throw ConfigError(buf.PathOf("queue_limit"),
+                              std::to_string(s.queueLimitBytes) + " bytes cannot hold one frame (" +
+                                  std::to_string(frame) + " bytes at transport.mtu " +
+                                  std::to_string(s.mtu) +
+                                  "); accepted: 0 (unlimited) or >= " + std::to_string(frame));
+        }
+        buf.Finish();
+        sw.Finish();
+    }
+
+    {
+        ConfigReader tf = root.GetObject("traffic");
+        tf.GetEnum("type", "all-to-all", {"all-to-all"});
+        s.rounds = static_cast<uint32_t>(tf.GetUint("rounds", 1, 1, 1000000));
+        s.computeGapPs = tf.GetTimePs("compute_gap", "0s", 0, 100 * PS_PER_S);
+        s.trafficClass = static_cast<uint8_t>(tf.GetUint("class", 0, 0, NUM_TRAFFIC_CLASSES - 1));
+        // Participants: a count (the first N GPUs, 0 = all) or an explicit list of GPU ids.
+        const Json* gpusRaw = nullptr;
+        if (auto t = config.find("traffic"); t != config.end() && t->is_object())
+        {
+            if (auto g = t->find("gpus"); g != t->end())
+            {
+                gpusRaw = &*g;
+            }
+        }
+        if (gpusRaw != nullptr && gpusRaw->is_array())
+        {
+            const Json* list = tf.GetArray("gpus");
+            std::set<uint32_t> seen;
+            for (size_t i = 0; i < list->size(); ++i)
+            {
+                const uint32_t g = static_cast<uint32_t>(
+                    ReadJsonUint((*list)[i], tf.ElementPath("gpus", i), 0, numGpus - 1));
+                if (!seen.insert(g).second)
+                {
+                    throw ConfigError(tf.ElementPath("gpus", i),
+                                      "GPU " + std::to_string(g) + " is listed twice");
+                }
+                s.participants.push_back(g);
+            }
+            if (s.participants.size() < 2)
+            {
+                throw ConfigError(tf.PathOf("gpus"), "an all-to-all needs at least 2 GPUs");
+            }
+        }
+        else
+        {
+            if (gpusRaw != nullptr && gpusRaw->is_number_unsigned() &&
+                gpusRaw->get<uint64_t>() > numGpus)
+            {
+                throw ConfigError(tf.PathOf("gpus"),
+                                  std::to_string(gpusRaw->get<uint64_t>()) +
+                                      " GPUs requested but the topology holds " +
+                                      std::to_string(numGpus) + "; accepted: 0 (all), 2.." +
+                                      std::to_string(numGpus) + ", or a list of GPU ids");
+            }
+            const uint32_t n = static_cast<uint32_t>(tf.GetUint("gpus", 0, 0, numGpus));
+            if (n == 1)
+            {
+                throw ConfigError(tf.PathOf("gpus"), "an all-to-all needs at least 2 GPUs");
+            }
+            const uint32_t count = n == 0 ? numGpus : n;
+            if (count < 2)
+            {
+                throw ConfigError(tf.PathOf("gpus"),
+                                  "the topology holds " + std::to_string(numGpus) +
+                                      " GPU; an all-to-all needs at least 2");
+            }
+            for (uint32_t g = 0; g < count; ++g)
+            {
+                s.participants.push_back(g);
+            }
+        }
+        const size_t n = s.participants.size();
+        const bool hasMatrix = tf.Has("matrix");
+        if (hasMatrix && tf.Has("bytes_per_pair"))
+        {
+            throw ConfigError(tf.PathOf("matrix"),
+                              "give either traffic.bytes_per_pair or traffic.matrix, not both");
+        }
+        if (hasMatrix)
+        {
+            const Json* m = tf.GetArray("matrix");
+            if (m->size() != n)
+            {
+                throw ConfigError(tf.PathOf("matrix"),
+                                  "expected " + std::to_string(n) +
+                                      " rows (one per GPU of the "
+                                      "all-to-all), got " +
+                                      std::to_string(m->size()));
+            }
+            s.matrix.assign(n, std::vector<uint64_t>(n, 0));
+            for (size_t i = 0; i < n; ++i)
+            {
+                const std::string rowPath = tf.ElementPath("matrix", i);
+                const Json& row = (*m)[i];
+                if (!row.is_array() || row.size() != n)
+                {
+                    throw ConfigError(rowPath,
+                                      "expected an array of " + std::to_string(n) +
+                                          " byte counts, got " + DescribeJson(row));
+                }
+                for (size_t j = 0; j < n; ++j)
+                {
+                    s.matrix[i][j] = ReadJsonBytes(row[j], IndexPath(rowPath, j), 0, 1ull << 40);
+                }
+            }
+        }
+        else
+        {
+            s.bytesPerPair = tf.GetBytes("bytes_per_pair", 1 << 20, 0, 1ull << 40);
+        }
+        tf.Finish();
+    }
+
+    {
+        ConfigReader out = root.GetObject("output");
+        s.messagesCsv = out.GetBool("messages_csv", true);
+        s.pcap = out.GetEnum("pcap", "none", {"none", "hosts", "all"});
+        out.Finish();
+    }
+
+    {
+        ConfigReader sim = root.GetObject("simulation");
+        s.stopTimePs = sim.GetTimePs("stop_time", "10s", 1, 1000 * PS_PER_S);
+        s.scheduler = sim.GetEnum("scheduler", "map", {"map", "heap", "calendar", "list"});
+        sim.Finish();
+    }
+
+    root.Finish();
+    return s;
+}
+
+// =============================================================================================
+// Scenario
+
+Scenario::Scenario(ScenarioSettings settings, Json effective)
+    : m_settings(std::move(settings)),
+      m_effective(std::move(effective))
+{
+}
+
+Scenario::~Scenario()
+{
+}
+
+std::string
+Scenario::GetConfigHash() const
+{
+    std::ostringstream ss;
+    ss << "fnv1a64:" << std::hex << std::setw(16) << std::setfill('0')
+       << Fnv1a64(m_effective.dump());
+    return ss.str();
+}
+
+const Json&
+Scenario::GetEffectiveConfig() const
+{
+    return m_effective;
+}
+
+const ScenarioSettings&
+Scenario::GetSettings() const
+{
+    return m_settings;
+}
+
+Ptr<FabricTopology>
+Scenario::GetTopology() const
+{
+    return m_topology;
+}
+
+Ptr<MessageTransport>
+Scenario::GetTransport() const
+{
+    return m_transport;
+}
+
+Ptr<AllToAllTraffic>
+Scenario::GetTraffic() const
+{
+    return m_traffic;
+}
+
+Time
+Scenario::GetRoundBound() const
+{
+    return m_bound;
+}
+
+void
+Scenario::Build(const std::string& outputDir)
+{
+    NS_ABORT_MSG_IF(m_built, "Scenario::Build called twice");
+    const ScenarioSettings& s = m_settings;
+    static const std::map<std::string, std::string> schedulers{
+        {"map", "ns3::MapScheduler"},
+        {"heap", "ns3::HeapScheduler"},
+        {"calendar", "ns3::CalendarScheduler"},
+        {"list", "ns3::ListScheduler"}};
+    ObjectFactory scheduler;
+    scheduler.SetTypeId(schedulers.at(s.scheduler));
+    Simulator::SetScheduler(scheduler);
+    RngSeedManager::SetSeed(static_cast<uint32_t>(s.seed));
+    RngSeedManager::SetRun(1);
+
+    FabricHelper fabric;
+    fabric.SetSeed(s.seed);
+    fabric.SetSwitchAttribute("LoadBalancing", StringValue(s.loadBalancing));
+    fabric.SetSwitchAdmissionAttribute("QueueLimit", UintegerValue(s.queueLimitBytes));
+    fabric.SetDeviceAttribute("Mtu", UintegerValue(s.deviceMtu));
+    m_topology = fabric.Install(s.spec);
+    if (s.pcap != "none")
+    {
+        NS_ABORT_MSG_IF(outputDir.empty(), "Scenario: PCAP output needs an output directory");
+        const std::string prefix = outputDir + "/pcap";
+        fabric.EnablePcap(prefix,
+                          s.pcap == "hosts" ? m_topology->GetHostNodes() : m_topology->GetNodes(),
+                          false);
+    }
+
+    if (s.transportType == "rdma")
+    {
+        Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+        rdma->SetAttribute("Mtu", UintegerValue(s.mtu));
+        rdma->SetAttribute("AckInterval", UintegerValue(s.ackInterval));
+        rdma->SetAttribute("Recovery", StringValue(s.recovery));
+        rdma->SetAttribute("ReorderThreshold", UintegerValue(s.reorderThreshold));
+        rdma->SetAttribute("RetransmitTimeout", TimeValue(PicoSeconds(s.rtoPs)));
+        rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(PicoSeconds(s.rtoLowPs)));
+        rdma->SetAttribute("RtoLowPackets", UintegerValue(s.rtoLowPackets));
+        rdma->SetAttribute("ControlPriority", UintegerValue(s.controlPriority));
+        rdma->SetSeed(s.seed);
+        m_transport = rdma;
+    }
+    else
+    {
+        Ptr<IdealTransport> ideal = CreateObject<IdealTransport>();
+        ideal->SetAttribute("Mtu", UintegerValue(s.mtu));
+        m_transport = ideal;
+    }
+    for (uint8_t c = 0; c < NUM_TRAFFIC_CLASSES; ++c)
+    {
+        m_transport->SetClassPriority(c, s.classPriority[c]);
+    }
+    if (auto rdma = DynamicCast<RdmaTransport>(m_transport))
+    {
+        rdma->Install(m_topology);
+    }
+    else
+    {
+        DynamicCast<IdealTransport>(m_transport)->Install(m_topology);
+    }
+
+    m_traffic = CreateObject<AllToAllTraffic>();
+    m_traffic->SetAttribute("Rounds", UintegerValue(s.rounds));
+    m_traffic->SetAttribute("BytesPerPair", UintegerValue(s.bytesPerPair));
+    m_traffic->SetAttribute("ComputeGap", TimeValue(PicoSeconds(s.computeGapPs)));
+    m_traffic->SetAttribute("TrafficClass", UintegerValue(s.trafficClass));
+    m_traffic->SetParticipants(s.participants);
+    if (!s.matrix.empty())
+    {
+        m_traffic->SetMatrix(s.matrix);
+    }
+    m_traffic->SetRecordMessages(s.messagesCsv);
+    m_traffic->SetDoneCallback(MakeCallback(&Scenario::OnTrafficDone, this));
+    ComputeBound();
+    m_built = true;
+}
+
+void
+Scenario::ComputeBound()
+{
+    // bound = the largest wire bytes any GPU interface (NIC or NVLink port) must send or receive
+    // in one round / its line rate + the longest path latency between participants.
+    const auto& parts = m_settings.participants;
+    const uint32_t n = static_cast<uint32_t>(parts.size());
+    const uint32_t gpus = m_topology->GetNumGpus();
+    std::vector<uint64_t> sent(static_cast<size_t>(gpus) * 2, 0);
+    std::vector<uint64_t> received(static_cast<size_t>(gpus) * 2, 0);
+    uint64_t largest = 0;
+    for (uint32_t i = 0; i < n; ++i)
+    {
+        for (uint32_t j = 0; j < n; ++j)
+        {
+            if (i == j)
+            {
+                continue;
+            }
+            const uint32_t src = parts[i];
+            const uint32_t dst = parts[j];
+            const uint64_t bytes = m_traffic->GetPairBytes(i, j);
+            const uint64_t wire = RoceMessageWireBytes(bytes, m_settings.mtu);
+            largest = std::max(largest, bytes);
+            sent[2 * src + m_topology->GetEgressPort(src, dst)] += wire;
+            received[2 * dst + (m_topology->SameServer(src, dst) ? 1 : 0)] += wire;
+        }
+    }
+    int64_t worstPs = 0;
+    for (uint32_t g = 0; g < gpus; ++g)
+    {
+        for (uint32_t p = 0; p < 2; ++p)
+        {
+            const uint64_t w = std::max(sent[2 * g + p], received[2 * g + p]);
+            if (w == 0)
+            {
+                continue;
+            }
+            worstPs = std::max(worstPs, SerializationPs(w, m_topology->GetHostPortRate(g, p)));
+            m_maxInterfaceWireBytes = std::max(m_maxInterfaceWireBytes, w);
+        }
+    }
+    const uint32_t frame =
+        static_cast<uint32_t>(std::min<uint64_t>(largest, m_settings.mtu)) + ROCE_DATA_HEADER_BYTES;
+    Time latency(0);
+    for (uint32_t i = 0; i < n; ++i)
+    {
+        for (uint32_t j = 0; j < n; ++j)
+        {
+            if (i != j)
+            {
+                latency = std::max(latency, m_topology->GetPathLatency(parts[i], parts[j], frame));
+            }
+        }
+    }
+    m_maxPathLatency = latency;
+    m_bound = PicoSeconds(worstPs) + latency;
+}
+
+void
+Scenario::OnTrafficDone()
+{
+    // Let frames still in the fabric (late ACKs, duplicates) land, then stop: the event list
+    // also holds lazy timers that would otherwise advance the clock for nothing.
+    FabricStats stats(m_topology);
+    bool idle = stats.GetQueuedFrames() == 0 && stats.CheckConservation().empty();
+    if (idle)
+    {
+        for (const auto& dev : m_topology->GetAllDevices())
+        {
+            if (dev->IsTransmitting())
+            {
+                idle = false;
+                break;
+            }
+        }
+    }
+    if (idle)
+    {
+        m_complete = true;
+        m_endTime = Simulator::Now();
+        Simulator::Stop();
+        return;
+    }
+    Simulator::Schedule(NanoSeconds(100), &Scenario::OnTrafficDone, this);
+}
+
+bool
+Scenario::Run()
+{
+    NS_ABORT_MSG_IF(!m_built || m_ran, "Scenario::Run needs Build() and runs once");
+    m_traffic->Start(m_transport, Time(0));
+    Simulator::Stop(PicoSeconds(m_settings.stopTimePs));
+    const auto t0 = std::chrono::steady_clock::now();
+    Simulator::Run();
+    m_wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m_events = Simulator::GetEventCount();
+    if (!m_complete)
+    {
+        m_endTime = Simulator::Now();
+    }
+    m_ran = true;
+    return m_complete;
+}
+
+std::string
+Scenario::DescribeDryRun() const
+{
+    const ScenarioSettings& s = m_settings;
+    const TopologySpec& spec = m_topology->GetSpec();
+    std::ostringstream os;
+    os << "scenario " << (s.name.empty() ? "(unnamed)" : s.name) << ", seed " << s.seed
+       << ", config " << GetConfigHash() << "\n";
+    os << "topology: " << spec.type << ", " << spec.NumHosts() << " GPUs, " << spec.NumSwitches()
+       << " switches, " << spec.links.size() << " links";
+    if (spec.gpusPerServer > 1)
+    {
+        os << ", " << spec.NumHosts() / spec.gpusPerServer << " servers of " << spec.gpusPerServer
+           << " GPUs";
+    }
+    if (spec.railOnly)
+    {
+        os << ", rail-only (cross-rail traffic relays over NVLink)";
+    }
+    os << "\n";
+    std::vector<uint32_t> linksPerTier(spec.tierNames.size(), 0);
+    std::vector<const TopologySpec::Link*> sample(spec.tierNames.size(), nullptr);
+    for (const auto& l : spec.links)
+    {
+        ++linksPerTier[l.tier];
+        sample[l.tier] = &l;
+    }
+    for (size_t t = 0; t < spec.tierNames.size(); ++t)
+    {
+        os << "  tier " << std::left << std::setw(10) << spec.tierNames[t] << std::right
+           << std::setw(6) << linksPerTier[t] << " links";
+        if (sample[t] != nullptr)
+        {
+            os << "  " << FormatRate(sample[t]->rateBps) << ", "
+               << FormatTimePs(sample[t]->delayPs);
+        }
+        os << "\n";
+    }
+    const uint32_t a = s.participants.front();
+    const uint32_t b = s.participants.back();
+    os << "  path gpu" << a << " -> gpu" << b << ": " << m_topology->GetHopCount(a, b) << " hops, "
+       << m_topology->GetPaths(a, b).size() << " equal-cost paths\n";
+    os << "switch: " << s.loadBalancing << ", tail-drop "
+       << (s.queueLimitBytes == 0 ? std::string("unlimited")
+                                  : FormatBytesHuman(static_cast<double>(s.queueLimitBytes)))
+       << " per queue\n";
+    os << "transport: " << s.transportType << ", mtu " << s.mtu;
+    if (s.transportType == "rdma")
+    {
+        os << ", ack every " << s.ackInterval << ", " << s.recovery;
+    }
+    os << "\n";
+    uint64_t roundBytes = 0;
+    const uint32_t n = static_cast<uint32_t>(s.participants.size());
+    for (uint32_t i = 0; i < n; ++i)
+    {
+        for (uint32_t j = 0; j < n; ++j)
+        {
+            roundBytes += i == j ? 0 : m_traffic->GetPairBytes(i, j);
+        }
+    }
+    os << "traffic: all-to-all among " << n << " GPUs, " << s.rounds << " round(s) of "
+       << static_cast<uint64_t>(n) * (n - 1) << " messages, "
+       << FormatBytesHuman(static_cast<double>(roundBytes)) << " per round\n";
+    os << "  busiest interface moves "
+       << FormatBytesHuman(static_cast<double>(m_maxInterfaceWireBytes))
+       << " on the wire per round; longest path latency " << FormatDurationHuman(m_maxPathLatency)
+       << "; round bound " << FormatDurationHuman(m_bound) << "\n";
+    return os.str();
+}
+
+Json
+Scenario::MakeSummary() const
+{
+    NS_ABORT_MSG_IF(!m_ran, "Scenario::MakeSummary needs Run()");
+    const ScenarioSettings& s = m_settings;
+    Json j = Json::object();
+
+    Json manifest = Json::object();
+    manifest["tool"] = "moe-fabric";
+    manifest["version"] = MOE_FABRIC_VERSION;
+    manifest["git_revision"] = MOE_GIT_REVISION;
+    manifest["ns3_version"] = MOE_NS3_VERSION;
+    manifest["name"] = s.name;
+    manifest["seed"] = s.seed;
+    manifest["config_hash"] = GetConfigHash();
+    manifest["config"] = m_effective;
+    j["manifest"] = manifest;
+
+    FabricStats stats(m_topology);
+    const uint64_t hops = stats.GetPacketHops();
+    Json sim = Json::object();
+    sim["complete"] = m_complete;
+    sim["sim_time_s"] = m_endTime.GetSeconds();
+    sim["events"] = m_events;
+    sim["packet_hops"] = hops;
+    sim["events_per_packet_hop"] =
+        hops == 0 ? 0.0 : static_cast<double>(m_events) / static_cast<double>(hops);
+    // Wall-clock and machine-dependent fields (excluded from reproducibility comparisons).
+    sim["wall_s"] = m_wallSeconds;
+    sim["wall_s_per_million_packet_hops"] =
+        hops == 0 ? 0.0 : m_wallSeconds / (static_cast<double>(hops) / 1e6);
+    sim["peak_rss_mb"] = PeakRssMb();
+    j["sim"] = sim;
+
+    const TopologySpec& spec = m_topology->GetSpec();
+    Json topo = Json::object();
+    topo["type"] = spec.type;
+    topo["gpus"] = spec.NumHosts();
+    topo["switches"] = spec.NumSwitches();
+    topo["links"] = spec.links.size();
+    topo["gpus_per_server"] = spec.gpusPerServer;
+    topo["rail_only"] = spec.railOnly;
+    topo["max_path_latency_s"] = m_maxPathLatency.GetSeconds();
+    j["topology"] = topo;
+
+    Json rounds = Json::array();
+    const auto& log = m_traffic->GetRounds();
+    for (size_t r = 0; r < log.size(); ++r)
+    {
+        Json jr = Json::object();
+        jr["round"] = r;
+        jr["messages"] = log[r].messages;
+        jr["bytes"] = log[r].bytes;
+        jr["start_s"] = log[r].start.GetSeconds();
+        const bool done = log[r].end >= Time(0);
+        jr["complete"] = done;
+        if (done)
+        {
+            const Time completion = log[r].end - log[r].start;
+            jr["end_s"] = log[r].end.GetSeconds();
+            jr["completion_s"] = completion.GetSeconds();
+            jr["completion_over_bound"] =
+                completion.GetDouble() / static_cast<double>(m_bound.GetDouble());
+        }
+        jr["bound_s"] = m_bound.GetSeconds();
+        rounds.push_back(jr);
+    }
+    j["rounds"] = rounds;
+
+    std::vector<int64_t> completion;
+    std::vector<int64_t> acked;
+    for (const auto& rec : m_traffic->GetMessageRecords())
+    {
+        completion.push_back((rec.delivered - rec.start).GetPicoSeconds());
+        acked.push_back((rec.acked - rec.start).GetPicoSeconds());
+    }
+    Json msgs = Json::object();
+    msgs["started"] = m_transport->GetMessagesStarted();
+    msgs["delivered"] = m_transport->GetMessagesDelivered();
+    msgs["acked"] = m_transport->GetMessagesAcked();
+    msgs["bytes_started"] = m_transport->GetBytesStarted();
+    msgs["bytes_delivered"] = m_transport->GetBytesDelivered();
+    msgs["delivery_time"] = DistributionJson(completion);
+    msgs["ack_time"] = DistributionJson(acked);
+    j["messages"] = msgs;
+
+    Json tr = Json::object();
+    tr["type"] = s.transportType;
+    if (auto rdma = DynamicCast<RdmaTransport>(m_transport))
+    {
+        const RdmaCounters& c = rdma->GetCounters();
+        tr["queue_pairs"] = c.queuePairs;
+        tr["data_packets"] = c.dataPackets;
+        tr["retransmitted_packets"] = c.retransmittedPackets;
+        tr["acks"] = c.acksSent;
+        tr["naks"] = c.naksSent;
+        tr["timeouts"] = c.timeouts;
+        tr["duplicate_packets"] = c.duplicatePackets;
+        tr["out_of_order_packets"] = c.outOfOrderPackets;
+        tr["discarded_packets"] = c.discardedPackets;
+        tr["control_frames_dropped"] = c.controlFramesDropped;
+    }
+    j["transport"] = tr;
+
+    Json fabric = Json::object();
+    Json tiers = Json::object();
+    uint64_t totalDrops = 0;
+    const Time duration = m_endTime;
+    for (const TierStats& t : stats.CollectTiers())
+    {
+        Json jt = Json::object();
+        jt["links"] = t.links;
+        jt["tx_frames"] = t.txFrames;
+        jt["tx_bytes"] = t.txBytes;
+        jt["tx_wire_bytes"] = t.txWireBytes;
+        jt["max_queue_bytes"] = t.maxQueueBytes;
+        jt["drops"] = t.TotalDrops();
+        Json reasons = Json::object();
+        for (size_t r = 0; r < t.drops.size(); ++r)
+        {
+            reasons[DropReasonName(static_cast<DropReason>(r))] = t.drops[r];
+        }
+        jt["drops_by_reason"] = reasons;
+        jt["drop_bytes"] = t.dropBytes;
+        jt["mean_utilization"] = t.Utilization(duration);
+        tiers[t.name] = jt;
+        totalDrops += t.TotalDrops();
+    }
+    fabric["tiers"] = tiers;
+    fabric["drops"] = totalDrops;
+    fabric["queued_frames_at_end"] = stats.GetQueuedFrames();
+    const std::string conservation = stats.CheckConservation();
+    fabric["frame_conservation"] = conservation.empty() ? "ok" : conservation;
+    j["fabric"] = fabric;
+    return j;
+}
+
+std::string
+Scenario::HumanSummary() const
+{
+    const ScenarioSettings& s = m_settings;
+    const TopologySpec& spec = m_topology->GetSpec();
+    FabricStats stats(m_topology);
+    std::ostringstream os;
+    os << "moe-fabric " << MOE_FABRIC_VERSION << ": " << spec.type << ", " << spec.NumHosts()
+       << " GPUs, " << spec.NumSwitches() << " switches; transport " << s.transportType
+       << ", load balancing " << s.loadBalancing << ", seed " << s.seed << "\n";
+    const auto& log = m_traffic->GetRounds();
+    for (size_t r = 0; r < log.size(); ++r)
+    {
+        os << "  round " << r << ": ";
+        if (log[r].end >= Time(0))
+        {
+            const Time c = log[r].end - log[r].start;
+            os << FormatDurationHuman(c) << " (bound " << FormatDurationHuman(m_bound) << ", "
+               << std::fixed << std::setprecision(3) << c.GetDouble() / m_bound.GetDouble()
+               << "x)\n";
+        }
+        else
+        {
+            os << "did not complete\n";
+        }
+    }
+    uint64_t drops = 0;
+    std::string worstTier;
+    uint64_t worstQueue = 0;
+    for (const TierStats& t : stats.CollectTiers())
+    {
+        drops += t.TotalDrops();
+        if (t.maxQueueBytes >= worstQueue)
+        {
+            worstQueue = t.maxQueueBytes;
+            worstTier = t.name;
+        }
+    }
+    const uint64_t hops = stats.GetPacketHops();
+    os << "  fabric: " << hops << " packet-hops, " << drops << " drops, max queue "
+       << FormatBytesHuman(static_cast<double>(worstQueue)) << " (" << worstTier << ")\n";
+    if (auto rdma = DynamicCast<RdmaTransport>(m_transport))
+    {
+        const RdmaCounters& c = rdma->GetCounters();
+        os << "  transport: " << c.dataPackets << " data packets, " << c.retransmittedPackets
+           << " retransmitted, " << c.timeouts << " timeouts\n";
+    }
+    os << "  speed: " << std::fixed << std::setprecision(2) << m_wallSeconds << " s wall, "
+       << std::setprecision(2)
+       << (hops == 0 ? 0.0 : m_wallSeconds / (static_cast<double>(hops) / 1e6))
+       << " s per million packet-hops, " << m_events << " events, peak RSS " << std::setprecision(0)
+       << PeakRssMb() << " MB\n";
+    if (!m_complete)
+    {
+        os << "  INCOMPLETE: stopped at " << FormatDurationHuman(m_endTime) << " with "
+           << m_transport->GetMessagesStarted() - m_transport->GetMessagesDelivered()
+           << " messages undelivered (simulation.stop_time)\n";
+    }
+    return os.str();
+}
+
+void
+Scenario::WriteOutputs(const std::string& dir) const
+{
+    auto writeFile = [&dir](const std::string& name, const std::string& content) {
+        const std::string path = dir + "/" + name;
+        std::ofstream out(path, std::ios::binary);
+        out << content;
+        out.close();
+        if (!out)
+        {
+            throw std::runtime_error("cannot write " + path);
+        }
+    };
+    writeFile("summary.json", MakeSummary().dump(2) + "\n");
+    writeFile("effective_config.json", m_effective.dump(2) + "\n");
+    if (m_settings.messagesCsv)
+    {
+        std::vector<MessageRecord> records = m_traffic->GetMessageRecords();
+        std::sort(records.begin(),
+                  records.end(),
+                  [](const MessageRecord& a, const MessageRecord& b) { return a.id < b.id; });
+        std::ostringstream csv;
+        csv << "id,src,dst,bytes,class,round,start_s,first_byte_s,end_s,acked_s\n";
+        for (const auto& r : records)
+        {
+            csv << r.id << ',' << r.src << ',' << r.dst << ',' << r.bytes << ','
+                << static_cast<uint32_t>(r.cls) << ',' << r.tag << ',' << FormatSeconds(r.start)
+                << ',' << FormatSeconds(r.firstByte) << ',' << FormatSeconds(r.delivered) << ','
+                << FormatSeconds(r.acked) << '\n';
+        }
+        writeFile("messages.csv", csv.str());
+    }
+}
+
+std::string
+FormatSeconds(Time t)
+{
+    int64_t ps = t.GetPicoSeconds();
+    std::string sign;
+    if (ps < 0)
+    {
+        sign = "-";
+        ps = -ps;
+    }
+    char buf[48];
+    std::snprintf(buf,
+                  sizeof(buf),
+                  "%s%lld.%012lld",
+                  sign.c_str(),
+                  static_cast<long long>(ps / PS_PER_S),
+                  static_cast<long long>(ps % PS_PER_S));
+    return buf;
+}
+
+double
+PeakRssMb()
+{
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_maxrss) / 1024.0; // ru_maxrss is KiB on Linux
+}
+
+} // namespace moe
+} // namespace ns3

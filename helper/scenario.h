@@ -1,0 +1,143 @@
+/*
+ * moe-fabric: a scenario -- one JSON document turned into a built, runnable simulation.
+ */
+#ifndef MOE_SCENARIO_H
+#define MOE_SCENARIO_H
+
+#include "config-reader.h"
+#include "fat-tree-helper.h"
+
+#include "ns3/all-to-all-traffic.h"
+#include "ns3/fabric-topology.h"
+#include "ns3/message-transport.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ns3
+{
+namespace moe
+{
+
+/**
+ * @brief Everything a scenario JSON says, validated, before any ns-3 object exists.
+ *
+ * The schema (every key optional, defaults documented in doc/moe-fabric.rst and
+ * traces/scenario-schema.md) has top-level sections seed, name, topology, switch, transport,
+ * traffic, output, simulation.
+ */
+struct ScenarioSettings
+{
+    uint64_t seed{1};
+    std::string name;
+
+    TopologySpec spec;           ///< the graph built by the topology helper
+    std::string loadBalancing;   ///< "ecmp" | "spray"
+    uint64_t queueLimitBytes{0}; ///< per (port, priority) tail-drop limit, 0 = unlimited
+    uint32_t deviceMtu{9000};
+
+    std::string transportType; ///< "rdma" | "ideal"
+    uint32_t mtu{4096};
+    uint32_t ackInterval{1};
+    std::string recovery; ///< "selective-repeat" | "go-back-n"
+    uint32_t reorderThreshold{8};
+    int64_t rtoPs{0};
+    int64_t rtoLowPs{0};
+    uint32_t rtoLowPackets{3};
+    uint32_t controlPriority{6};
+    std::vector<uint8_t> classPriority; ///< 8 entries
+
+    uint32_t rounds{1};
+    uint64_t bytesPerPair{0};
+    std::vector<std::vector<uint64_t>> matrix; ///< empty = uniform bytesPerPair
+    std::vector<uint32_t> participants;
+    int64_t computeGapPs{0};
+    uint8_t trafficClass{0};
+
+    bool messagesCsv{true};
+    std::string pcap; ///< "none" | "hosts" | "all"
+
+    int64_t stopTimePs{0};
+    std::string scheduler; ///< "map" | "heap" | "calendar" | "list"
+};
+
+/**
+ * @brief Parse and validate a scenario document. Throws ConfigError naming the JSON path and
+ * the accepted values for the first problem found. @p effective receives the effective
+ * configuration: every key with the value used (defaults filled in, units normalized).
+ */
+ScenarioSettings ParseScenario(const Json& config, Json& effective);
+
+/**
+ * @brief Builds, runs and reports a scenario.
+ *
+ * @code
+ *   Json effective;
+ *   Scenario sc(ParseScenario(LoadJsonFile("fat-tree-k4.json"), effective), effective);
+ *   sc.Build();
+ *   sc.Run();
+ *   sc.WriteOutputs("out");
+ * @endcode
+ */
+class Scenario
+{
+  public:
+    Scenario(ScenarioSettings settings, Json effective);
+    ~Scenario();
+
+    /// @brief Create the topology, transport and traffic (and PCAP writers if asked).
+    void Build(const std::string& outputDir = "");
+    /// @brief Run until the traffic is done or the stop time; true if every message completed.
+    bool Run();
+
+    /// @brief Topology and traffic summary without simulating (needs Build()).
+    std::string DescribeDryRun() const;
+    /// @brief summary.json content (needs Run()).
+    Json MakeSummary() const;
+    /// @brief Short human-readable summary of a finished run.
+    std::string HumanSummary() const;
+    /// @brief Write summary.json, messages.csv (if enabled) and effective_config.json.
+    void WriteOutputs(const std::string& dir) const;
+
+    /// @brief "fnv1a64:<16 hex digits>" of the canonical effective config.
+    std::string GetConfigHash() const;
+    const Json& GetEffectiveConfig() const;
+    const ScenarioSettings& GetSettings() const;
+    Ptr<FabricTopology> GetTopology() const;
+    Ptr<MessageTransport> GetTransport() const;
+    Ptr<AllToAllTraffic> GetTraffic() const;
+
+    /// @brief Lower bound of round @p round's completion (see the round section of summary.json).
+    Time GetRoundBound() const;
+
+  private:
+    void ComputeBound();
+    void OnTrafficDone();
+
+    ScenarioSettings m_settings;
+    Json m_effective;
+    Ptr<FabricTopology> m_topology;
+    Ptr<MessageTransport> m_transport;
+    Ptr<AllToAllTraffic> m_traffic;
+    Time m_bound;
+    uint64_t m_maxInterfaceWireBytes{0};
+    Time m_maxPathLatency;
+    double m_wallSeconds{0};
+    uint64_t m_events{0};
+    Time m_endTime;
+    bool m_complete{false};
+    bool m_built{false};
+    bool m_ran{false};
+};
+
+/// @brief Exact decimal seconds of @p t (picosecond precision, no rounding): "0.000012345678".
+std::string FormatSeconds(Time t);
+
+/// @brief Peak resident set size of this process in MiB.
+double PeakRssMb();
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_SCENARIO_H

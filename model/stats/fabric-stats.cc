@@ -1,0 +1,119 @@
+#include "fabric-stats.h"
+
+#include <sstream>
+
+namespace ns3
+{
+namespace moe
+{
+
+uint64_t
+TierStats::TotalDrops() const
+{
+    uint64_t n = 0;
+    for (auto d : drops)
+    {
+        n += d;
+    }
+    return n;
+}
+
+double
+TierStats::Utilization(Time duration) const
+{
+    const double seconds = duration.GetSeconds();
+    if (seconds <= 0 || capacityBps == 0)
+    {
+        return 0;
+    }
+    return static_cast<double>(txWireBytes) * 8.0 / (static_cast<double>(capacityBps) * seconds);
+}
+
+FabricStats::FabricStats(Ptr<FabricTopology> topology)
+    : m_topology(topology)
+{
+}
+
+std::vector<TierStats>
+FabricStats::CollectTiers() const
+{
+    const TopologySpec& spec = m_topology->GetSpec();
+    std::vector<TierStats> tiers(spec.tierNames.size());
+    for (size_t t = 0; t < tiers.size(); ++t)
+    {
+        tiers[t].name = spec.tierNames[t];
+    }
+    for (const auto& l : spec.links)
+    {
+        ++tiers[l.tier].links;
+        tiers[l.tier].capacityBps += 2 * l.rateBps;
+    }
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        TierStats& t = tiers.at(dev->GetTier());
+        const FabricPortCounters& c = dev->GetCounters();
+        t.txFrames += c.txFrames;
+        t.txBytes += c.txBytes;
+        t.txWireBytes += c.txWireBytes;
+        t.rxFrames += c.rxFrames;
+        t.maxQueueBytes = std::max(t.maxQueueBytes, c.maxQueueBytes);
+        for (size_t r = 0; r < t.drops.size(); ++r)
+        {
+            t.drops[r] += c.dropFrames[r];
+        }
+        t.dropBytes += c.dropBytes;
+    }
+    return tiers;
+}
+
+uint64_t
+FabricStats::GetPacketHops() const
+{
+    uint64_t n = 0;
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        n += dev->GetCounters().txFrames;
+    }
+    return n;
+}
+
+uint64_t
+FabricStats::GetQueuedFrames() const
+{
+    uint64_t n = 0;
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        n += dev->GetQueueFrames();
+    }
+    return n;
+}
+
+std::string
+FabricStats::CheckConservation() const
+{
+    const auto devices = m_topology->GetAllDevices();
+    const auto& links = m_topology->GetSpec().links;
+    for (size_t l = 0; l < links.size(); ++l)
+    {
+        for (int dir = 0; dir < 2; ++dir)
+        {
+            const auto& tx = devices[2 * l + dir];
+            const auto& rx = devices[2 * l + 1 - dir];
+            const uint64_t sent = tx->GetCounters().txFrames;
+            const uint64_t received = rx->GetCounters().rxFrames;
+            const uint64_t corrupted =
+                rx->GetCounters().dropFrames[static_cast<size_t>(DropReason::RX_ERROR)];
+            if (sent != received + corrupted)
+            {
+                std::ostringstream ss;
+                ss << "link " << l << " direction " << dir << ": sent " << sent << " != received "
+                   << received << " + corrupted " << corrupted;
+                return ss.str();
+            }
+        }
+    }
+    return "";
+}
+
+} // namespace moe
+} // namespace ns3

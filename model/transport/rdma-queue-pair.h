@@ -1,0 +1,134 @@
+/*
+ * moe-fabric: state of RDMA queue pairs (sender and receiver side).
+ */
+#ifndef MOE_RDMA_QUEUE_PAIR_H
+#define MOE_RDMA_QUEUE_PAIR_H
+
+#include <cstdint>
+#include <deque>
+#include <set>
+#include <vector>
+
+namespace ns3
+{
+namespace moe
+{
+
+/// PSNs are 24 bits on the wire; the transport keeps 64-bit PSNs and folds them.
+constexpr uint32_t PSN_MASK = 0xffffff;
+
+/**
+ * @brief The 64-bit PSN closest to @p reference whose low 24 bits are @p wire (serial number
+ * arithmetic, RFC 1982 style, window of +-2^23).
+ */
+inline uint64_t
+UnfoldPsn(uint32_t wire, uint64_t reference)
+{
+    const uint32_t refLow = static_cast<uint32_t>(reference) & PSN_MASK;
+    int32_t diff = static_cast<int32_t>((wire - refLow) & PSN_MASK);
+    if (diff >= (1 << 23))
+    {
+        diff -= (1 << 24);
+    }
+    if (diff < 0 && static_cast<uint64_t>(-static_cast<int64_t>(diff)) > reference)
+    {
+        return 0;
+    }
+    return reference + static_cast<int64_t>(diff);
+}
+
+/**
+ * @brief Set of received PSNs ahead of the next expected one, as a growable ring of bits.
+ *
+ * Valid for PSNs in [base, base + capacity); the caller passes the current base (the receiver's
+ * next expected PSN). Memory is proportional to the reordering depth, not to message sizes.
+ */
+class PsnBitmap
+{
+  public:
+    PsnBitmap();
+
+    /// @brief Is @p psn (>= base) marked?
+    bool Test(uint64_t psn, uint64_t base) const;
+    /// @brief Mark @p psn (>= base); grows as needed.
+    void Set(uint64_t psn, uint64_t base);
+    /// @brief Clear marked PSNs starting at @p next while contiguous; returns the new next.
+    uint64_t Advance(uint64_t next);
+    /// @brief Number of marked PSNs.
+    uint64_t Count() const;
+
+  private:
+    void Grow(uint64_t needed, uint64_t base);
+
+    std::vector<uint64_t> m_words;
+    uint64_t m_capacity; ///< bits, a power of two
+    uint64_t m_count{0};
+};
+
+/// @brief A message on a sender queue pair.
+struct RdmaMessage
+{
+    uint64_t id{0};
+    uint64_t bytes{0};
+    uint64_t tag{0};
+    uint64_t startPsn{0}; ///< first PSN of the message
+    uint64_t endPsn{0};   ///< one past its last PSN
+    int64_t startPs{0};
+    int64_t firstBytePs{-1};
+    int64_t deliveredPs{-1};
+};
+
+/**
+ * @brief Sender side of a reliable-connected queue pair (one per source, destination, class).
+ *
+ * PSN bookkeeping: [sndUna, sndNxt) has been sent and not acknowledged; sndMax is one past the
+ * highest PSN ever sent (go-back-N and timeouts move sndNxt back below it); postedPsn is one past
+ * the last PSN of the posted messages.
+ */
+struct SenderQp
+{
+    uint32_t dst{0};
+    uint8_t cls{0};
+    uint8_t priority{0};
+    uint8_t port{0};        ///< host port the QP sends on (0 NIC, 1 NVLink)
+    uint16_t udpSrcPort{0}; ///< ECMP entropy of this QP
+    uint32_t remoteQpn{0};  ///< the receiver QP at dst
+
+    std::deque<RdmaMessage> msgs; ///< not yet acknowledged, in PSN order
+    uint64_t msgBaseSeq{0};       ///< sequence number of msgs.front()
+    uint64_t postedPsn{0};
+    uint64_t sndNxt{0};
+    uint64_t sndUna{0};
+    uint64_t sndMax{0};
+    std::set<uint64_t> retx; ///< PSNs to retransmit (selective repeat), all >= sndUna
+
+    uint64_t rateBps{0};     ///< pacing rate; 0 = line rate (set by congestion control)
+    uint64_t windowBytes{0}; ///< in-flight cap; 0 = unlimited (set by congestion control)
+    int64_t nextSendPs{0};   ///< pacing: earliest time of the next packet
+
+    int64_t rtoDeadlinePs{-1};
+    bool rtoPending{false};
+    bool inList{false};
+    bool wakePending{false};
+};
+
+/// @brief Receiver side of a reliable-connected queue pair.
+struct ReceiverQp
+{
+    uint32_t src{0};
+    uint32_t srcQpIndex{0}; ///< index of the sender QP at src
+    uint32_t remoteQpn{0};  ///< QPN of that sender QP (destination of ACKs)
+    uint8_t port{0};        ///< host port towards src, for ACKs
+    uint16_t udpSrcPort{0};
+
+    uint64_t rcvNxt{0};            ///< next PSN expected in order
+    PsnBitmap ooo;                 ///< PSNs received beyond rcvNxt
+    uint64_t nakedPsn{UINT64_MAX}; ///< rcvNxt value a NAK was last sent for
+    uint32_t pktsSinceAck{0};
+    uint64_t deliverSeq{0}; ///< sequence number of the next message to deliver
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_RDMA_QUEUE_PAIR_H

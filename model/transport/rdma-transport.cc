@@ -1,0 +1,947 @@
+#include "rdma-transport.h"
+
+#include "ns3/abort.h"
+#include "ns3/enum.h"
+#include "ns3/ethernet-header.h"
+#include "ns3/fabric-hash.h"
+#include "ns3/ipv4-header.h"
+#include "ns3/log.h"
+#include "ns3/moe-fabric-ns3-compatibility.h"
+#include "ns3/simulator.h"
+#include "ns3/udp-header.h"
+#include "ns3/uinteger.h"
+
+#include <algorithm>
+
+namespace ns3
+{
+namespace moe
+{
+
+NS_LOG_COMPONENT_DEFINE("RdmaTransport");
+
+NS_OBJECT_ENSURE_REGISTERED(RdmaNic);
+NS_OBJECT_ENSURE_REGISTERED(RdmaTransport);
+
+namespace
+{
+/// QPN space: sender QPs even, receiver QPs odd, 0 and 1 reserved as in InfiniBand.
+constexpr uint32_t MAX_QP_INDEX = (PSN_MASK - 3) / 2;
+
+inline int64_t
+NowPs()
+{
+    return Simulator::Now().GetPicoSeconds();
+}
+} // namespace
+
+// =============================================================================================
+// RdmaNic
+
+TypeId
+RdmaNic::GetTypeId()
+{
+    static TypeId tid = TypeId("ns3::moe::RdmaNic")
+                            .SetParent<Object>()
+                            .SetGroupName("MoeFabric")
+                            .AddConstructor<RdmaNic>();
+    return tid;
+}
+
+RdmaNic::RdmaNic()
+{
+}
+
+void
+RdmaNic::DoDispose()
+{
+    for (auto* port : m_ports)
+    {
+        port->SetPullCallback(FabricNetDevice::PullCallback());
+    }
+    m_ports.clear();
+    m_host = nullptr;
+    m_transport = nullptr;
+    m_senders.clear();
+    m_receivers.clear();
+    Object::DoDispose();
+}
+
+uint32_t
+RdmaNic::SenderQpn(uint32_t index)
+{
+    return 2 * index + 2;
+}
+
+uint32_t
+RdmaNic::ReceiverQpn(uint32_t index)
+{
+    return 2 * index + 3;
+}
+
+void
+RdmaNic::Setup(RdmaTransport* transport, Ptr<FabricHost> host)
+{
+    m_transport = transport;
+    m_host = host;
+    m_hostId = host->GetHostId();
+    m_active.resize(host->GetNPorts());
+    for (uint32_t p = 0; p < host->GetNPorts(); ++p)
+    {
+        Ptr<FabricNetDevice> dev = host->GetPort(p);
+        m_ports.push_back(PeekPointer(dev));
+        dev->SetPullCallback(MakeCallback(&RdmaNic::Pull, this, p));
+    }
+    host->SetDeliverCallback(MakeCallback(&RdmaNic::Receive, this));
+}
+
+uint32_t
+RdmaNic::GetOrCreateSenderQp(uint32_t dst, uint8_t cls)
+{
+    const uint64_t key = (static_cast<uint64_t>(dst) << 8) | cls;
+    auto it = m_senderByKey.find(key);
+    if (it != m_senderByKey.end())
+    {
+        return it->second;
+    }
+    const uint32_t index = static_cast<uint32_t>(m_senders.size());
+    NS_ABORT_MSG_IF(index > MAX_QP_INDEX, "RdmaNic: more than 2^23 queue pairs on one NIC");
+    m_senders.emplace_back();
+    SenderQp& qp = m_senders.back();
+    qp.dst = dst;
+    qp.cls = cls;
+    qp.priority = m_transport->GetClassPriority(cls);
+    qp.port = static_cast<uint8_t>(m_host->GetEgressPort(dst));
+    // RoCEv2 puts flow entropy in the UDP source port (49152..65535).
+    const uint64_t h = Mix64(m_transport->GetSeed() ^ (static_cast<uint64_t>(m_hostId) << 40) ^
+                             (static_cast<uint64_t>(dst) << 8) ^ cls);
+    qp.udpSrcPort = static_cast<uint16_t>(0xC000 | (h & 0x3FFF));
+    const uint32_t remote =
+        m_transport->GetNic(dst)->CreateReceiverQp(m_hostId, index, SenderQpn(index));
+    qp.remoteQpn = ReceiverQpn(remote);
+    m_senderByKey.emplace(key, index);
+    ++m_transport->MutableCounters().queuePairs;
+    return index;
+}
+
+uint32_t
+RdmaNic::CreateReceiverQp(uint32_t src, uint32_t srcQpIndex, uint32_t srcQpn)
+{
+    const uint32_t index = static_cast<uint32_t>(m_receivers.size());
+    NS_ABORT_MSG_IF(index > MAX_QP_INDEX, "RdmaNic: more than 2^23 queue pairs on one NIC");
+    m_receivers.emplace_back();
+    ReceiverQp& rq = m_receivers.back();
+    rq.src = src;
+    rq.srcQpIndex = srcQpIndex;
+    rq.remoteQpn = srcQpn;
+    rq.port = static_cast<uint8_t>(m_host->GetEgressPort(src));
+    const uint64_t h = Mix64(m_transport->GetSeed() ^ (static_cast<uint64_t>(m_hostId) << 40) ^
+                             (static_cast<uint64_t>(src) << 8) ^ 0xACull);
+    rq.udpSrcPort = static_cast<uint16_t>(0xC000 | (h & 0x3FFF));
+    return index;
+}
+
+SenderQp&
+RdmaNic::GetSenderQp(uint32_t index)
+{
+    return m_senders.at(index);
+}
+
+uint32_t
+RdmaNic::GetNumSenderQps() const
+{
+    return static_cast<uint32_t>(m_senders.size());
+}
+
+ReceiverQp&
+RdmaNic::GetReceiverQp(uint32_t index)
+{
+    return m_receivers.at(index);
+}
+
+uint32_t
+RdmaNic::GetNumReceiverQps() const
+{
+    return static_cast<uint32_t>(m_receivers.size());
+}
+
+void
+RdmaNic::SetQpRate(uint32_t index, uint64_t rateBps)
+{
+    SenderQp& qp = m_senders.at(index);
+    qp.rateBps = rateBps;
+    if (rateBps == 0)
+    {
+        qp.nextSendPs = 0;
+    }
+    Activate(index);
+}
+
+void
+RdmaNic::SetQpWindow(uint32_t index, uint64_t windowBytes)
+{
+    m_senders.at(index).windowBytes = windowBytes;
+    Activate(index);
+}
+
+uint64_t
+RdmaNic::GetPendingMessages() const
+{
+    return m_pendingMessages;
+}
+
+void
+RdmaNic::PostSend(const MessageRecord& record)
+{
+    const uint32_t index = GetOrCreateSenderQp(record.dst, record.cls);
+    SenderQp& qp = m_senders[index];
+    const uint32_t mtu = m_transport->GetMtu();
+    RdmaMessage m;
+    m.id = record.id;
+    m.bytes = record.bytes;
+    m.tag = record.tag;
+    m.startPsn = qp.postedPsn;
+    // A zero-byte message still travels as one header-only packet.
+    const uint64_t packets = record.bytes == 0 ? 1 : (record.bytes + mtu - 1) / mtu;
+    m.endPsn = m.startPsn + packets;
+    m.startPs = record.start.GetPicoSeconds();
+    qp.postedPsn = m.endPsn;
+    qp.msgs.push_back(m);
+    ++m_pendingMessages;
+    Activate(index);
+}
+
+bool
+RdmaNic::WindowOpen(const SenderQp& qp) const
+{
+    return qp.windowBytes == 0 ||
+           (qp.sndNxt - qp.sndUna) * static_cast<uint64_t>(m_transport->GetMtu()) < qp.windowBytes;
+}
+
+bool
+RdmaNic::CanSend(const SenderQp& qp) const
+{
+    return !qp.retx.empty() || (qp.sndNxt < qp.postedPsn && WindowOpen(qp));
+}
+
+void
+RdmaNic::Activate(uint32_t index)
+{
+    SenderQp& qp = m_senders[index];
+    if (qp.inList || qp.wakePending || !CanSend(qp))
+    {
+        return;
+    }
+    qp.inList = true;
+    m_active[qp.port][qp.priority].push_back(index);
+    m_ports[qp.port]->NotifyPullReady(qp.priority);
+}
+
+void
+RdmaNic::Wake(uint32_t index)
+{
+    m_senders[index].wakePending = false;
+    Activate(index);
+}
+
+Ptr<Packet>
+RdmaNic::Pull(uint32_t port, uint8_t priority)
+{
+    auto& list = m_active[port][priority];
+    const int64_t now = NowPs();
+    while (!list.empty())
+    {
+        const uint32_t index = list.front();
+        list.pop_front();
+        SenderQp& qp = m_senders[index];
+        qp.inList = false;
+        if (!CanSend(qp))
+        {
+            continue; // window closed or nothing left; an ACK or a post re-activates it
+        }
+        if (qp.nextSendPs > now)
+        {
+            // Paced: come back when the rate allows the next packet.
+            qp.wakePending = true;
+            Simulator::Schedule(PicoSeconds(qp.nextSendPs - now), &RdmaNic::Wake, this, index);
+            continue;
+        }
+        Ptr<Packet> packet = SendNext(index);
+        if (CanSend(qp))
+        {
+            list.push_back(index);
+            qp.inList = true;
+        }
+        return packet;
+    }
+    return nullptr;
+}
+
+Ptr<Packet>
+RdmaNic::SendNext(uint32_t index)
+{
+    SenderQp& qp = m_senders[index];
+    uint64_t psn;
+    bool retransmission;
+    if (!qp.retx.empty())
+    {
+        psn = *qp.retx.begin();
+        qp.retx.erase(qp.retx.begin());
+        retransmission = true;
+    }
+    else
+    {
+        psn = qp.sndNxt++;
+        retransmission = psn < qp.sndMax;
+    }
+    if (psn >= qp.sndMax)
+    {
+        qp.sndMax = psn + 1;
+    }
+    Ptr<Packet> packet = BuildData(qp, psn);
+    RdmaCounters& c = m_transport->MutableCounters();
+    ++c.dataPackets;
+    if (retransmission)
+    {
+        ++c.retransmittedPackets;
+        m_transport->ReportRetransmit(m_hostId, SenderQpn(index), psn);
+    }
+    if (qp.rateBps != 0)
+    {
+        qp.nextSendPs = NowPs() + SerializationPs(WireBytes(packet->GetSize()), qp.rateBps);
+    }
+    if (qp.rtoDeadlinePs < 0)
+    {
+        ArmRto(index);
+    }
+    return packet;
+}
+
+Ptr<Packet>
+RdmaNic::BuildData(SenderQp& qp, uint64_t psn)
+{
+    // The message holding psn: the first whose end is beyond it.
+    auto it =
+        std::upper_bound(qp.msgs.begin(), qp.msgs.end(), psn, [](uint64_t p, const RdmaMessage& m) {
+            return p < m.endPsn;
+        });
+    NS_ASSERT_MSG(it != qp.msgs.end() && it->startPsn <= psn, "PSN without a message");
+    const RdmaMessage& m = *it;
+    const uint32_t mtu = m_transport->GetMtu();
+    const uint64_t indexInMsg = psn - m.startPsn;
+    const uint64_t packets = m.endPsn - m.startPsn;
+    const uint32_t payload =
+        m.bytes == 0 ? 0
+                     : static_cast<uint32_t>(std::min<uint64_t>(mtu, m.bytes - indexInMsg * mtu));
+    BthHeader bth;
+    if (packets == 1)
+    {
+        bth.m_opcode = BTH_RC_SEND_ONLY;
+    }
+    else if (indexInMsg == 0)
+    {
+        bth.m_opcode = BTH_RC_SEND_FIRST;
+    }
+    else if (indexInMsg + 1 == packets)
+    {
+        bth.m_opcode = BTH_RC_SEND_LAST;
+    }
+    else
+    {
+        bth.m_opcode = BTH_RC_SEND_MIDDLE;
+    }
+    bth.m_destQp = qp.remoteQpn;
+    bth.m_psn = static_cast<uint32_t>(psn) & PSN_MASK;
+    bth.m_ackReq = indexInMsg + 1 == packets;
+    Ptr<Packet> packet = Create<Packet>(payload + ICRC_BYTES);
+    packet->AddHeader(bth);
+    AddOuterHeaders(packet, qp.dst, qp.port, qp.udpSrcPort, qp.priority, ECN_ECT0);
+    return packet;
+}
+
+void
+RdmaNic::AddOuterHeaders(Ptr<Packet> packet,
+                         uint32_t dst,
+                         uint32_t port,
+                         uint16_t udpSrcPort,
+                         uint8_t priority,
+                         uint8_t ecn) const
+{
+    UdpHeader udp;
+    udp.SetSourcePort(udpSrcPort);
+    udp.SetDestinationPort(ROCEV2_UDP_PORT);
+    packet->AddHeader(udp);
+    Ipv4Header ip;
+    ip.SetSource(GpuIpv4Address(m_hostId));
+    ip.SetDestination(GpuIpv4Address(dst));
+    ip.SetProtocol(17);
+    ip.SetPayloadSize(packet->GetSize());
+    ip.SetTtl(64);
+    ip.SetTos(static_cast<uint8_t>((DscpForPriority(priority) << 2) | ecn));
+    ip.SetDontFragment();
+    ip.EnableChecksum();
+    packet->AddHeader(ip);
+    EthernetHeader eth;
+    eth.SetSource(GpuMacAddress(m_hostId, static_cast<uint8_t>(port)));
+    eth.SetDestination(GpuMacAddress(dst, static_cast<uint8_t>(port)));
+    eth.SetLengthType(ETHERTYPE_IPV4);
+    packet->AddHeader(eth);
+}
+
+int64_t
+RdmaNic::CurrentRtoPs(const SenderQp& qp) const
+{
+    // IRN (Mittal et al., SIGCOMM 2018): a short timeout when few packets are in flight, where
+    // a tail loss cannot be detected by a NAK, and a long one otherwise.
+    return qp.sndMax - qp.sndUna <= m_transport->GetRtoLowPackets() ? m_transport->GetRtoLowPs()
+                                                                    : m_transport->GetRtoHighPs();
+}
+
+void
+RdmaNic::ArmRto(uint32_t index)
+{
+    SenderQp& qp = m_senders[index];
+    qp.rtoDeadlinePs = NowPs() + CurrentRtoPs(qp);
+    if (!qp.rtoPending)
+    {
+        // Lazy timer: one pending event per QP; progress only moves the deadline.
+        qp.rtoPending = true;
+        Simulator::Schedule(PicoSeconds(qp.rtoDeadlinePs - NowPs()), &RdmaNic::OnRto, this, index);
+    }
+}
+
+void
+RdmaNic::OnRto(uint32_t index)
+{
+    SenderQp& qp = m_senders[index];
+    qp.rtoPending = false;
+    if (qp.sndUna >= qp.sndMax || qp.rtoDeadlinePs < 0)
+    {
+        qp.rtoDeadlinePs = -1;
+        return;
+    }
+    const int64_t now = NowPs();
+    if (now < qp.rtoDeadlinePs)
+    {
+        qp.rtoPending = true;
+        Simulator::Schedule(PicoSeconds(qp.rtoDeadlinePs - now), &RdmaNic::OnRto, this, index);
+        return;
+    }
+    // Timeout: resend everything outstanding (the receiver discards what it already has).
+    ++m_transport->MutableCounters().timeouts;
+    m_transport->ReportTimeout(m_hostId, SenderQpn(index), qp.sndUna);
+    NS_LOG_INFO("host " << m_hostId << " qp " << SenderQpn(index) << ": timeout at psn "
+                        << qp.sndUna);
+    qp.sndNxt = qp.sndUna;
+    qp.retx.clear();
+    ArmRto(index);
+    Activate(index);
+}
+
+void
+RdmaNic::Receive(Ptr<Packet> packet,
+                 const FrameInfo& /*frame*/,
+                 const RoceInfo& roce,
+                 uint32_t port)
+{
+    if (!roce.valid)
+    {
+        m_host->GetPort(port)->RecordDrop(packet, DropReason::NOT_ROUTABLE);
+        return;
+    }
+    switch (roce.opcode)
+    {
+    case BTH_RC_ACK:
+        HandleAck(roce);
+        break;
+    case BTH_RC_SEND_FIRST:
+    case BTH_RC_SEND_MIDDLE:
+    case BTH_RC_SEND_LAST:
+    case BTH_RC_SEND_ONLY:
+        HandleData(packet, roce);
+        break;
+    default:
+        // Not an opcode this transport speaks (CNPs arrive with congestion control).
+        m_host->GetPort(port)->RecordDrop(packet, DropReason::NOT_ROUTABLE);
+        break;
+    }
+}
+
+void
+RdmaNic::HandleData(Ptr<Packet> packet, const RoceInfo& roce)
+{
+    const uint32_t qpn = roce.destQp;
+    if (qpn < 3 || (qpn & 1) == 0 || (qpn - 3) / 2 >= m_receivers.size())
+    {
+        NS_LOG_WARN("host " << m_hostId << ": data for unknown QP " << qpn);
+        m_host->GetPort(0)->RecordDrop(packet, DropReason::NOT_ROUTABLE);
+        return;
+    }
+    ReceiverQp& rq = m_receivers[(qpn - 3) / 2];
+    SenderQp& sq = m_transport->GetNic(rq.src)->GetSenderQp(rq.srcQpIndex);
+    RdmaCounters& c = m_transport->MutableCounters();
+    const bool selective = m_transport->GetRecovery() == RdmaTransport::SELECTIVE_REPEAT;
+    const uint64_t psn = UnfoldPsn(roce.psn, rq.rcvNxt);
+    NS_ASSERT_MSG(psn < sq.postedPsn, "data PSN beyond what was posted");
+
+    if (psn < rq.rcvNxt || (selective && rq.ooo.Test(psn, rq.rcvNxt)))
+    {
+        ++c.duplicatePackets;
+        if (++rq.pktsSinceAck >= m_transport->GetAckInterval())
+        {
+            SendAck(rq, false);
+        }
+        return;
+    }
+    const uint64_t before = rq.rcvNxt;
+    if (psn != rq.rcvNxt)
+    {
+        if (!selective)
+        {
+            // Go-back-N: drop it and ask once for the expected PSN.
+            ++c.discardedPackets;
+            if (rq.nakedPsn != rq.rcvNxt)
+            {
+                SendAck(rq, true);
+            }
+            return;
+        }
+        rq.ooo.Set(psn, rq.rcvNxt);
+        ++c.outOfOrderPackets;
+    }
+    else
+    {
+        rq.rcvNxt = rq.ooo.Advance(psn + 1);
+    }
+
+    // First byte of its message.
+    auto it =
+        std::upper_bound(sq.msgs.begin(), sq.msgs.end(), psn, [](uint64_t p, const RdmaMessage& m) {
+            return p < m.endPsn;
+        });
+    if (it != sq.msgs.end() && it->firstBytePs < 0)
+    {
+        it->firstBytePs = NowPs();
+    }
+
+    const bool jumped = rq.rcvNxt > before + 1;
+    const bool completed = DeliverCompleted(rq, sq);
+    ++rq.pktsSinceAck;
+    if (completed || jumped || rq.pktsSinceAck >= m_transport->GetAckInterval())
+    {
+        SendAck(rq, false);
+    }
+    // Selective repeat: a gap that ReorderThreshold later packets have overtaken is a loss.
+    if (selective && rq.ooo.Count() >= m_transport->GetReorderThreshold() &&
+        rq.nakedPsn != rq.rcvNxt)
+    {
+        SendAck(rq, true);
+    }
+}
+
+bool
+RdmaNic::DeliverCompleted(ReceiverQp& rq, SenderQp& sq)
+{
+    bool any = false;
+    while (true)
+    {
+        NS_ASSERT(rq.deliverSeq >= sq.msgBaseSeq);
+        const uint64_t i = rq.deliverSeq - sq.msgBaseSeq;
+        if (i >= sq.msgs.size() || sq.msgs[i].endPsn > rq.rcvNxt)
+        {
+            break;
+        }
+        RdmaMessage& m = sq.msgs[i];
+        m.deliveredPs = NowPs();
+        if (m.firstBytePs < 0)
+        {
+            m.firstBytePs = m.deliveredPs;
+        }
+        ++rq.deliverSeq;
+        any = true;
+        // The callback may post new messages (even on this QP): take a copy first.
+        m_transport->ReportDelivered(MakeRecord(rq.src, sq, m));
+    }
+    return any;
+}
+
+void
+RdmaNic::SendAck(ReceiverQp& rq, bool nak)
+{
+    Ptr<Packet> packet = Create<Packet>(ICRC_BYTES);
+    AethHeader aeth;
+    aeth.m_syndrome = nak ? AETH_NAK_PSN_SEQUENCE : AETH_ACK;
+    aeth.m_msn = static_cast<uint32_t>(rq.deliverSeq) & PSN_MASK;
+    packet->AddHeader(aeth);
+    BthHeader bth;
+    bth.m_opcode = BTH_RC_ACK;
+    bth.m_destQp = rq.remoteQpn;
+    // An ACK names the last PSN received in order; a NAK names the PSN expected.
+    bth.m_psn = static_cast<uint32_t>(nak ? rq.rcvNxt : rq.rcvNxt - 1) & PSN_MASK;
+    packet->AddHeader(bth);
+    const uint8_t priority = m_transport->GetControlPriority();
+    AddOuterHeaders(packet, rq.src, rq.port, rq.udpSrcPort, priority, ECN_NOT_ECT);
+    RdmaCounters& c = m_transport->MutableCounters();
+    if (nak)
+    {
+        rq.nakedPsn = rq.rcvNxt;
+        ++c.naksSent;
+    }
+    else
+    {
+        ++c.acksSent;
+    }
+    rq.pktsSinceAck = 0;
+    if (!m_host->SendFrame(packet, priority, rq.port))
+    {
+        ++c.controlFramesDropped;
+    }
+}
+
+void
+RdmaNic::HandleAck(const RoceInfo& roce)
+{
+    const uint32_t qpn = roce.destQp;
+    if (qpn < 2 || (qpn & 1) != 0 || (qpn - 2) / 2 >= m_senders.size())
+    {
+        NS_LOG_WARN("host " << m_hostId << ": ACK for unknown QP " << qpn);
+        return;
+    }
+    const uint32_t index = (qpn - 2) / 2;
+    SenderQp& qp = m_senders[index];
+    const bool nak = (roce.syndrome & 0xE0) == 0x60;
+    const uint64_t una =
+        nak ? UnfoldPsn(roce.psn, qp.sndUna) : UnfoldPsn((roce.psn + 1) & PSN_MASK, qp.sndUna);
+    if (una > qp.sndMax)
+    {
+        NS_LOG_WARN("host " << m_hostId << ": ACK beyond what was sent, ignored");
+        return;
+    }
+    if (una > qp.sndUna)
+    {
+        qp.sndUna = una;
+        if (qp.sndNxt < una)
+        {
+            qp.sndNxt = una;
+        }
+        qp.retx.erase(qp.retx.begin(), qp.retx.lower_bound(una));
+        if (qp.sndUna < qp.sndMax)
+        {
+            qp.rtoDeadlinePs = NowPs() + CurrentRtoPs(qp);
+        }
+        else
+        {
+            qp.rtoDeadlinePs = -1;
+        }
+        CompleteAcked(qp);
+    }
+    if (nak && una < qp.sndMax)
+    {
+        if (m_transport->GetRecovery() == RdmaTransport::GO_BACK_N)
+        {
+            qp.sndNxt = std::min(qp.sndNxt, una);
+            qp.retx.clear();
+        }
+        else
+        {
+            qp.retx.insert(una);
+        }
+        if (qp.rtoDeadlinePs < 0)
+        {
+            ArmRto(index);
+        }
+    }
+    Activate(index);
+}
+
+void
+RdmaNic::CompleteAcked(SenderQp& qp)
+{
+    while (!qp.msgs.empty() && qp.msgs.front().endPsn <= qp.sndUna)
+    {
+        const RdmaMessage m = qp.msgs.front();
+        NS_ASSERT_MSG(m.deliveredPs >= 0, "message acknowledged before it was delivered");
+        qp.msgs.pop_front();
+        ++qp.msgBaseSeq;
+        --m_pendingMessages;
+        MessageRecord record = MakeRecord(m_hostId, qp, m);
+        record.acked = Simulator::Now();
+        m_transport->ReportAcked(record);
+    }
+}
+
+MessageRecord
+RdmaNic::MakeRecord(uint32_t src, const SenderQp& qp, const RdmaMessage& m) const
+{
+    MessageRecord r;
+    r.id = m.id;
+    r.src = src;
+    r.dst = qp.dst;
+    r.cls = qp.cls;
+    r.bytes = m.bytes;
+    r.tag = m.tag;
+    r.start = PicoSeconds(m.startPs);
+    r.firstByte = PicoSeconds(m.firstBytePs);
+    r.delivered = PicoSeconds(m.deliveredPs);
+    r.acked = PicoSeconds(-1);
+    return r;
+}
+
+// =============================================================================================
+// RdmaTransport
+
+TypeId
+RdmaTransport::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::moe::RdmaTransport")
+            .SetParent<MessageTransport>()
+            .SetGroupName("MoeFabric")
+            .AddConstructor<RdmaTransport>()
+            .AddAttribute("Mtu",
+                          "Payload bytes per packet (the RoCE path MTU).",
+                          UintegerValue(4096),
+                          MakeUintegerAccessor(&RdmaTransport::m_mtu),
+                          MakeUintegerChecker<uint32_t>(256, 8956))
+            .AddAttribute("AckInterval",
+                          "The receiver acknowledges every this many data packets, and at "
+                          "every message end and every gap filled.",
+                          UintegerValue(1),
+                          MakeUintegerAccessor(&RdmaTransport::m_ackInterval),
+                          MakeUintegerChecker<uint32_t>(1, 65535))
+            .AddAttribute("Recovery",
+                          "Loss recovery: selective repeat (out-of-order tolerant receiver) or "
+                          "go-back-N (the classic RoCE receiver).",
+                          EnumValue(RdmaTransport::SELECTIVE_REPEAT),
+                          MoeEnumAccessor<Recovery>(&RdmaTransport::m_recovery),
+                          MakeEnumChecker(RdmaTransport::SELECTIVE_REPEAT,
+                                          "selective-repeat",
+                                          RdmaTransport::GO_BACK_N,
+                                          "go-back-n"))
+            .AddAttribute("ReorderThreshold",
+                          "Selective repeat: a missing PSN is NAKed once this many later "
+                          "packets have arrived.",
+                          UintegerValue(8),
+                          MakeUintegerAccessor(&RdmaTransport::m_reorderThreshold),
+                          MakeUintegerChecker<uint32_t>(1, 1 << 20))
+            .AddAttribute("RetransmitTimeout",
+                          "Retransmission timeout with more than RtoLowPackets in flight "
+                          "(IRN's RTO_high).",
+                          TimeValue(MicroSeconds(320)),
+                          MakeTimeAccessor(&RdmaTransport::m_rtoHigh),
+                          MakeTimeChecker(NanoSeconds(1)))
+            .AddAttribute("RetransmitTimeoutLow",
+                          "Retransmission timeout with at most RtoLowPackets in flight "
+                          "(IRN's RTO_low).",
+                          TimeValue(MicroSeconds(100)),
+                          MakeTimeAccessor(&RdmaTransport::m_rtoLow),
+                          MakeTimeChecker(NanoSeconds(1)))
+            .AddAttribute("RtoLowPackets",
+                          "In-flight packets up to which RetransmitTimeoutLow applies.",
+                          UintegerValue(3),
+                          MakeUintegerAccessor(&RdmaTransport::m_rtoLowPackets),
+                          MakeUintegerChecker<uint32_t>())
+            .AddAttribute("ControlPriority",
+                          "Fabric priority of ACK and NAK frames.",
+                          UintegerValue(6),
+                          MakeUintegerAccessor(&RdmaTransport::m_controlPriority),
+                          MakeUintegerChecker<uint8_t>(0, 7))
+            .AddTraceSource("Retransmit",
+                            "A data packet was sent again: (host, qpn, psn).",
+                            MakeTraceSourceAccessor(&RdmaTransport::m_retransmitTrace),
+                            "ns3::moe::RdmaTransport::QpPsnTracedCallback")
+            .AddTraceSource("Timeout",
+                            "A queue pair's retransmission timer expired: (host, qpn, psn).",
+                            MakeTraceSourceAccessor(&RdmaTransport::m_timeoutTrace),
+                            "ns3::moe::RdmaTransport::QpPsnTracedCallback");
+    return tid;
+}
+
+RdmaTransport::RdmaTransport()
+    : m_mtu(4096),
+      m_ackInterval(1),
+      m_recovery(SELECTIVE_REPEAT),
+      m_reorderThreshold(8),
+      m_rtoHigh(MicroSeconds(320)),
+      m_rtoLow(MicroSeconds(100)),
+      m_rtoLowPackets(3),
+      m_controlPriority(6)
+{
+}
+
+void
+RdmaTransport::DoDispose()
+{
+    for (auto& nic : m_nics)
+    {
+        nic->Dispose();
+    }
+    m_nics.clear();
+    m_topology = nullptr;
+    MessageTransport::DoDispose();
+}
+
+void
+RdmaTransport::Install(Ptr<FabricTopology> topology)
+{
+    NS_ABORT_MSG_IF(!m_nics.empty(), "RdmaTransport::Install called twice");
+    m_topology = topology;
+    const uint32_t n = topology->GetNumGpus();
+    for (uint32_t g = 0; g < n; ++g)
+    {
+        Ptr<FabricHost> host = topology->GetHost(g);
+        for (uint32_t p = 0; p < host->GetNPorts(); ++p)
+        {
+            const uint32_t ipMtu = host->GetPort(p)->GetMtu();
+            NS_ABORT_MSG_IF(
+                m_mtu + IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + ICRC_BYTES > ipMtu,
+                "RdmaTransport: Mtu " << m_mtu << " does not fit the device MTU " << ipMtu);
+        }
+    }
+    m_nics.reserve(n);
+    for (uint32_t g = 0; g < n; ++g)
+    {
+        Ptr<RdmaNic> nic = CreateObject<RdmaNic>();
+        m_nics.push_back(nic);
+    }
+    for (uint32_t g = 0; g < n; ++g)
+    {
+        m_nics[g]->Setup(this, topology->GetHost(g));
+        topology->GetGpuNode(g)->AggregateObject(m_nics[g]);
+    }
+}
+
+void
+RdmaTransport::DoSend(const MessageRecord& record)
+{
+    NS_ABORT_MSG_IF(m_nics.empty(), "RdmaTransport: Send before Install");
+    m_nics[record.src]->PostSend(record);
+}
+
+uint32_t
+RdmaTransport::GetNumHosts() const
+{
+    return static_cast<uint32_t>(m_nics.size());
+}
+
+Ptr<RdmaNic>
+RdmaTransport::GetNic(uint32_t host) const
+{
+    return m_nics.at(host);
+}
+
+Ptr<FabricTopology>
+RdmaTransport::GetTopology() const
+{
+    return m_topology;
+}
+
+const RdmaCounters&
+RdmaTransport::GetCounters() const
+{
+    return m_counters;
+}
+
+RdmaCounters&
+RdmaTransport::MutableCounters()
+{
+    return m_counters;
+}
+
+uint32_t
+RdmaTransport::GetMtu() const
+{
+    return m_mtu;
+}
+
+uint32_t
+RdmaTransport::GetAckInterval() const
+{
+    return m_ackInterval;
+}
+
+RdmaTransport::Recovery
+RdmaTransport::GetRecovery() const
+{
+    return m_recovery;
+}
+
+uint32_t
+RdmaTransport::GetReorderThreshold() const
+{
+    return m_reorderThreshold;
+}
+
+int64_t
+RdmaTransport::GetRtoHighPs() const
+{
+    return m_rtoHigh.GetPicoSeconds();
+}
+
+int64_t
+RdmaTransport::GetRtoLowPs() const
+{
+    return m_rtoLow.GetPicoSeconds();
+}
+
+uint32_t
+RdmaTransport::GetRtoLowPackets() const
+{
+    return m_rtoLowPackets;
+}
+
+uint8_t
+RdmaTransport::GetControlPriority() const
+{
+    return m_controlPriority;
+}
+
+uint64_t
+RdmaTransport::GetSeed() const
+{
+    return m_seed;
+}
+
+void
+RdmaTransport::SetSeed(uint64_t seed)
+{
+    m_seed = seed;
+}
+
+uint64_t
+RdmaTransport::GetPendingMessages() const
+{
+    uint64_t n = 0;
+    for (const auto& nic : m_nics)
+    {
+        n += nic->GetPendingMessages();
+    }
+    return n;
+}
+
+void
+RdmaTransport::ReportDelivered(const MessageRecord& record)
+{
+    NotifyDelivered(record);
+}
+
+void
+RdmaTransport::ReportAcked(const MessageRecord& record)
+{
+    NotifyAcked(record);
+}
+
+void
+RdmaTransport::ReportRetransmit(uint32_t host, uint32_t qpn, uint64_t psn)
+{
+    m_retransmitTrace(host, qpn, psn);
+}
+
+void
+RdmaTransport::ReportTimeout(uint32_t host, uint32_t qpn, uint64_t psn)
+{
+    m_timeoutTrace(host, qpn, psn);
+}
+
+} // namespace moe
+} // namespace ns3

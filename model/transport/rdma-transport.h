@@ -1,0 +1,215 @@
+/*
+ * moe-fabric: RoCEv2-style RDMA transport with pull-based NICs.
+ */
+#ifndef MOE_RDMA_TRANSPORT_H
+#define MOE_RDMA_TRANSPORT_H
+
+#include "message-transport.h"
+#include "rdma-queue-pair.h"
+
+#include "ns3/fabric-frame.h"
+#include "ns3/fabric-host.h"
+#include "ns3/fabric-topology.h"
+#include "ns3/nstime.h"
+
+#include <array>
+#include <deque>
+#include <map>
+#include <vector>
+
+namespace ns3
+{
+namespace moe
+{
+
+class RdmaTransport;
+
+/**
+ * @brief Counters of the RDMA transport (all NICs together).
+ */
+struct RdmaCounters
+{
+    uint64_t dataPackets{0};          ///< data packets sent, retransmissions included
+    uint64_t retransmittedPackets{0}; ///< data packets sent again
+    uint64_t acksSent{0};
+    uint64_t naksSent{0};
+    uint64_t timeouts{0};
+    uint64_t duplicatePackets{0};     ///< data packets received again (already had them)
+    uint64_t outOfOrderPackets{0};    ///< accepted ahead of a gap (selective repeat)
+    uint64_t discardedPackets{0};     ///< out-of-order packets dropped by go-back-N receivers
+    uint64_t controlFramesDropped{0}; ///< ACK/NAK frames refused by the host's own queue
+    uint64_t queuePairs{0};
+};
+
+/**
+ * @brief The RDMA engine of one GPU's NIC(s): its queue pairs, the pull source of its ports, and
+ * the receive side. Created and owned by RdmaTransport.
+ *
+ * When a port has a free, unpaused priority it calls Pull(port, priority); the NIC takes the next
+ * eligible queue pair of that (port, priority) round-robin -- the active list holds only queue
+ * pairs with something to send that are not blocked by their window or pacing -- and builds
+ * exactly one packet. Nothing is packetized ahead of the wire.
+ */
+class RdmaNic : public Object
+{
+  public:
+    static TypeId GetTypeId();
+    RdmaNic();
+
+    /// @brief Attach to @p host (its ports become pull-driven) on behalf of @p transport.
+    void Setup(RdmaTransport* transport, Ptr<FabricHost> host);
+
+    /// @brief Queue a message; creates the queue pair on first use.
+    void PostSend(const MessageRecord& record);
+
+    /// @brief Pull source of port @p port: the next frame of @p priority, or nullptr.
+    Ptr<Packet> Pull(uint32_t port, uint8_t priority);
+
+    /// @brief A frame addressed to this GPU arrived.
+    void Receive(Ptr<Packet> packet, const FrameInfo& frame, const RoceInfo& roce, uint32_t port);
+
+    /// @brief Sender QP index towards (@p dst, @p cls), creating it if needed.
+    uint32_t GetOrCreateSenderQp(uint32_t dst, uint8_t cls);
+    /// @brief Sender QP by index.
+    SenderQp& GetSenderQp(uint32_t index);
+    uint32_t GetNumSenderQps() const;
+    /// @brief Receiver QP by index.
+    ReceiverQp& GetReceiverQp(uint32_t index);
+    uint32_t GetNumReceiverQps() const;
+    /// @brief Create the receiver side for a sender QP at @p src; returns its index.
+    uint32_t CreateReceiverQp(uint32_t src, uint32_t srcQpIndex, uint32_t srcQpn);
+
+    /// @brief Pacing rate and window of sender QP @p index (the congestion-control hook).
+    void SetQpRate(uint32_t index, uint64_t rateBps);
+    void SetQpWindow(uint32_t index, uint64_t windowBytes);
+
+    /// @brief Bytes (payload) posted but not yet acknowledged, over all QPs.
+    uint64_t GetPendingMessages() const;
+
+    /// @brief QPN on the wire of sender QP @p index / receiver QP @p index.
+    static uint32_t SenderQpn(uint32_t index);
+    static uint32_t ReceiverQpn(uint32_t index);
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    bool CanSend(const SenderQp& qp) const;
+    bool WindowOpen(const SenderQp& qp) const;
+    void Activate(uint32_t index);
+    void Wake(uint32_t index);
+    Ptr<Packet> SendNext(uint32_t index);
+    Ptr<Packet> BuildData(SenderQp& qp, uint64_t psn);
+    void AddOuterHeaders(Ptr<Packet> packet,
+                         uint32_t dst,
+                         uint32_t port,
+                         uint16_t udpSrcPort,
+                         uint8_t priority,
+                         uint8_t ecn) const;
+    void ArmRto(uint32_t index);
+    void OnRto(uint32_t index);
+    int64_t CurrentRtoPs(const SenderQp& qp) const;
+
+    void HandleData(Ptr<Packet> packet, const RoceInfo& roce);
+    void HandleAck(const RoceInfo& roce);
+    void SendAck(ReceiverQp& rq, bool nak);
+    bool DeliverCompleted(ReceiverQp& rq, SenderQp& sq);
+    void CompleteAcked(SenderQp& qp);
+    MessageRecord MakeRecord(uint32_t src, const SenderQp& qp, const RdmaMessage& m) const;
+
+    RdmaTransport* m_transport{nullptr};
+    Ptr<FabricHost> m_host;
+    uint32_t m_hostId{0};
+    std::vector<FabricNetDevice*> m_ports;
+    // Deques: callbacks fired while a QP reference is held may create new QPs, and deque
+    // growth keeps references valid.
+    std::deque<SenderQp> m_senders;
+    std::deque<ReceiverQp> m_receivers;
+    std::map<uint64_t, uint32_t> m_senderByKey; ///< (dst << 8 | cls) -> sender index
+    /// Active lists: [port][priority] -> sender QP indices with something to send.
+    std::vector<std::array<std::deque<uint32_t>, NUM_PRIORITIES>> m_active;
+    uint64_t m_pendingMessages{0};
+};
+
+/**
+ * @brief RoCEv2-style transport: reliable-connected queue pairs per (source, destination,
+ * class), MTU segmentation, cumulative ACKs every AckInterval packets (and at every message end),
+ * a receiver that tolerates reordering (selective repeat: out-of-order bitmap, NAK for the first
+ * missing PSN once ReorderThreshold later PSNs have arrived, retransmission of just that PSN) or
+ * classic go-back-N, and retransmission timeouts. Each queue pair has a pacing rate and a window
+ * that congestion control drives; at this stage both are unlimited (line rate).
+ *
+ * Frames: Ethernet / IPv4 (DSCP = priority, ECT(0) on data) / UDP 4791 (source port = the
+ * QP's ECMP entropy) / BTH (+ AETH on ACK/NAK) / payload / ICRC.
+ */
+class RdmaTransport : public MessageTransport
+{
+  public:
+    static TypeId GetTypeId();
+    RdmaTransport();
+
+    /// Loss recovery modes.
+    enum Recovery
+    {
+        SELECTIVE_REPEAT = 0,
+        GO_BACK_N = 1,
+    };
+
+    /// TracedCallback signature for (host, qpn, psn) events.
+    typedef void (*QpPsnTracedCallback)(uint32_t host, uint32_t qpn, uint64_t psn);
+
+    /// @brief Create a NIC on every GPU of @p topology.
+    void Install(Ptr<FabricTopology> topology);
+
+    uint32_t GetNumHosts() const override;
+    Ptr<RdmaNic> GetNic(uint32_t host) const;
+    Ptr<FabricTopology> GetTopology() const;
+
+    const RdmaCounters& GetCounters() const;
+    RdmaCounters& MutableCounters();
+
+    uint32_t GetMtu() const;
+    uint32_t GetAckInterval() const;
+    Recovery GetRecovery() const;
+    uint32_t GetReorderThreshold() const;
+    int64_t GetRtoHighPs() const;
+    int64_t GetRtoLowPs() const;
+    uint32_t GetRtoLowPackets() const;
+    uint8_t GetControlPriority() const;
+    uint64_t GetSeed() const;
+    void SetSeed(uint64_t seed);
+
+    /// @brief Messages posted and not yet acknowledged (all NICs).
+    uint64_t GetPendingMessages() const;
+
+    // Used by RdmaNic.
+    void ReportDelivered(const MessageRecord& record);
+    void ReportAcked(const MessageRecord& record);
+    void ReportRetransmit(uint32_t host, uint32_t qpn, uint64_t psn);
+    void ReportTimeout(uint32_t host, uint32_t qpn, uint64_t psn);
+
+  protected:
+    void DoSend(const MessageRecord& record) override;
+    void DoDispose() override;
+
+  private:
+    Ptr<FabricTopology> m_topology;
+    std::vector<Ptr<RdmaNic>> m_nics;
+    RdmaCounters m_counters;
+    uint32_t m_mtu;
+    uint32_t m_ackInterval;
+    Recovery m_recovery;
+    uint32_t m_reorderThreshold;
+    Time m_rtoHigh;
+    Time m_rtoLow;
+    uint32_t m_rtoLowPackets;
+    uint8_t m_controlPriority;
+    uint64_t m_seed{1};
+    TracedCallback<uint32_t, uint32_t, uint64_t> m_retransmitTrace;
+    TracedCallback<uint32_t, uint32_t, uint64_t> m_timeoutTrace;
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_RDMA_TRANSPORT_H

@@ -1,0 +1,100 @@
+/*
+ * moe-fabric: synthetic layer-synchronized all-to-all traffic.
+ */
+#ifndef MOE_ALL_TO_ALL_TRAFFIC_H
+#define MOE_ALL_TO_ALL_TRAFFIC_H
+
+#include "ns3/callback.h"
+#include "ns3/message-transport.h"
+#include "ns3/nstime.h"
+#include "ns3/object.h"
+#include "ns3/traced-callback.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace ns3
+{
+namespace moe
+{
+
+/**
+ * @brief R rounds of all-to-all among a set of GPUs, each round a barrier.
+ *
+ * In every round each participant sends BytesPerPair (or the per-pair matrix entry) to every
+ * other participant, all messages posted at the round's start. A round ends when the last of its
+ * messages has been delivered; the next starts ComputeGap later. This is the traffic skeleton of
+ * an expert-parallel MoE layer (dispatch, then the next layer), without the router.
+ */
+class AllToAllTraffic : public Object
+{
+  public:
+    static TypeId GetTypeId();
+    AllToAllTraffic();
+
+    /// @brief Timeline and volume of one round.
+    struct Round
+    {
+        Time start;
+        Time end; ///< last delivery; -1 ps while running
+        uint64_t messages{0};
+        uint64_t bytes{0};
+    };
+
+    /// TracedCallback signature for round boundaries.
+    typedef void (*RoundTracedCallback)(uint32_t round, Time time);
+
+    /// @brief GPUs taking part, in rank order (default: all hosts of the transport).
+    void SetParticipants(const std::vector<uint32_t>& gpus);
+    const std::vector<uint32_t>& GetParticipants() const;
+    /// @brief Per-pair bytes by rank [src][dst] (overrides BytesPerPair; diagonal ignored).
+    void SetMatrix(const std::vector<std::vector<uint64_t>>& matrix);
+    /// @brief Bytes rank @p s sends to rank @p d in every round.
+    uint64_t GetPairBytes(uint32_t s, uint32_t d) const;
+
+    /// @brief Use @p transport and start the first round at @p at.
+    void Start(Ptr<MessageTransport> transport, Time at);
+
+    /// @brief Keep a MessageRecord of every delivered-and-acknowledged message.
+    void SetRecordMessages(bool record);
+    /// @brief Records in completion (acknowledgement) order; tag = round number.
+    const std::vector<MessageRecord>& GetMessageRecords() const;
+
+    const std::vector<Round>& GetRounds() const;
+    uint32_t GetNumRounds() const;
+    /// @brief True once every round has completed and every message has been acknowledged.
+    bool IsDone() const;
+    /// @brief Called once when IsDone() becomes true.
+    void SetDoneCallback(Callback<void> cb);
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    void StartRound();
+    void OnDelivered(const MessageRecord& record);
+    void OnAcked(const MessageRecord& record);
+    void CheckDone();
+
+    uint32_t m_rounds;
+    uint64_t m_bytesPerPair;
+    Time m_computeGap;
+    uint8_t m_class;
+    std::vector<uint32_t> m_participants;
+    std::vector<std::vector<uint64_t>> m_matrix;
+    Ptr<MessageTransport> m_transport;
+    std::vector<Round> m_roundLog;
+    uint64_t m_outstandingDeliveries{0};
+    uint64_t m_outstandingAcks{0};
+    bool m_recordMessages{false};
+    bool m_done{false};
+    std::vector<MessageRecord> m_records;
+    Callback<void> m_doneCb;
+    TracedCallback<uint32_t, Time> m_roundStartTrace;
+    TracedCallback<uint32_t, Time> m_roundEndTrace;
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_ALL_TO_ALL_TRAFFIC_H

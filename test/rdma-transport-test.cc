@@ -1,0 +1,338 @@
+/*
+ * RDMA transport: line rate, ordering, zero-byte messages, loss recovery, PSN arithmetic.
+ */
+#include "ns3/double.h"
+#include "ns3/error-model.h"
+#include "ns3/fabric-helper.h"
+#include "ns3/fabric-stats.h"
+#include "ns3/fat-tree-helper.h"
+#include "ns3/pointer.h"
+#include "ns3/rail-optimized-helper.h"
+#include "ns3/rdma-transport.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
+
+#include <gtest/gtest.h>
+
+using namespace ns3;
+using namespace ns3::moe;
+
+namespace
+{
+/// Collects what a transport reports.
+struct Recorder
+{
+    std::vector<MessageRecord> delivered;
+    std::vector<MessageRecord> acked;
+
+    void Attach(Ptr<MessageTransport> t)
+    {
+        t->SetDeliveredCallback(MakeCallback(&Recorder::OnDelivered, this));
+        t->SetAckedCallback(MakeCallback(&Recorder::OnAcked, this));
+    }
+
+    void OnDelivered(const MessageRecord& r)
+    {
+        EXPECT_EQ(r.delivered, Simulator::Now());
+        delivered.push_back(r);
+    }
+
+    void OnAcked(const MessageRecord& r)
+    {
+        EXPECT_EQ(r.acked, Simulator::Now());
+        acked.push_back(r);
+    }
+};
+
+Ptr<FabricTopology>
+BuildFatTree(uint32_t k,
+             const std::string& lb = "ecmp",
+             uint64_t queueLimit = 1 << 20,
+             uint64_t seed = 1)
+{
+    FatTreeHelper ft;
+    ft.SetK(k);
+    FabricHelper fabric;
+    fabric.SetSeed(seed);
+    fabric.SetSwitchAttribute("LoadBalancing", StringValue(lb));
+    fabric.SetSwitchAdmissionAttribute("QueueLimit", UintegerValue(queueLimit));
+    return fabric.Install(ft.Build());
+}
+
+/// Every frame sent was received or dropped, nothing is queued, nothing is left unacknowledged.
+void
+ExpectDrained(Ptr<FabricTopology> topo, Ptr<RdmaTransport> rdma)
+{
+    FabricStats stats(topo);
+    EXPECT_EQ(stats.CheckConservation(), "");
+    EXPECT_EQ(stats.GetQueuedFrames(), 0u);
+    EXPECT_EQ(rdma->GetPendingMessages(), 0u);
+    EXPECT_EQ(rdma->GetMessagesStarted(), rdma->GetMessagesDelivered());
+    EXPECT_EQ(rdma->GetMessagesStarted(), rdma->GetMessagesAcked());
+    EXPECT_EQ(rdma->GetBytesStarted(), rdma->GetBytesDelivered());
+}
+} // namespace
+
+TEST(RdmaPsn, UnfoldHandlesWrapAround)
+{
+    EXPECT_EQ(UnfoldPsn(5, 0), 5u);
+    EXPECT_EQ(UnfoldPsn(0, 0x1000000), 0x1000000u);
+    EXPECT_EQ(UnfoldPsn(0xfffffe, 0x1000001), 0xfffffeu); // slightly behind across the wrap
+    EXPECT_EQ(UnfoldPsn(3, 0xfffffe), 0x1000003u);        // slightly ahead across the wrap
+    EXPECT_EQ(UnfoldPsn(0xffffff, 0), 0u);                // "one before 0" clamps at 0
+}
+
+TEST(RdmaPsn, BitmapTracksOutOfOrderArrivals)
+{
+    PsnBitmap b;
+    b.Set(3, 0);
+    b.Set(1, 0);
+    b.Set(1000, 0); // forces growth
+    EXPECT_TRUE(b.Test(1, 0));
+    EXPECT_TRUE(b.Test(1000, 0));
+    EXPECT_FALSE(b.Test(2, 0));
+    EXPECT_EQ(b.Count(), 3u);
+    EXPECT_EQ(b.Advance(0), 0u); // 0 missing
+    EXPECT_EQ(b.Advance(1), 2u); // 1 present, 2 missing
+    b.Set(2, 2);
+    EXPECT_EQ(b.Advance(2), 4u);
+    EXPECT_EQ(b.Count(), 1u);
+    EXPECT_TRUE(b.Test(1000, 4));
+}
+
+TEST(RdmaTransport, SingleLongMessageReachesThePayloadRate)
+{
+    // A 64 MiB message across pods of a k=4 fat-tree at 100 Gb/s. Each 4096-byte payload
+    // carries Ethernet 14 + IPv4 20 + UDP 8 + BTH 12 + ICRC 4 + FCS 4 + preamble 8 + IFG 12 = 82
+    // bytes of overhead, so the payload rate is 100 * 4096 / 4178 = 98.04 Gb/s. ACKs travel on
+    // the reverse direction of every link and do not slow the data.
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    const uint64_t bytes = 64ull << 20;
+    rdma->Send(0, 15, 0, bytes, 7);
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), 1u);
+    ASSERT_EQ(rec.acked.size(), 1u);
+    EXPECT_EQ(rec.delivered[0].tag, 7u);
+    const double payloadRate = 100e9 * 4096.0 / (4096.0 + 82.0);
+    const double goodput = static_cast<double>(bytes) * 8.0 /
+                           (rec.delivered[0].delivered - rec.delivered[0].start).GetSeconds();
+    EXPECT_GE(goodput, 0.95 * payloadRate);
+    EXPECT_LE(goodput, payloadRate);
+    EXPECT_GT(rec.delivered[0].firstByte, rec.delivered[0].start);
+    EXPECT_LT(rec.delivered[0].firstByte, rec.delivered[0].delivered);
+    EXPECT_GT(rec.acked[0].acked, rec.acked[0].delivered);
+    EXPECT_EQ(rdma->GetCounters().retransmittedPackets, 0u);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
+TEST(RdmaTransport, MessagesOfOneQueuePairCompleteInOrder)
+{
+    Ptr<FabricTopology> topo = BuildFatTree(4, "spray");
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    // Sizes chosen so that later messages are shorter: only ordering keeps them in order.
+    const std::vector<uint64_t> sizes{1 << 20, 0, 100, 4096, 4097, 1, 65536};
+    std::vector<uint64_t> ids;
+    for (size_t i = 0; i < sizes.size(); ++i)
+    {
+        ids.push_back(rdma->Send(3, 12, 2, sizes[i], i));
+    }
+    // Another class between the same GPUs, on the same priority, is a separate queue pair that
+    // the NIC serves round-robin with the first.
+    rdma->SetClassPriority(1, rdma->GetClassPriority(2));
+    const uint64_t other = rdma->Send(3, 12, 1, 10, 99);
+    Simulator::Run();
+    std::vector<uint64_t> deliveredOrder;
+    std::vector<uint64_t> ackedOrder;
+    for (const auto& r : rec.delivered)
+    {
+        if (r.cls == 2)
+        {
+            deliveredOrder.push_back(r.id);
+            EXPECT_EQ(r.bytes, sizes[r.tag]);
+        }
+    }
+    for (const auto& r : rec.acked)
+    {
+        if (r.cls == 2)
+        {
+            ackedOrder.push_back(r.id);
+        }
+    }
+    EXPECT_EQ(deliveredOrder, ids);
+    EXPECT_EQ(ackedOrder, ids);
+    // The 10-byte message of class 1 finished long before the 1 MiB head of class 2.
+    Time otherDone;
+    Time firstDone;
+    for (const auto& r : rec.delivered)
+    {
+        if (r.id == other)
+        {
+            otherDone = r.delivered;
+        }
+        if (r.id == ids[0])
+        {
+            firstDone = r.delivered;
+        }
+    }
+    EXPECT_LT(otherDone, firstDone);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
+TEST(RdmaTransport, ZeroByteMessageTravelsAsOneHeaderOnlyPacket)
+{
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    rdma->Send(0, 2, 0, 0, 0);
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), 1u);
+    EXPECT_EQ(rec.delivered[0].bytes, 0u);
+    EXPECT_EQ(rdma->GetCounters().dataPackets, 1u);
+    // gpu0 -> edge0 -> agg -> edge1 -> gpu2: 4 store-and-forward hops. The frame holds
+    // Ethernet 14 + IPv4 20 + UDP 8 + BTH 12 + ICRC 4 = 58 bytes, padded to 60, plus FCS,
+    // preamble and IFG = 84 bytes = 6720 ps at 100 Gb/s; each hop adds 1 us of delay.
+    EXPECT_EQ((rec.delivered[0].delivered - rec.delivered[0].start).GetPicoSeconds(),
+              4 * (1000000 + 6720));
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
+TEST(RdmaTransport, LocalMessageCompletesAtOnce)
+{
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    Simulator::Schedule(MicroSeconds(3), [rdma]() { rdma->Send(2, 2, 0, 1 << 20, 0); });
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), 1u);
+    EXPECT_EQ(rec.delivered[0].delivered, MicroSeconds(3));
+    EXPECT_EQ(rec.acked[0].acked, MicroSeconds(3));
+    EXPECT_EQ(FabricStats(topo).GetPacketHops(), 0u);
+    Simulator::Destroy();
+}
+
+namespace
+{
+/// Incast through a tiny switch buffer: 15 senders into GPU 0, 256 KiB each.
+void
+RunLossyIncast(const std::string& recovery, const std::string& lb)
+{
+    // 5 frames per queue: the edge switch's port to GPU 0 overflows immediately.
+    Ptr<FabricTopology> topo = BuildFatTree(4, lb, 5 * 4154);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetAttribute("Recovery", StringValue(recovery));
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    for (uint32_t s = 1; s < 16; ++s)
+    {
+        rdma->Send(s, 0, 0, 256 * 1024, s);
+    }
+    Simulator::Run();
+    FabricStats stats(topo);
+    uint64_t drops = 0;
+    for (const auto& t : stats.CollectTiers())
+    {
+        drops += t.TotalDrops();
+    }
+    EXPECT_GT(drops, 100u) << "the scenario is meant to drop";
+    EXPECT_GT(rdma->GetCounters().retransmittedPackets, 0u);
+    EXPECT_EQ(rec.delivered.size(), 15u);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+} // namespace
+
+TEST(RdmaTransport, LossyIncastStillDeliversEveryByteSelectiveRepeat)
+{
+    RunLossyIncast("selective-repeat", "ecmp");
+}
+
+TEST(RdmaTransport, LossyIncastStillDeliversEveryByteGoBackN)
+{
+    RunLossyIncast("go-back-n", "ecmp");
+}
+
+TEST(RdmaTransport, LossyIncastWithSprayingStillDeliversEveryByte)
+{
+    RunLossyIncast("selective-repeat", "spray");
+}
+
+TEST(RdmaTransport, CorruptedFramesAreCountedAndRecovered)
+{
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    // Corrupt 1% of the frames arriving at the core layer's first switch and at GPU 15.
+    for (uint32_t i = 0; i < topo->GetNPorts(topo->GetSpec().hostNode[15]); ++i)
+    {
+        Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
+        em->SetAttribute("ErrorRate", DoubleValue(0.01));
+        em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
+        em->AssignStreams(7);
+        topo->GetPort(topo->GetSpec().hostNode[15], i)
+            ->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    }
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    for (uint32_t s = 0; s < 15; ++s)
+    {
+        rdma->Send(s, 15, 0, 512 * 1024, s);
+    }
+    Simulator::Run();
+    FabricStats stats(topo);
+    uint64_t corrupted = 0;
+    for (const auto& t : stats.CollectTiers())
+    {
+        corrupted += t.drops[static_cast<size_t>(DropReason::RX_ERROR)];
+    }
+    EXPECT_GT(corrupted, 10u);
+    EXPECT_EQ(rec.delivered.size(), 15u);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
+TEST(RdmaTransport, RailOnlyRelaysCrossRailTrafficThroughNvLink)
+{
+    RailOptimizedHelper rail;
+    rail.SetServers(4);
+    rail.SetGpusPerServer(4);
+    rail.SetSpines(0);
+    FabricHelper fabric;
+    Ptr<FabricTopology> topo = fabric.Install(rail.Build());
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    // GPU 1 (server 0, rail 1) -> GPU 14 (server 3, rail 2): NVLink to GPU 2, its NIC, rail 2.
+    rdma->Send(1, 14, 0, 1 << 20, 0);
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), 1u);
+    const auto& spec = topo->GetSpec();
+    // 256 data packets: over GPU 1's NVLink, out of relay GPU 2's NIC, never GPU 1's NIC.
+    EXPECT_EQ(topo->GetPort(spec.hostNode[1], 1)->GetCounters().txFrames, 256u);
+    EXPECT_EQ(topo->GetPort(spec.hostNode[2], 0)->GetCounters().txFrames, 256u);
+    EXPECT_EQ(topo->GetPort(spec.hostNode[1], 0)->GetCounters().txFrames, 0u);
+    // The 256 ACKs come back the same way: GPU 14 -> NVLink -> GPU 13 (rail 1) -> NIC.
+    EXPECT_EQ(topo->GetPort(spec.hostNode[14], 1)->GetCounters().txFrames, 256u);
+    EXPECT_EQ(topo->GetPort(spec.hostNode[13], 0)->GetCounters().txFrames, 256u);
+    EXPECT_EQ(topo->GetHopCount(1, 14), 4u);
+    EXPECT_EQ(topo->GetHopCount(1, 13), 2u); // same rail: NIC, rail leaf, NIC
+    EXPECT_EQ(topo->GetHopCount(1, 2), 2u);  // same server: NVLink, NVSwitch, NVLink
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}

@@ -1,0 +1,322 @@
+/*
+ * Scenarios end to end: the all-to-all against its bound, conservation, the CLI's outputs,
+ * determinism, and every class of configuration error.
+ */
+#include "test-util.h"
+
+#include "ns3/config-reader.h"
+#include "ns3/fabric-stats.h"
+#include "ns3/rdma-transport.h"
+#include "ns3/scenario.h"
+#include "ns3/simulator.h"
+
+#include <gtest/gtest.h>
+
+using namespace ns3;
+using namespace ns3::moe;
+using namespace moe_test;
+
+namespace
+{
+Json
+K4Config(const std::string& lb, const std::string& transport, uint64_t bytesPerPair)
+{
+    Json c = Json::parse(R"({
+      "seed": 1,
+      "topology": { "type": "fat-tree", "k": 4, "link": { "rate": "100Gbps", "delay": "1us" } },
+      "switch": { "load_balancing": "ecmp" },
+      "transport": { "type": "rdma", "mtu": 4096 },
+      "traffic": { "type": "all-to-all", "bytes_per_pair": 1048576, "rounds": 1 } })");
+    c["switch"]["load_balancing"] = lb;
+    c["transport"]["type"] = transport;
+    c["traffic"]["bytes_per_pair"] = bytesPerPair;
+    return c;
+}
+
+/// Build and run a scenario in this process; returns its summary.
+Json
+RunScenario(const Json& config)
+{
+    Json effective;
+    Scenario sc(ParseScenario(config, effective), effective);
+    sc.Build();
+    EXPECT_TRUE(sc.Run());
+    Json summary = sc.MakeSummary();
+    Simulator::Destroy();
+    return summary;
+}
+
+/// summary.json without its wall-clock and machine-dependent fields.
+Json
+StripWallClock(Json summary)
+{
+    summary["sim"].erase("wall_s");
+    summary["sim"].erase("wall_s_per_million_packet_hops");
+    summary["sim"].erase("peak_rss_mb");
+    return summary;
+}
+
+std::string
+Sim()
+{
+    const std::string bin = SimBinary();
+    EXPECT_FALSE(bin.empty()) << "moe-fabric-sim was not built";
+    return bin;
+}
+
+/// Run the CLI with a config given inline; returns exit code and output.
+CommandResult
+RunCli(const Json& config, const std::string& extraArgs, const std::string& outDir)
+{
+    const std::string dir = MakeTempDir("cfg");
+    const std::string path = dir + "/config.json";
+    FILE* f = fopen(path.c_str(), "w");
+    const std::string text = config.dump(2);
+    fwrite(text.data(), 1, text.size(), f);
+    fclose(f);
+    return RunCommand(Sim() + " --config=" + path + " --out=" + outDir + " " + extraArgs);
+}
+} // namespace
+
+TEST(AllToAll, K4SprayNeverBeatsTheBoundAndLandsWithin15Percent)
+{
+    const Json s = RunScenario(K4Config("spray", "rdma", 1 << 20));
+    const Json& r = s["rounds"][0];
+    EXPECT_TRUE(r["complete"].get<bool>());
+    const double ratio = r["completion_over_bound"].get<double>();
+    EXPECT_GE(ratio, 1.0);
+    EXPECT_LE(ratio, 1.15);
+    EXPECT_EQ(s["fabric"]["drops"].get<uint64_t>(), 0u);
+    EXPECT_EQ(s["fabric"]["frame_conservation"], "ok");
+    EXPECT_EQ(s["fabric"]["queued_frames_at_end"].get<uint64_t>(), 0u);
+    EXPECT_EQ(s["messages"]["delivered"].get<uint64_t>(), 240u);
+}
+
+TEST(AllToAll, K4EcmpNeverBeatsTheBound)
+{
+    const Json s = RunScenario(K4Config("ecmp", "rdma", 1 << 20));
+    const Json& r = s["rounds"][0];
+    EXPECT_GE(r["completion_over_bound"].get<double>(), 1.0);
+    // Flows colliding on uplinks make ECMP slower than spraying on the same traffic.
+    const Json spray = RunScenario(K4Config("spray", "rdma", 1 << 20));
+    EXPECT_GT(r["completion_s"].get<double>(), spray["rounds"][0]["completion_s"].get<double>());
+    EXPECT_EQ(s["fabric"]["frame_conservation"], "ok");
+    EXPECT_EQ(s["fabric"]["queued_frames_at_end"].get<uint64_t>(), 0u);
+    EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(),
+              s["messages"]["bytes_started"].get<uint64_t>());
+}
+
+TEST(AllToAll, IdealTransportMeetsTheBoundExactly)
+{
+    // The ideal transport shares each NIC fairly with no fabric effects: every GPU sends and
+    // receives 15 equal messages, so the round takes exactly the bound (up to ps rounding).
+    const Json s = RunScenario(K4Config("ecmp", "ideal", 1 << 20));
+    const Json& r = s["rounds"][0];
+    EXPECT_NEAR(r["completion_s"].get<double>(), r["bound_s"].get<double>(), 1e-9);
+    EXPECT_EQ(s["sim"]["packet_hops"].get<uint64_t>(), 0u);
+}
+
+TEST(AllToAll, BoundIsHandComputable)
+{
+    // k=4, 16 GPUs, 1 MiB per pair: each NIC sends 15 MiB = 3840 full packets of 4178 wire bytes
+    // at 100 Gb/s = 1283.4816 us; the longest path (6 links, 1 us each, plus 5 store-and-forward
+    // serializations of a 4154-byte frame + 24 wire bytes = 334.24 ns) is 7.6712 us.
+    const Json s = RunScenario(K4Config("spray", "ideal", 1 << 20));
+    const int64_t boundPs =
+        static_cast<int64_t>(std::llround(s["rounds"][0]["bound_s"].get<double>() * 1e12));
+    EXPECT_EQ(boundPs, 3840LL * 4178 * 8 * 10 + 6 * 1000000 + 5 * 334240);
+}
+
+TEST(Cli, DefaultScenarioWritesOutputsAndASummary)
+{
+    const std::string out = MakeTempDir("out");
+    CommandResult r = RunCommand(
+        Sim() + " --config=" + SourcePath("examples/configs/fat-tree-k4.json") + " --out=" + out);
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("round 0"), std::string::npos);
+    EXPECT_NE(r.output.find(out + "/summary.json"), std::string::npos);
+    const Json summary = Json::parse(ReadFile(out + "/summary.json"));
+    for (const char* key : {"manifest", "sim", "rounds", "fabric", "topology", "transport"})
+    {
+        EXPECT_TRUE(summary.contains(key)) << key;
+    }
+    for (const char* key :
+         {"version", "seed", "config_hash", "config", "git_revision", "ns3_version"})
+    {
+        EXPECT_TRUE(summary["manifest"].contains(key)) << key;
+    }
+    for (const char* key : {"sim_time_s", "wall_s", "events", "packet_hops", "peak_rss_mb"})
+    {
+        EXPECT_TRUE(summary["sim"].contains(key)) << key;
+    }
+    EXPECT_EQ(summary["rounds"].size(), 2u);
+    for (const auto& round : summary["rounds"])
+    {
+        EXPECT_GE(round["completion_s"].get<double>(), round["bound_s"].get<double>());
+    }
+    for (const char* tier : {"host-edge", "edge-agg", "agg-core"})
+    {
+        ASSERT_TRUE(summary["fabric"]["tiers"].contains(tier)) << tier;
+        for (const char* key : {"tx_bytes", "max_queue_bytes", "drops"})
+        {
+            EXPECT_TRUE(summary["fabric"]["tiers"][tier].contains(key)) << key;
+        }
+    }
+    // messages.csv: a header and one row per message (2 rounds x 240).
+    const std::string csv = ReadFile(out + "/messages.csv");
+    EXPECT_EQ(csv.rfind("id,src,dst,bytes,class,round,start_s,first_byte_s,end_s,acked_s\n", 0),
+              0u);
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 481);
+    // The effective config has every default filled in.
+    const Json eff = Json::parse(ReadFile(out + "/effective_config.json"));
+    EXPECT_EQ(eff["transport"]["ack_interval"], 1);
+    EXPECT_EQ(eff["switch"]["buffer"]["queue_limit"], 1048576);
+    EXPECT_EQ(eff, summary["manifest"]["config"]);
+}
+
+TEST(Cli, SameSeedGivesByteIdenticalOutputs)
+{
+    const Json c = K4Config("ecmp", "rdma", 256 * 1024);
+    const std::string a = MakeTempDir("a");
+    const std::string b = MakeTempDir("b");
+    ASSERT_EQ(RunCli(c, "--quiet", a).exitCode, 0);
+    ASSERT_EQ(RunCli(c, "--quiet", b).exitCode, 0);
+    EXPECT_EQ(ReadFile(a + "/messages.csv"), ReadFile(b + "/messages.csv"));
+    EXPECT_EQ(ReadFile(a + "/effective_config.json"), ReadFile(b + "/effective_config.json"));
+    const Json sa = StripWallClock(Json::parse(ReadFile(a + "/summary.json")));
+    const Json sb = StripWallClock(Json::parse(ReadFile(b + "/summary.json")));
+    EXPECT_EQ(sa.dump(2), sb.dump(2));
+    // A different seed changes the ECMP hashes, hence the outcome.
+    Json c2 = c;
+    c2["seed"] = 2;
+    const std::string d = MakeTempDir("d");
+    ASSERT_EQ(RunCli(c2, "--quiet", d).exitCode, 0);
+    EXPECT_NE(ReadFile(a + "/messages.csv"), ReadFile(d + "/messages.csv"));
+}
+
+TEST(Cli, DryRunDescribesWithoutSimulating)
+{
+    const std::string out = MakeTempDir("dry") + "/never";
+    CommandResult r =
+        RunCommand(Sim() + " --config=" + SourcePath("examples/configs/fat-tree-k4.json") +
+                   " --dry-run --out=" + out);
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("16 GPUs"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("round bound"), std::string::npos) << r.output;
+    EXPECT_TRUE(ReadFile(out + "/summary.json").empty());
+}
+
+TEST(Cli, SetOverridesKeysAndIsRecorded)
+{
+    const std::string out = MakeTempDir("set");
+    CommandResult r =
+        RunCommand(Sim() + " --config=" + SourcePath("examples/configs/fat-tree-k4.json") +
+                   " --set=traffic.bytes_per_pair=4096 --set=traffic.rounds=1"
+                   " --set=switch.load_balancing=spray --quiet --out=" +
+                   out);
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    const Json eff = Json::parse(ReadFile(out + "/effective_config.json"));
+    EXPECT_EQ(eff["traffic"]["bytes_per_pair"], 4096);
+    EXPECT_EQ(eff["traffic"]["rounds"], 1);
+    EXPECT_EQ(eff["switch"]["load_balancing"], "spray");
+}
+
+namespace
+{
+/// Expect the CLI to reject @p set with exit code 2 and a message containing every @p needle.
+void
+ExpectConfigError(const std::string& args, const std::vector<std::string>& needles)
+{
+    const std::string out = MakeTempDir("err");
+    CommandResult r =
+        RunCommand(Sim() + " --config=" + SourcePath("examples/configs/fat-tree-k4.json") +
+                   " --out=" + out + " " + args);
+    EXPECT_EQ(r.exitCode, 2) << args << "\n" << r.output;
+    for (const auto& n : needles)
+    {
+        EXPECT_NE(r.output.find(n), std::string::npos) << "missing '" << n << "' in:\n" << r.output;
+    }
+    EXPECT_TRUE(ReadFile(out + "/summary.json").empty());
+}
+} // namespace
+
+TEST(CliErrors, UnknownKey)
+{
+    ExpectConfigError("--set=topology.kk=4", {"topology.kk", "unknown key", "k"});
+}
+
+TEST(CliErrors, WrongType)
+{
+    ExpectConfigError("--set=topology.k='\"four\"'", {"topology.k", "integer"});
+}
+
+TEST(CliErrors, OddK)
+{
+    ExpectConfigError("--set=topology.k=5", {"topology.k", "even"});
+}
+
+TEST(CliErrors, ZeroOrMalformedRate)
+{
+    ExpectConfigError("--set=topology.link.rate=0Gbps", {"topology.link.rate"});
+    ExpectConfigError("--set=topology.link.rate=100Gbs", {"topology.link.rate", "Gbps"});
+}
+
+TEST(CliErrors, BufferSmallerThanOneFrame)
+{
+    ExpectConfigError("--set=switch.buffer.queue_limit=1000",
+                      {"switch.buffer.queue_limit", "4154"});
+}
+
+TEST(CliErrors, MoreGpusThanTheTopologyHolds)
+{
+    ExpectConfigError("--set=traffic.gpus=17", {"traffic.gpus", "16"});
+}
+
+TEST(CliErrors, MalformedSet)
+{
+    ExpectConfigError("--set=topology.k", {"--set", "a.b.c=value"});
+    ExpectConfigError("--set==4", {"--set"});
+}
+
+TEST(CliErrors, UnknownEnumValue)
+{
+    ExpectConfigError("--set=switch.load_balancing=rr", {"switch.load_balancing", "ecmp", "spray"});
+    ExpectConfigError("--set=topology.type=torus",
+                      {"topology.type", "fat-tree", "leaf-spine", "rail-optimized"});
+}
+
+TEST(CliErrors, ImpossibleTopologies)
+{
+    ExpectConfigError("--set=topology.gpus_per_server=3", {"topology.gpus_per_server"});
+    ExpectConfigError("--set=topology.type=leaf-spine --set=topology.k=4",
+                      {"topology.k", "unknown key"});
+    ExpectConfigError(R"('--set=topology={"type":"leaf-spine","spines":3,"uplinks_per_leaf":4}')",
+                      {"topology.uplinks_per_leaf", "multiple"});
+    ExpectConfigError(
+        R"('--set=topology={"type":"rail-optimized","spines":0,"servers":8,"servers_per_leaf":4}')",
+        {"topology.spines", "rail-only"});
+    ExpectConfigError(R"('--set=topology={"type":"fat-tree","k":64}')", {"topology", "too large"});
+}
+
+TEST(CliErrors, MissingConfigFile)
+{
+    CommandResult r = RunCommand(Sim() + " --config=/nonexistent/x.json");
+    EXPECT_EQ(r.exitCode, 2) << r.output;
+    EXPECT_NE(r.output.find("/nonexistent/x.json"), std::string::npos) << r.output;
+}
+
+TEST(Configs, EveryBundledConfigValidates)
+{
+    const CommandResult ls = RunCommand("ls " + SourcePath("examples/configs") + "/*.json");
+    ASSERT_EQ(ls.exitCode, 0);
+    std::istringstream files(ls.output);
+    std::string file;
+    int count = 0;
+    while (std::getline(files, file))
+    {
+        CommandResult r = RunCommand(Sim() + " --dry-run --config=" + file);
+        EXPECT_EQ(r.exitCode, 0) << file << "\n" << r.output;
+        ++count;
+    }
+    EXPECT_GE(count, 3);
+}
