@@ -363,6 +363,9 @@ FabricHelper::EnablePcapInternal(std::string prefix,
     NS_ABORT_MSG_IF(file->Fail(), "cannot open PCAP file " << filename);
     file->Init(PcapHelper::DLT_EN10MB);
     device->TraceConnectWithoutContext("Sniffer", MakeBoundCallback(&PcapSink, file));
+    // Flush and close at Simulator::Destroy(), so the capture is complete as soon as the
+    // simulation is torn down (not only when the process exits).
+    Simulator::ScheduleDestroy(&PcapFileWrapper::Close, file);
 }
 
 } // namespace moe

@@ -253,6 +253,8 @@ ParseScenario(const Json& config, Json& effective)
     }
     const uint32_t numGpus = s.spec.NumHosts();
 
+    ConfigReader sw = root.GetObject("switch");
+    s.loadBalancing = sw.GetEnum("load_balancing", "ecmp", {"ecmp", "spray"});
     {
         ConfigReader tr = root.GetObject("transport");
         s.transportType = tr.GetEnum("type", "rdma", {"rdma", "ideal"});
@@ -262,8 +264,11 @@ ParseScenario(const Json& config, Json& effective)
             s.ackInterval = static_cast<uint32_t>(tr.GetUint("ack_interval", 1, 1, 65535));
             s.recovery =
                 tr.GetEnum("recovery", "selective-repeat", {"selective-repeat", "go-back-n"});
-            s.reorderThreshold =
-                static_cast<uint32_t>(tr.GetUint("reorder_threshold", 8, 1, 1u << 20));
+            // Per-flow ECMP never reorders a flow, so three later packets prove a loss (as TCP's
+            // three duplicate ACKs); spraying reorders by the queue differences between paths,
+            // and 64 keeps retransmissions from being spurious (see doc/moe-fabric.rst).
+            s.reorderThreshold = static_cast<uint32_t>(tr.GetUint(
+                "reorder_threshold", s.loadBalancing == "spray" ? 64 : 3, 1, 1u << 20));
             s.rtoPs = tr.GetTimePs("rto", "320us", 1000, 10 * PS_PER_S);
             s.rtoLowPs = tr.GetTimePs("rto_low", "100us", 1000, 10 * PS_PER_S);
             s.rtoLowPackets = static_cast<uint32_t>(tr.GetUint("rto_low_packets", 3, 0, 1u << 20));
@@ -297,8 +302,6 @@ ParseScenario(const Json& config, Json& effective)
     }
 
     {
-        ConfigReader sw = root.GetObject("switch");
-        s.loadBalancing = sw.GetEnum("load_balancing", "ecmp", {"ecmp", "spray"});
         ConfigReader buf = sw.GetObject("buffer");
         buf.GetEnum("type", "tail-drop", {"tail-drop"});
         const uint64_t frame = s.mtu + ROCE_DATA_HEADER_BYTES;

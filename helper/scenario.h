@@ -41,7 +41,7 @@ struct ScenarioSettings
     uint32_t mtu{4096};
     uint32_t ackInterval{1};
     std::string recovery; ///< "selective-repeat" | "go-back-n"
-    uint32_t reorderThreshold{8};
+    uint32_t reorderThreshold{3};
     int64_t rtoPs{0};
     int64_t rtoLowPs{0};
     uint32_t rtoLowPackets{3};

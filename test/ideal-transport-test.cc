@@ -281,7 +281,12 @@ TEST(IdealTransport, MaxMinWithSharedSenderAndReceiver)
     const uint64_t ac = t->Send(1, 0, 0, MIB, 0);     // same edge
     const uint64_t bc = t->Send(2, 0, 0, MIB, 0);     // same pod
     const uint64_t bd = t->Send(2, 3, 0, 2 * MIB, 0); // same edge
+    std::vector<double> rates;
+    Simulator::Schedule(PicoSeconds(1), [&]() {
+        rates = {t->GetFlowRate(ac), t->GetFlowRate(bc), t->GetFlowRate(bd)};
+    });
     Simulator::Run();
+    EXPECT_EQ(rates, (std::vector<double>{50e9, 50e9, 50e9}));
     // A->C and B->C drain at 2 x 85565440 = 171130880. B->D has moved 1 MiB of its 2 by then and
     // finishes the rest alone at 100 Gb/s: 171130880 + 85565440 = 256696320.
     EXPECT_EQ(rec.Delivered(ac), 171130880 + 2334240);
@@ -302,7 +307,20 @@ TEST(IdealTransport, MaxMinGivesLeftoverCapacityToTheUnbottleneckedFlow)
     const uint64_t i8 = t->Send(8, 0, 0, MIB, 0);      // across pods
     const uint64_t i12 = t->Send(12, 0, 0, MIB, 0);    // across pods
     const uint64_t big = t->Send(1, 3, 0, 4 * MIB, 0); // same pod
+    std::vector<double> early;
+    double late = 0;
+    Simulator::Schedule(PicoSeconds(1), [&]() {
+        early = {t->GetFlowRate(i1),
+                 t->GetFlowRate(i4),
+                 t->GetFlowRate(i8),
+                 t->GetFlowRate(i12),
+                 t->GetFlowRate(big)};
+    });
+    // Just after the incast has drained, 1->3 has the whole egress.
+    Simulator::Schedule(PicoSeconds(342261761), [&]() { late = t->GetFlowRate(big); });
     Simulator::Run();
+    EXPECT_EQ(early, (std::vector<double>{25e9, 25e9, 25e9, 25e9, 75e9}));
+    EXPECT_EQ(late, 100e9);
     // Incast drains at 8556544 bits / 25e9 = 342261760 ps.
     EXPECT_EQ(rec.Delivered(i1), 342261760 + 2334240);
     EXPECT_EQ(rec.Delivered(i4), 342261760 + 7671200);
@@ -323,7 +341,15 @@ TEST(IdealTransport, SameQueueCompletesInOrderAndBackToBack)
     Ptr<IdealTransport> t = MakeTransport(topo, rec);
     const uint64_t m1 = t->Send(0, 1, 0, MIB, 0);
     const uint64_t m2 = t->Send(0, 1, 0, MIB, 0);
+    double rate1 = -1;
+    double rate2 = -1;
+    Simulator::Schedule(PicoSeconds(1), [&]() {
+        rate1 = t->GetFlowRate(m1);
+        rate2 = t->GetFlowRate(m2);
+    });
     Simulator::Run();
+    EXPECT_EQ(rate1, 100e9);
+    EXPECT_EQ(rate2, 0); // queued, not sharing
     // m2 waits for m1 (no sharing): m1 drains at 85565440, m2 at 171130880.
     EXPECT_EQ(rec.Delivered(m1), 85565440 + 2334240);
     EXPECT_EQ(rec.Delivered(m2), 171130880 + 2334240);
@@ -508,7 +534,17 @@ TEST(IdealTransport, SymmetricAllToAllFinishesInOneEvent)
             }
         }
     }
+    // Every flow gets exactly 100e9 / 15 bit/s, bitwise: progressive filling must not let
+    // floating-point noise in the residual capacities give some flows a different last ulp.
+    uint32_t unequal = 0;
+    Simulator::Schedule(PicoSeconds(1), [t, &unequal]() {
+        for (uint64_t id = 1; id <= 240; ++id)
+        {
+            unequal += (t->GetFlowRate(id) != 100e9 / 15);
+        }
+    });
     Simulator::Run();
+    EXPECT_EQ(unequal, 0u);
     ASSERT_EQ(rec.delivered.size(), 240u);
     for (const auto& entry : rec.delivered)
     {

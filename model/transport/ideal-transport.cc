@@ -273,18 +273,7 @@ IdealTransport::GetMtu() const
 uint64_t
 IdealTransport::GetWireBytes(uint64_t bytes) const
 {
-    if (bytes == 0)
-    {
-        return WireBytes(ROCE_DATA_HEADER_BYTES);
-    }
-    const uint64_t full = bytes / m_mtu;
-    const uint32_t rem = static_cast<uint32_t>(bytes % m_mtu);
-    uint64_t wire = full * WireBytes(m_mtu + ROCE_DATA_HEADER_BYTES);
-    if (rem > 0)
-    {
-        wire += WireBytes(rem + ROCE_DATA_HEADER_BYTES);
-    }
-    return wire;
+    return RoceMessageWireBytes(bytes, m_mtu);
 }
 
 Time
@@ -307,6 +296,19 @@ IdealTransport::GetUncongestedTime(uint32_t src, uint32_t dst, uint64_t bytes) c
     // The same rounding the fluid model applies to a lone flow, so that the two agree exactly.
     const int64_t drainPs = FinishDelayPs(static_cast<double>(GetWireBytes(bytes) * 8), rate);
     return PicoSeconds(drainPs) + m_topo->GetPathLatency(src, dst, frameBytes);
+}
+
+double
+IdealTransport::GetFlowRate(uint64_t id) const
+{
+    for (const Flow& f : m_flows)
+    {
+        if (m_messages[f.msg].record.id == id)
+        {
+            return std::max(f.rate, 0.0);
+        }
+    }
+    return 0;
 }
 
 uint64_t

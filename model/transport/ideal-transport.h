@@ -116,6 +116,12 @@ class IdealTransport : public MessageTransport
      */
     Time GetUncongestedTime(uint32_t src, uint32_t dst, uint64_t bytes) const;
 
+    /**
+     * @brief Current max-min rate (bits/s) of message @p id; 0 if it is not an active flow
+     * (queued behind another message of its queue, drained, or unknown). A diagnostic: O(F).
+     */
+    double GetFlowRate(uint64_t id) const;
+
     /// @brief Flows that finished draining so far.
     uint64_t GetFlowsCompleted() const;
     /// @brief Largest number of simultaneously active flows seen.
@@ -218,7 +224,6 @@ class IdealTransport : public MessageTransport
     std::vector<double> m_resResidual;
     std::vector<uint32_t> m_touched;
     std::vector<uint32_t> m_adjacency;
-    std::vector<size_t> m_finished;
 
     uint64_t m_flowsCompleted{0};
     uint32_t m_maxConcurrent{0};

@@ -720,8 +720,10 @@ RdmaTransport::GetTypeId()
                                           "go-back-n"))
             .AddAttribute("ReorderThreshold",
                           "Selective repeat: a missing PSN is NAKed once this many later "
-                          "packets have arrived.",
-                          UintegerValue(8),
+                          "packets have arrived. Spraying reorders packets by the queue "
+                          "differences between paths; 64 avoids spurious retransmissions there, "
+                          "while per-flow ECMP never reorders and can use 3.",
+                          UintegerValue(64),
                           MakeUintegerAccessor(&RdmaTransport::m_reorderThreshold),
                           MakeUintegerChecker<uint32_t>(1, 1 << 20))
             .AddAttribute("RetransmitTimeout",
@@ -761,7 +763,7 @@ RdmaTransport::RdmaTransport()
     : m_mtu(4096),
       m_ackInterval(1),
       m_recovery(SELECTIVE_REPEAT),
-      m_reorderThreshold(8),
+      m_reorderThreshold(64),
       m_rtoHigh(MicroSeconds(320)),
       m_rtoLow(MicroSeconds(100)),
       m_rtoLowPackets(3),
