@@ -1,5 +1,6 @@
 #include "fabric-channel.h"
 
+#include "fabric-events.h"
 #include "fabric-net-device.h"
 
 #include "ns3/log.h"
@@ -13,6 +14,30 @@ namespace moe
 NS_LOG_COMPONENT_DEFINE("FabricChannel");
 
 NS_OBJECT_ENSURE_REGISTERED(FabricChannel);
+
+namespace
+{
+/// A frame's last bit reaches the far end of the link.
+class FrameArrivalEvent : public PooledEventImpl<FrameArrivalEvent>
+{
+  public:
+    FrameArrivalEvent(FabricNetDevice* device, const Ptr<Packet>& packet)
+        : m_device(device),
+          m_packet(packet)
+    {
+    }
+
+  protected:
+    void Notify() override
+    {
+        m_device->Receive(m_packet);
+    }
+
+  private:
+    FabricNetDevice* m_device;
+    Ptr<Packet> m_packet;
+};
+} // namespace
 
 TypeId
 FabricChannel::GetTypeId()
@@ -46,19 +71,19 @@ void
 FabricChannel::Attach(Ptr<FabricNetDevice> device)
 {
     NS_ABORT_MSG_IF(m_nDevices >= 2, "FabricChannel: a link joins exactly two devices");
+    NS_ABORT_MSG_IF(!device->GetNode(), "FabricChannel: attach a device after adding it to a node");
+    m_peerNodeId[m_nDevices] = device->GetNode()->GetId();
     m_devices[m_nDevices++] = device;
 }
 
 void
-FabricChannel::Transmit(Ptr<Packet> packet, const FabricNetDevice* src, Time txTime)
+FabricChannel::Transmit(const Ptr<Packet>& packet, const FabricNetDevice* src, const Time& txTime)
 {
     FabricNetDevice* peer = PeekPointer(m_devices[m_devices[0] == src ? 1 : 0]);
     NS_ASSERT_MSG(peer != nullptr && m_nDevices == 2, "FabricChannel: link has one end only");
-    Simulator::ScheduleWithContext(peer->GetNode()->GetId(),
+    Simulator::ScheduleWithContext(m_peerNodeId[m_devices[0] == src ? 1 : 0],
                                    txTime + m_delay,
-                                   &FabricNetDevice::Receive,
-                                   peer,
-                                   packet);
+                                   new FrameArrivalEvent(peer, packet));
 }
 
 Ptr<FabricNetDevice>

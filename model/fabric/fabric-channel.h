@@ -31,7 +31,7 @@ class FabricChannel : public Channel
     /// @brief Attach a device (called by FabricNetDevice::Attach); at most two.
     void Attach(Ptr<FabricNetDevice> device);
     /// @brief Deliver @p packet from @p src to the other end after @p txTime + Delay.
-    void Transmit(Ptr<Packet> packet, const FabricNetDevice* src, Time txTime);
+    void Transmit(const Ptr<Packet>& packet, const FabricNetDevice* src, const Time& txTime);
     /// @brief The device at the other end from @p device.
     Ptr<FabricNetDevice> GetPeer(const FabricNetDevice* device) const;
 
@@ -46,6 +46,7 @@ class FabricChannel : public Channel
   private:
     Time m_delay;
     Ptr<FabricNetDevice> m_devices[2];
+    uint32_t m_peerNodeId[2]{0, 0}; ///< node ids of the two ends (event contexts)
     std::size_t m_nDevices{0};
 };
 

@@ -28,10 +28,14 @@ FabricHost::FabricHost()
 void
 FabricHost::DoDispose()
 {
+    for (auto& port : m_ports)
+    {
+        port->SetFrameSink(nullptr);
+    }
     m_ports.clear();
     m_routing = nullptr;
     m_admission = nullptr;
-    m_deliver = DeliverCallback();
+    m_receiver = nullptr;
     Object::DoDispose();
 }
 
@@ -53,7 +57,7 @@ FabricHost::AddPort(Ptr<FabricNetDevice> device)
     const uint32_t index = static_cast<uint32_t>(m_ports.size());
     m_ports.push_back(device);
     device->SetPortIndex(index);
-    device->SetFabricReceiveCallback(MakeCallback(&FabricHost::Receive, this));
+    device->SetFrameSink(this);
     return index;
 }
 
@@ -100,9 +104,9 @@ FabricHost::SetAdmission(Ptr<FabricAdmission> admission)
 }
 
 void
-FabricHost::SetDeliverCallback(DeliverCallback cb)
+FabricHost::SetFrameReceiver(FabricFrameReceiver* receiver)
 {
-    m_deliver = cb;
+    m_receiver = receiver;
 }
 
 uint32_t
@@ -114,7 +118,7 @@ FabricHost::GetEgressPort(uint32_t dstHost) const
 }
 
 bool
-FabricHost::Admit(Ptr<Packet> packet, uint8_t priority, uint32_t inPort, uint32_t outPort)
+FabricHost::Admit(const Ptr<Packet>& packet, uint8_t priority, uint32_t inPort, uint32_t outPort)
 {
     QueueEntry entry;
     entry.bytes = packet->GetSize();
@@ -138,7 +142,7 @@ FabricHost::SendFrame(Ptr<Packet> packet, uint8_t priority, uint32_t port)
 }
 
 void
-FabricHost::Receive(Ptr<Packet> packet, uint32_t inPort)
+FabricHost::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
 {
     FrameInfo info;
     RoceInfo roce;
@@ -150,13 +154,13 @@ FabricHost::Receive(Ptr<Packet> packet, uint32_t inPort)
     }
     if (info.dstGpu == m_hostId)
     {
-        if (m_deliver.IsNull())
+        if (m_receiver == nullptr)
         {
             // No transport on this host: the frame has nowhere to go, so it is a drop.
             m_ports[inPort]->RecordDrop(packet, DropReason::NOT_ROUTABLE);
             return;
         }
-        m_deliver(packet, info, roce, inPort);
+        m_receiver->DeliverFrame(packet, info, roce, inPort);
         return;
     }
     // Relay (rail-only topologies): forward along this host's route.

@@ -20,6 +20,20 @@ namespace moe
 {
 
 /**
+ * @brief What receives the frames addressed to a GPU (its transport). Called once per frame.
+ */
+class FabricFrameReceiver
+{
+  public:
+    virtual ~FabricFrameReceiver() = default;
+    /// @brief @p packet, addressed to this GPU, arrived on host port @p port.
+    virtual void DeliverFrame(const Ptr<Packet>& packet,
+                              const FrameInfo& frame,
+                              const RoceInfo& roce,
+                              uint32_t port) = 0;
+};
+
+/**
  * @brief The fabric side of a GPU's node: its ports (NIC, and NVLink when the GPU sits in a
  * server), delivery of frames addressed to it, and relaying of frames that are not.
  *
@@ -28,15 +42,11 @@ namespace moe
  * (as NCCL's PXN does). Relayed and control frames pass the host's admission object like any
  * switch traffic.
  */
-class FabricHost : public Object
+class FabricHost : public Object, public FabricFrameSink
 {
   public:
     static TypeId GetTypeId();
     FabricHost();
-
-    /// Local delivery: (frame, outer fields, RoCE fields, port it arrived on).
-    typedef Callback<void, Ptr<Packet>, const FrameInfo&, const RoceInfo&, uint32_t>
-        DeliverCallback;
 
     /// @brief This host's id (its GPU id).
     void SetHostId(uint32_t id);
@@ -52,8 +62,8 @@ class FabricHost : public Object
     uint32_t GetNodeIndex() const;
     void SetAdmission(Ptr<FabricAdmission> admission);
 
-    /// @brief Where frames addressed to this host go (the transport).
-    void SetDeliverCallback(DeliverCallback cb);
+    /// @brief Where frames addressed to this host go (the transport); nullptr removes it.
+    void SetFrameReceiver(FabricFrameReceiver* receiver);
 
     /// @brief Egress port towards @p dstHost (the first of its route set).
     uint32_t GetEgressPort(uint32_t dstHost) const;
@@ -65,20 +75,20 @@ class FabricHost : public Object
     bool SendFrame(Ptr<Packet> packet, uint8_t priority, uint32_t port);
 
     /// @brief Called by a port when a frame arrives.
-    void Receive(Ptr<Packet> packet, uint32_t inPort);
+    void ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort) override;
 
   protected:
     void DoDispose() override;
 
   private:
-    bool Admit(Ptr<Packet> packet, uint8_t priority, uint32_t inPort, uint32_t outPort);
+    bool Admit(const Ptr<Packet>& packet, uint8_t priority, uint32_t inPort, uint32_t outPort);
 
     uint32_t m_hostId{0};
     uint32_t m_nodeIndex{0};
     std::vector<Ptr<FabricNetDevice>> m_ports;
     Ptr<FabricRouting> m_routing;
     Ptr<FabricAdmission> m_admission;
-    DeliverCallback m_deliver;
+    FabricFrameReceiver* m_receiver{nullptr};
 };
 
 } // namespace moe

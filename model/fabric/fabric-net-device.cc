@@ -1,6 +1,7 @@
 #include "fabric-net-device.h"
 
 #include "fabric-channel.h"
+#include "fabric-events.h"
 
 #include "ns3/ethernet-header.h"
 #include "ns3/log.h"
@@ -16,6 +17,28 @@ namespace moe
 NS_LOG_COMPONENT_DEFINE("FabricNetDevice");
 
 NS_OBJECT_ENSURE_REGISTERED(FabricNetDevice);
+
+namespace
+{
+/// End of a frame's serialization: the port may start the next one.
+class TransmitCompleteEvent : public PooledEventImpl<TransmitCompleteEvent>
+{
+  public:
+    explicit TransmitCompleteEvent(FabricNetDevice* device)
+        : m_device(device)
+    {
+    }
+
+  protected:
+    void Notify() override
+    {
+        m_device->TransmitComplete();
+    }
+
+  private:
+    FabricNetDevice* m_device;
+};
+} // namespace
 
 uint64_t
 FabricPortCounters::TotalDrops() const
@@ -106,8 +129,8 @@ FabricNetDevice::DoDispose()
     {
         q.clear();
     }
-    m_pull = PullCallback();
-    m_fabricRx = FabricReceiveCallback();
+    m_pull = nullptr;
+    m_sink = nullptr;
     m_rxCallback = NetDevice::ReceiveCallback();
     m_promiscCallback = NetDevice::PromiscReceiveCallback();
     NetDevice::DoDispose();
@@ -177,7 +200,10 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
     ++m_counters.enqueuedFrames;
     m_queuedMask |= static_cast<uint8_t>(1u << p);
     UpdateQueuePeak(p);
-    m_enqueueTrace(entry.packet, p);
+    if (!m_enqueueTrace.IsEmpty())
+    {
+        m_enqueueTrace(entry.packet, p);
+    }
     m_queues[p].push_back(std::move(entry));
     if (!m_transmitting)
     {
@@ -186,14 +212,19 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
 }
 
 void
-FabricNetDevice::SetPullCallback(PullCallback cb)
+FabricNetDevice::SetPullSource(FabricPullSource* source)
 {
-    m_pull = cb;
+    m_pull = source;
+    if (source == nullptr)
+    {
+        m_pullMask = 0;
+    }
 }
 
 void
 FabricNetDevice::NotifyPullReady(uint8_t priority)
 {
+    NS_ASSERT_MSG(m_pull != nullptr, "NotifyPullReady without a pull source");
     m_pullMask |= static_cast<uint8_t>(1u << priority);
     if (!m_transmitting)
     {
@@ -202,9 +233,9 @@ FabricNetDevice::NotifyPullReady(uint8_t priority)
 }
 
 void
-FabricNetDevice::SetFabricReceiveCallback(FabricReceiveCallback cb)
+FabricNetDevice::SetFrameSink(FabricFrameSink* sink)
 {
-    m_fabricRx = cb;
+    m_sink = sink;
 }
 
 void
@@ -243,7 +274,10 @@ FabricNetDevice::RecordDrop(Ptr<const Packet> packet, DropReason reason)
 {
     ++m_counters.dropFrames[static_cast<size_t>(reason)];
     m_counters.dropBytes += packet->GetSize();
-    m_dropTrace(packet, reason);
+    if (!m_dropTrace.IsEmpty())
+    {
+        m_dropTrace(packet, reason);
+    }
 }
 
 uint64_t
@@ -287,7 +321,7 @@ FabricNetDevice::TryTransmit()
         const bool pullFirst = mayPull && (!hasQueued || (m_lastFromPull & bit) == 0);
         if (pullFirst)
         {
-            Ptr<Packet> packet = m_pull(p);
+            Ptr<Packet> packet = m_pull->PullFrame(m_portIndex, p);
             if (packet)
             {
                 m_lastFromPull |= bit;
@@ -317,14 +351,17 @@ FabricNetDevice::TryTransmit()
         {
             m_admission->Release(entry, m_portIndex);
         }
-        m_dequeueTrace(entry.packet, p);
+        if (!m_dequeueTrace.IsEmpty())
+        {
+            m_dequeueTrace(entry.packet, p);
+        }
         StartTransmission(entry.packet, p);
         return;
     }
 }
 
 void
-FabricNetDevice::StartTransmission(Ptr<Packet> packet, uint8_t priority)
+FabricNetDevice::StartTransmission(const Ptr<Packet>& packet, uint8_t priority)
 {
     NS_LOG_FUNCTION(this << packet << static_cast<uint32_t>(priority));
     m_transmitting = true;
@@ -334,11 +371,19 @@ FabricNetDevice::StartTransmission(Ptr<Packet> packet, uint8_t priority)
     ++m_counters.txFrames;
     m_counters.txBytes += size;
     m_counters.txWireBytes += wire;
-    m_phyTxBeginTrace(packet);
-    m_snifferTrace(packet);
+    // Trace sources cost nothing when unconnected: no Ptr<const Packet> is even built.
+    if (!m_phyTxBeginTrace.IsEmpty())
+    {
+        m_phyTxBeginTrace(packet);
+    }
+    if (!m_snifferTrace.IsEmpty())
+    {
+        m_snifferTrace(packet);
+    }
     const Time txTime = PicoSeconds(txPs);
     m_channel->Transmit(packet, this, txTime);
-    Simulator::Schedule(txTime, &FabricNetDevice::TransmitComplete, this);
+    // ScheduleWithContext returns no EventId: nothing ever cancels this event.
+    Simulator::ScheduleWithContext(m_nodeId, txTime, new TransmitCompleteEvent(this));
 }
 
 void
@@ -349,7 +394,7 @@ FabricNetDevice::TransmitComplete()
 }
 
 void
-FabricNetDevice::Receive(Ptr<Packet> packet)
+FabricNetDevice::Receive(const Ptr<Packet>& packet)
 {
     NS_LOG_FUNCTION(this << packet);
     if (m_receiveErrorModel && m_receiveErrorModel->IsCorrupt(packet))
@@ -359,11 +404,17 @@ FabricNetDevice::Receive(Ptr<Packet> packet)
     }
     ++m_counters.rxFrames;
     m_counters.rxBytes += packet->GetSize();
-    m_phyRxEndTrace(packet);
-    m_snifferTrace(packet);
-    if (!m_fabricRx.IsNull())
+    if (!m_phyRxEndTrace.IsEmpty())
     {
-        m_fabricRx(packet, m_portIndex);
+        m_phyRxEndTrace(packet);
+    }
+    if (!m_snifferTrace.IsEmpty())
+    {
+        m_snifferTrace(packet);
+    }
+    if (m_sink != nullptr)
+    {
+        m_sink->ReceiveFrame(packet, m_portIndex);
         return;
     }
     // An ns-3 protocol stack sits on this device: strip the Ethernet header and hand it up.
@@ -574,6 +625,7 @@ void
 FabricNetDevice::SetNode(Ptr<Node> node)
 {
     m_node = node;
+    m_nodeId = node->GetId();
 }
 
 bool

@@ -28,6 +28,30 @@ namespace moe
 class FabricChannel;
 
 /**
+ * @brief The node-side logic a port hands received frames to: a switch, or a GPU's host logic.
+ *
+ * A plain virtual interface rather than an ns-3 Callback: it is called once per frame per hop.
+ */
+class FabricFrameSink
+{
+  public:
+    virtual ~FabricFrameSink() = default;
+    /// @brief @p packet arrived intact on port @p port of the sink's node.
+    virtual void ReceiveFrame(const Ptr<Packet>& packet, uint32_t port) = 0;
+};
+
+/**
+ * @brief Where a port pulls frames from when a priority is free and nothing is queued (the NIC).
+ */
+class FabricPullSource
+{
+  public:
+    virtual ~FabricPullSource() = default;
+    /// @brief The next frame of @p priority for port @p port, or nullptr if there is none now.
+    virtual Ptr<Packet> PullFrame(uint32_t port, uint8_t priority) = 0;
+};
+
+/**
  * @brief Counters a port keeps beside its trace sources.
  */
 struct FabricPortCounters
@@ -67,11 +91,6 @@ class FabricNetDevice : public NetDevice
     FabricNetDevice();
     ~FabricNetDevice() override;
 
-    /// Pull source: returns the next frame of a priority or nullptr if it has none now.
-    typedef Callback<Ptr<Packet>, uint8_t> PullCallback;
-    /// Fabric receive hook: (frame, port index of this device at its node).
-    typedef Callback<void, Ptr<Packet>, uint32_t> FabricReceiveCallback;
-
     /// TracedCallback signature for (packet, priority) events.
     typedef void (*PacketPriorityTracedCallback)(Ptr<const Packet> packet, uint8_t priority);
     /// TracedCallback signature for drops.
@@ -92,14 +111,14 @@ class FabricNetDevice : public NetDevice
     /// @brief Append an already-admitted frame to its priority queue and start sending if idle.
     void Enqueue(QueueEntry&& entry);
 
-    /// @brief Install the pull source (at most one per device).
-    void SetPullCallback(PullCallback cb);
+    /// @brief Install the pull source (at most one per device; nullptr removes it).
+    void SetPullSource(FabricPullSource* source);
     /// @brief The pull source has frames for @p priority: ask when that priority is free.
     void NotifyPullReady(uint8_t priority);
 
-    /// @brief Where received frames go (switch or host logic). Without it, frames go to the
+    /// @brief Where received frames go (switch or host logic). Without a sink, frames go to the
     /// ns-3 receive callback with the Ethernet header removed.
-    void SetFabricReceiveCallback(FabricReceiveCallback cb);
+    void SetFrameSink(FabricFrameSink* sink);
 
     /// @brief Pause or resume egress of @p priority (takes effect at the next frame boundary).
     void SetPaused(uint8_t priority, bool paused);
@@ -132,7 +151,9 @@ class FabricNetDevice : public NetDevice
     uint32_t GetTier() const;
 
     /// @brief Called by the channel when a frame has fully arrived.
-    void Receive(Ptr<Packet> packet);
+    void Receive(const Ptr<Packet>& packet);
+    /// @brief Called when the frame on the wire has been serialized.
+    void TransmitComplete();
 
     // NetDevice
     void SetIfIndex(const uint32_t index) override;
@@ -168,8 +189,7 @@ class FabricNetDevice : public NetDevice
 
   private:
     void TryTransmit();
-    void StartTransmission(Ptr<Packet> packet, uint8_t priority);
-    void TransmitComplete();
+    void StartTransmission(const Ptr<Packet>& packet, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
 
     Ptr<Node> m_node;
@@ -193,8 +213,9 @@ class FabricNetDevice : public NetDevice
     uint8_t m_pausedMask{0};   ///< bit p set: priority p paused
     uint8_t m_lastFromPull{0}; ///< bit p set: last frame of p came from the pull source
     bool m_transmitting{false};
-    PullCallback m_pull;
-    FabricReceiveCallback m_fabricRx;
+    uint32_t m_nodeId{0};
+    FabricPullSource* m_pull{nullptr};
+    FabricFrameSink* m_sink{nullptr};
     NetDevice::ReceiveCallback m_rxCallback;
     NetDevice::PromiscReceiveCallback m_promiscCallback;
 

@@ -49,6 +49,10 @@ FabricSwitch::FabricSwitch()
 void
 FabricSwitch::DoDispose()
 {
+    for (auto& port : m_ports)
+    {
+        port->SetFrameSink(nullptr);
+    }
     m_ports.clear();
     m_portPtrs.clear();
     m_routing = nullptr;
@@ -63,7 +67,7 @@ FabricSwitch::AddPort(Ptr<FabricNetDevice> device)
     m_ports.push_back(device);
     m_portPtrs.push_back(PeekPointer(device));
     device->SetPortIndex(index);
-    device->SetFabricReceiveCallback(MakeCallback(&FabricSwitch::Receive, this));
+    device->SetFrameSink(this);
     return index;
 }
 
@@ -118,7 +122,7 @@ FabricSwitch::SelectEcmpPort(const FabricRouting::PortSet& set,
 }
 
 void
-FabricSwitch::Receive(Ptr<Packet> packet, uint32_t inPort)
+FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
 {
     FrameInfo info;
     if (!ParseFrame(packet, info) || info.etherType != ETHERTYPE_IPV4 ||
@@ -160,7 +164,10 @@ FabricSwitch::Receive(Ptr<Packet> packet, uint32_t inPort)
         m_portPtrs[out]->RecordDrop(packet, reason);
         return;
     }
-    m_forwardTrace(packet, inPort, out);
+    if (!m_forwardTrace.IsEmpty())
+    {
+        m_forwardTrace(packet, inPort, out);
+    }
     m_portPtrs[out]->Enqueue(std::move(entry));
 }
 

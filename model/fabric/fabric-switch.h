@@ -27,7 +27,7 @@ namespace moe
  * (ECMP) or at random per packet (spraying) -- and offered to the admission object; admitted
  * frames join the egress port's priority queue, refused ones are dropped and traced.
  */
-class FabricSwitch : public Object
+class FabricSwitch : public Object, public FabricFrameSink
 {
   public:
     static TypeId GetTypeId();
@@ -57,7 +57,7 @@ class FabricSwitch : public Object
     Ptr<FabricAdmission> GetAdmission() const;
 
     /// @brief Called by a port when a frame arrives.
-    void Receive(Ptr<Packet> packet, uint32_t inPort);
+    void ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort) override;
 
     /// @brief The egress port ECMP would choose for this 5-tuple (exposed for tests/queries).
     uint32_t SelectEcmpPort(const FabricRouting::PortSet& set,

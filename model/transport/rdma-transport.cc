@@ -2,13 +2,10 @@
 
 #include "ns3/abort.h"
 #include "ns3/enum.h"
-#include "ns3/ethernet-header.h"
 #include "ns3/fabric-hash.h"
-#include "ns3/ipv4-header.h"
 #include "ns3/log.h"
 #include "ns3/moe-fabric-ns3-compatibility.h"
 #include "ns3/simulator.h"
-#include "ns3/udp-header.h"
 #include "ns3/uinteger.h"
 
 #include <algorithm>
@@ -57,7 +54,11 @@ RdmaNic::DoDispose()
 {
     for (auto* port : m_ports)
     {
-        port->SetPullCallback(FabricNetDevice::PullCallback());
+        port->SetPullSource(nullptr);
+    }
+    if (m_host)
+    {
+        m_host->SetFrameReceiver(nullptr);
     }
     m_ports.clear();
     m_host = nullptr;
@@ -85,14 +86,15 @@ RdmaNic::Setup(RdmaTransport* transport, Ptr<FabricHost> host)
     m_transport = transport;
     m_host = host;
     m_hostId = host->GetHostId();
+    m_hostIp = GpuIpv4Address(m_hostId).Get();
     m_active.resize(host->GetNPorts());
     for (uint32_t p = 0; p < host->GetNPorts(); ++p)
     {
         Ptr<FabricNetDevice> dev = host->GetPort(p);
         m_ports.push_back(PeekPointer(dev));
-        dev->SetPullCallback(MakeCallback(&RdmaNic::Pull, this, p));
+        dev->SetPullSource(this);
     }
-    host->SetDeliverCallback(MakeCallback(&RdmaNic::Receive, this));
+    host->SetFrameReceiver(this);
 }
 
 uint32_t
@@ -245,7 +247,7 @@ RdmaNic::Wake(uint32_t index)
 }
 
 Ptr<Packet>
-RdmaNic::Pull(uint32_t port, uint8_t priority)
+RdmaNic::PullFrame(uint32_t port, uint8_t priority)
 {
     auto& list = m_active[port][priority];
     const int64_t now = NowPs();
@@ -333,59 +335,46 @@ RdmaNic::BuildData(SenderQp& qp, uint64_t psn)
     const uint32_t payload =
         m.bytes == 0 ? 0
                      : static_cast<uint32_t>(std::min<uint64_t>(mtu, m.bytes - indexInMsg * mtu));
-    BthHeader bth;
+    RoceFrameHeader h;
     if (packets == 1)
     {
-        bth.m_opcode = BTH_RC_SEND_ONLY;
+        h.m_opcode = BTH_RC_SEND_ONLY;
     }
     else if (indexInMsg == 0)
     {
-        bth.m_opcode = BTH_RC_SEND_FIRST;
+        h.m_opcode = BTH_RC_SEND_FIRST;
     }
     else if (indexInMsg + 1 == packets)
     {
-        bth.m_opcode = BTH_RC_SEND_LAST;
+        h.m_opcode = BTH_RC_SEND_LAST;
     }
     else
     {
-        bth.m_opcode = BTH_RC_SEND_MIDDLE;
+        h.m_opcode = BTH_RC_SEND_MIDDLE;
     }
-    bth.m_destQp = qp.remoteQpn;
-    bth.m_psn = static_cast<uint32_t>(psn) & PSN_MASK;
-    bth.m_ackReq = indexInMsg + 1 == packets;
+    h.m_destQp = qp.remoteQpn;
+    h.m_psn = static_cast<uint32_t>(psn) & PSN_MASK;
+    h.m_ackReq = indexInMsg + 1 == packets;
+    FillOuterHeaders(h, qp.dst, qp.port, qp.udpSrcPort, qp.priority, ECN_ECT0);
     Ptr<Packet> packet = Create<Packet>(payload + ICRC_BYTES);
-    packet->AddHeader(bth);
-    AddOuterHeaders(packet, qp.dst, qp.port, qp.udpSrcPort, qp.priority, ECN_ECT0);
+    packet->AddHeader(h);
     return packet;
 }
 
 void
-RdmaNic::AddOuterHeaders(Ptr<Packet> packet,
-                         uint32_t dst,
-                         uint32_t port,
-                         uint16_t udpSrcPort,
-                         uint8_t priority,
-                         uint8_t ecn) const
+RdmaNic::FillOuterHeaders(RoceFrameHeader& h,
+                          uint32_t dst,
+                          uint32_t port,
+                          uint16_t udpSrcPort,
+                          uint8_t priority,
+                          uint8_t ecn) const
 {
-    UdpHeader udp;
-    udp.SetSourcePort(udpSrcPort);
-    udp.SetDestinationPort(ROCEV2_UDP_PORT);
-    packet->AddHeader(udp);
-    Ipv4Header ip;
-    ip.SetSource(GpuIpv4Address(m_hostId));
-    ip.SetDestination(GpuIpv4Address(dst));
-    ip.SetProtocol(17);
-    ip.SetPayloadSize(packet->GetSize());
-    ip.SetTtl(64);
-    ip.SetTos(static_cast<uint8_t>((DscpForPriority(priority) << 2) | ecn));
-    ip.SetDontFragment();
-    ip.EnableChecksum();
-    packet->AddHeader(ip);
-    EthernetHeader eth;
-    eth.SetSource(GpuMacAddress(m_hostId, static_cast<uint8_t>(port)));
-    eth.SetDestination(GpuMacAddress(dst, static_cast<uint8_t>(port)));
-    eth.SetLengthType(ETHERTYPE_IPV4);
-    packet->AddHeader(eth);
+    h.SetMacs(GpuMacAddress(m_hostId, static_cast<uint8_t>(port)),
+              GpuMacAddress(dst, static_cast<uint8_t>(port)));
+    h.m_srcIp = m_hostIp;
+    h.m_dstIp = GpuIpv4Address(dst).Get();
+    h.m_tos = static_cast<uint8_t>((DscpForPriority(priority) << 2) | ecn);
+    h.m_srcPort = udpSrcPort;
 }
 
 int64_t
@@ -439,10 +428,10 @@ RdmaNic::OnRto(uint32_t index)
 }
 
 void
-RdmaNic::Receive(Ptr<Packet> packet,
-                 const FrameInfo& /*frame*/,
-                 const RoceInfo& roce,
-                 uint32_t port)
+RdmaNic::DeliverFrame(const Ptr<Packet>& packet,
+                      const FrameInfo& /*frame*/,
+                      const RoceInfo& roce,
+                      uint32_t port)
 {
     if (!roce.valid)
     {
@@ -468,7 +457,7 @@ RdmaNic::Receive(Ptr<Packet> packet,
 }
 
 void
-RdmaNic::HandleData(Ptr<Packet> packet, const RoceInfo& roce)
+RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce)
 {
     const uint32_t qpn = roce.destQp;
     if (qpn < 3 || (qpn & 1) == 0 || (qpn - 3) / 2 >= m_receivers.size())
@@ -568,19 +557,18 @@ RdmaNic::DeliverCompleted(ReceiverQp& rq, SenderQp& sq)
 void
 RdmaNic::SendAck(ReceiverQp& rq, bool nak)
 {
-    Ptr<Packet> packet = Create<Packet>(ICRC_BYTES);
-    AethHeader aeth;
-    aeth.m_syndrome = nak ? AETH_NAK_PSN_SEQUENCE : AETH_ACK;
-    aeth.m_msn = static_cast<uint32_t>(rq.deliverSeq) & PSN_MASK;
-    packet->AddHeader(aeth);
-    BthHeader bth;
-    bth.m_opcode = BTH_RC_ACK;
-    bth.m_destQp = rq.remoteQpn;
+    RoceFrameHeader h;
+    h.m_opcode = BTH_RC_ACK;
+    h.m_destQp = rq.remoteQpn;
     // An ACK names the last PSN received in order; a NAK names the PSN expected.
-    bth.m_psn = static_cast<uint32_t>(nak ? rq.rcvNxt : rq.rcvNxt - 1) & PSN_MASK;
-    packet->AddHeader(bth);
+    h.m_psn = static_cast<uint32_t>(nak ? rq.rcvNxt : rq.rcvNxt - 1) & PSN_MASK;
+    h.m_hasAeth = true;
+    h.m_syndrome = nak ? AETH_NAK_PSN_SEQUENCE : AETH_ACK;
+    h.m_msn = static_cast<uint32_t>(rq.deliverSeq) & PSN_MASK;
     const uint8_t priority = m_transport->GetControlPriority();
-    AddOuterHeaders(packet, rq.src, rq.port, rq.udpSrcPort, priority, ECN_NOT_ECT);
+    FillOuterHeaders(h, rq.src, rq.port, rq.udpSrcPort, priority, ECN_NOT_ECT);
+    Ptr<Packet> packet = Create<Packet>(ICRC_BYTES);
+    packet->AddHeader(h);
     RdmaCounters& c = m_transport->MutableCounters();
     if (nak)
     {

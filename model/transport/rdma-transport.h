@@ -11,6 +11,7 @@
 #include "ns3/fabric-host.h"
 #include "ns3/fabric-topology.h"
 #include "ns3/nstime.h"
+#include "ns3/roce-frame-header.h"
 
 #include <array>
 #include <deque>
@@ -50,7 +51,7 @@ struct RdmaCounters
  * pairs with something to send that are not blocked by their window or pacing -- and builds
  * exactly one packet. Nothing is packetized ahead of the wire.
  */
-class RdmaNic : public Object
+class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiver
 {
   public:
     static TypeId GetTypeId();
@@ -63,10 +64,13 @@ class RdmaNic : public Object
     void PostSend(const MessageRecord& record);
 
     /// @brief Pull source of port @p port: the next frame of @p priority, or nullptr.
-    Ptr<Packet> Pull(uint32_t port, uint8_t priority);
+    Ptr<Packet> PullFrame(uint32_t port, uint8_t priority) override;
 
     /// @brief A frame addressed to this GPU arrived.
-    void Receive(Ptr<Packet> packet, const FrameInfo& frame, const RoceInfo& roce, uint32_t port);
+    void DeliverFrame(const Ptr<Packet>& packet,
+                      const FrameInfo& frame,
+                      const RoceInfo& roce,
+                      uint32_t port) override;
 
     /// @brief Sender QP index towards (@p dst, @p cls), creating it if needed.
     uint32_t GetOrCreateSenderQp(uint32_t dst, uint8_t cls);
@@ -100,17 +104,17 @@ class RdmaNic : public Object
     void Wake(uint32_t index);
     Ptr<Packet> SendNext(uint32_t index);
     Ptr<Packet> BuildData(SenderQp& qp, uint64_t psn);
-    void AddOuterHeaders(Ptr<Packet> packet,
-                         uint32_t dst,
-                         uint32_t port,
-                         uint16_t udpSrcPort,
-                         uint8_t priority,
-                         uint8_t ecn) const;
+    void FillOuterHeaders(RoceFrameHeader& h,
+                          uint32_t dst,
+                          uint32_t port,
+                          uint16_t udpSrcPort,
+                          uint8_t priority,
+                          uint8_t ecn) const;
     void ArmRto(uint32_t index);
     void OnRto(uint32_t index);
     int64_t CurrentRtoPs(const SenderQp& qp) const;
 
-    void HandleData(Ptr<Packet> packet, const RoceInfo& roce);
+    void HandleData(const Ptr<Packet>& packet, const RoceInfo& roce);
     void HandleAck(const RoceInfo& roce);
     void SendAck(ReceiverQp& rq, bool nak);
     bool DeliverCompleted(ReceiverQp& rq, SenderQp& sq);
@@ -120,6 +124,7 @@ class RdmaNic : public Object
     RdmaTransport* m_transport{nullptr};
     Ptr<FabricHost> m_host;
     uint32_t m_hostId{0};
+    uint32_t m_hostIp{0}; ///< host byte order
     std::vector<FabricNetDevice*> m_ports;
     // Deques: callbacks fired while a QP reference is held may create new QPs, and deque
     // growth keeps references valid.
