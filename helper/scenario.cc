@@ -267,8 +267,8 @@ ParseScenario(const Json& config, Json& effective)
             // Per-flow ECMP never reorders a flow, so three later packets prove a loss (as TCP's
             // three duplicate ACKs); spraying reorders by the queue differences between paths,
             // and 64 keeps retransmissions from being spurious (see doc/moe-fabric.rst).
-            s.reorderThreshold = static_cast<uint32_t>(tr.GetUint(
-                "reorder_threshold", s.loadBalancing == "spray" ? 64 : 3, 1, 1u << 20));
+            s.reorderThreshold = static_cast<uint32_t>(
+                tr.GetUint("reorder_threshold", s.loadBalancing == "spray" ? 64 : 3, 1, 1u << 20));
             s.rtoPs = tr.GetTimePs("rto", "320us", 1000, 10 * PS_PER_S);
             s.rtoLowPs = tr.GetTimePs("rto_low", "100us", 1000, 10 * PS_PER_S);
             s.rtoLowPackets = static_cast<uint32_t>(tr.GetUint("rto_low_packets", 3, 0, 1u << 20));
@@ -703,6 +703,10 @@ Scenario::DescribeDryRun() const
     {
         os << ", rail-only (cross-rail traffic relays over NVLink)";
     }
+    if (const double o = m_topology->GetOversubscription(); o > 0)
+    {
+        os << ", oversubscription " << std::setprecision(3) << o << ":1";
+    }
     os << "\n";
     std::vector<uint32_t> linksPerTier(spec.tierNames.size(), 0);
     std::vector<const TopologySpec::Link*> sample(spec.tierNames.size(), nullptr);
@@ -798,6 +802,7 @@ Scenario::MakeSummary() const
     topo["gpus_per_server"] = spec.gpusPerServer;
     topo["rail_only"] = spec.railOnly;
     topo["max_path_latency_s"] = m_maxPathLatency.GetSeconds();
+    topo["oversubscription"] = m_topology->GetOversubscription();
     j["topology"] = topo;
 
     Json rounds = Json::array();

@@ -38,6 +38,7 @@ TEST(FatTree, EveryPairReachableWithExpectedHopCount)
     FabricHelper fabric;
     Ptr<FabricTopology> topo = fabric.Install(ft.Build());
     EXPECT_EQ(Time::GetResolution(), Time::PS);
+    EXPECT_DOUBLE_EQ(topo->GetOversubscription(), 1.0);
     for (uint32_t s = 0; s < 16; ++s)
     {
         for (uint32_t d = 0; d < 16; ++d)
@@ -86,6 +87,7 @@ TEST(LeafSpine, CountsOversubscriptionAndParallelLinks)
     EXPECT_EQ(spec.links.size(), 128u + 8u * 8u);
     FabricHelper fabric;
     Ptr<FabricTopology> topo = fabric.Install(spec);
+    EXPECT_DOUBLE_EQ(topo->GetOversubscription(), 2.0);
     // Across leaves: host, leaf, one of 8 uplinks (parallel links count), spine, one of the 2
     // parallel links down, leaf, host: 8 x 2 = 16 distinct link paths.
     EXPECT_EQ(topo->GetHopCount(0, 127), 4u);

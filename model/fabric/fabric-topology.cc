@@ -412,6 +412,42 @@ FabricTopology::GetMaxPathLatency(uint32_t frameBytes) const
     return best;
 }
 
+double
+FabricTopology::GetOversubscription() const
+{
+    const auto& nodes = m_spec.nodes;
+    std::vector<double> down(nodes.size(), 0);
+    std::vector<double> up(nodes.size(), 0);
+    for (const auto& l : m_spec.links)
+    {
+        if (nodes[l.b].role != TopologySpec::SWITCH)
+        {
+            continue;
+        }
+        if (nodes[l.a].role == TopologySpec::HOST)
+        {
+            down[l.b] += static_cast<double>(l.rateBps);
+        }
+        else if (nodes[l.a].level < nodes[l.b].level)
+        {
+            up[l.a] += static_cast<double>(l.rateBps);
+        }
+        else if (nodes[l.b].level < nodes[l.a].level)
+        {
+            up[l.b] += static_cast<double>(l.rateBps);
+        }
+    }
+    double worst = 0;
+    for (size_t i = 0; i < nodes.size(); ++i)
+    {
+        if (nodes[i].role == TopologySpec::SWITCH && down[i] > 0 && up[i] > 0)
+        {
+            worst = std::max(worst, down[i] / up[i]);
+        }
+    }
+    return worst;
+}
+
 const std::vector<std::string>&
 FabricTopology::GetTierNames() const
 {

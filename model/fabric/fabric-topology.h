@@ -157,6 +157,13 @@ class FabricTopology : public Object
     /// @brief The largest GetPathLatency over all GPU pairs.
     Time GetMaxPathLatency(uint32_t frameBytes) const;
 
+    /**
+     * @brief The largest ratio, over leaf/edge switches, of host-facing bandwidth to uplink
+     * bandwidth (1 for a fat-tree, 2 for a 2:1 leaf-spine); 0 if leaves have no uplinks
+     * (rail-only) or there are none.
+     */
+    double GetOversubscription() const;
+
     /// @brief Tier names and the tier of each spec link.
     const std::vector<std::string>& GetTierNames() const;
 
