@@ -123,7 +123,9 @@ FabricNetDevice::DoDispose()
     NS_LOG_FUNCTION(this);
     m_node = nullptr;
     m_channel = nullptr;
+    m_channelRaw = nullptr;
     m_admission = nullptr;
+    m_admissionRaw = nullptr;
     m_receiveErrorModel = nullptr;
     for (auto& q : m_queues)
     {
@@ -141,6 +143,7 @@ FabricNetDevice::Attach(Ptr<FabricChannel> channel)
 {
     NS_LOG_FUNCTION(this << channel);
     m_channel = channel;
+    m_channelRaw = PeekPointer(channel);
     m_channel->Attach(this);
     return true;
 }
@@ -161,6 +164,7 @@ void
 FabricNetDevice::SetAdmission(Ptr<FabricAdmission> admission)
 {
     m_admission = admission;
+    m_admissionRaw = PeekPointer(admission);
 }
 
 void
@@ -347,9 +351,9 @@ FabricNetDevice::TryTransmit()
             m_queuedMask &= static_cast<uint8_t>(~bit);
         }
         m_lastFromPull &= static_cast<uint8_t>(~bit);
-        if (m_admission)
+        if (m_admissionRaw != nullptr)
         {
-            m_admission->Release(entry, m_portIndex);
+            m_admissionRaw->Release(entry, m_portIndex);
         }
         if (!m_dequeueTrace.IsEmpty())
         {
@@ -381,7 +385,7 @@ FabricNetDevice::StartTransmission(const Ptr<Packet>& packet, uint8_t priority)
         m_snifferTrace(packet);
     }
     const Time txTime = PicoSeconds(txPs);
-    m_channel->Transmit(packet, this, txTime);
+    m_channelRaw->Transmit(packet, this, txTime);
     // ScheduleWithContext returns no EventId: nothing ever cancels this event.
     Simulator::ScheduleWithContext(m_nodeId, txTime, new TransmitCompleteEvent(this));
 }

@@ -6,6 +6,7 @@
 
 #include "fabric-admission.h"
 #include "fabric-frame.h"
+#include "ring-buffer.h"
 
 #include "ns3/callback.h"
 #include "ns3/data-rate.h"
@@ -18,7 +19,6 @@
 #include "ns3/traced-callback.h"
 
 #include <array>
-#include <deque>
 
 namespace ns3
 {
@@ -192,30 +192,34 @@ class FabricNetDevice : public NetDevice
     void StartTransmission(const Ptr<Packet>& packet, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
 
-    Ptr<Node> m_node;
-    Ptr<FabricChannel> m_channel;
-    Ptr<FabricAdmission> m_admission;
-    Mac48Address m_address;
-    uint32_t m_ifIndex{0};
-    uint32_t m_portIndex{0};
-    uint32_t m_tier{0};
-    uint16_t m_mtu{9000};
-    DataRate m_dataRate;
-    uint64_t m_bps{0};
-    Ptr<ErrorModel> m_receiveErrorModel;
-
-    std::array<std::deque<QueueEntry>, NUM_PRIORITIES> m_queues;
-    std::array<uint64_t, NUM_PRIORITIES> m_queueBytes{};
-    uint64_t m_totalQueueBytes{0};
-    uint32_t m_totalQueueFrames{0};
+    // Hot: touched for every frame (kept together for cache locality).
     uint8_t m_queuedMask{0};   ///< bit p set: queue p non-empty
     uint8_t m_pullMask{0};     ///< bit p set: the pull source may have frames for p
     uint8_t m_pausedMask{0};   ///< bit p set: priority p paused
     uint8_t m_lastFromPull{0}; ///< bit p set: last frame of p came from the pull source
     bool m_transmitting{false};
+    uint32_t m_portIndex{0};
     uint32_t m_nodeId{0};
+    uint64_t m_bps{0};
+    FabricChannel* m_channelRaw{nullptr};
     FabricPullSource* m_pull{nullptr};
     FabricFrameSink* m_sink{nullptr};
+    FabricAdmission* m_admissionRaw{nullptr};
+    Ptr<ErrorModel> m_receiveErrorModel;
+    uint64_t m_totalQueueBytes{0};
+    uint32_t m_totalQueueFrames{0};
+    std::array<uint64_t, NUM_PRIORITIES> m_queueBytes{};
+    std::array<RingBuffer<QueueEntry>, NUM_PRIORITIES> m_queues;
+
+    // Cold: configuration and ns-3 plumbing.
+    Ptr<Node> m_node;
+    Ptr<FabricChannel> m_channel;
+    Ptr<FabricAdmission> m_admission;
+    Mac48Address m_address;
+    uint32_t m_ifIndex{0};
+    uint32_t m_tier{0};
+    uint16_t m_mtu{9000};
+    DataRate m_dataRate;
     NetDevice::ReceiveCallback m_rxCallback;
     NetDevice::PromiscReceiveCallback m_promiscCallback;
 

@@ -4,8 +4,9 @@
 #ifndef MOE_RDMA_QUEUE_PAIR_H
 #define MOE_RDMA_QUEUE_PAIR_H
 
+#include "ns3/ring-buffer.h"
+
 #include <cstdint>
-#include <deque>
 #include <set>
 #include <vector>
 
@@ -65,6 +66,31 @@ class PsnBitmap
     uint64_t m_count{0};
 };
 
+/**
+ * @brief Index (from the front) of the message of @p msgs holding @p psn: the first whose end is
+ * beyond it; msgs.size() if none.
+ */
+template <typename Msgs>
+size_t
+FindMessageIndex(const Msgs& msgs, uint64_t psn)
+{
+    size_t lo = 0;
+    size_t hi = msgs.size();
+    while (lo < hi)
+    {
+        const size_t mid = (lo + hi) / 2;
+        if (msgs[mid].endPsn <= psn)
+        {
+            lo = mid + 1;
+        }
+        else
+        {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 /// @brief A message on a sender queue pair.
 struct RdmaMessage
 {
@@ -94,7 +120,7 @@ struct SenderQp
     uint16_t udpSrcPort{0}; ///< ECMP entropy of this QP
     uint32_t remoteQpn{0};  ///< the receiver QP at dst
 
-    std::deque<RdmaMessage> msgs; ///< not yet acknowledged, in PSN order
+    RingBuffer<RdmaMessage> msgs; ///< not yet acknowledged, in PSN order
     uint64_t msgBaseSeq{0};       ///< sequence number of msgs.front()
     uint64_t postedPsn{0};
     uint64_t sndNxt{0};
@@ -106,8 +132,8 @@ struct SenderQp
     uint64_t windowBytes{0}; ///< in-flight cap; 0 = unlimited (set by congestion control)
     int64_t nextSendPs{0};   ///< pacing: earliest time of the next packet
 
-    int64_t rtoDeadlinePs{-1};
-    bool rtoPending{false};
+    int64_t rtoDeadlinePs{-1}; ///< -1: no timer running
+    bool rtoPending{false};    ///< the QP has an entry in its NIC's timer heap
     bool inList{false};
     bool wakePending{false};
 };

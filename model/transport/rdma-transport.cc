@@ -9,6 +9,7 @@
 #include "ns3/uinteger.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace ns3
 {
@@ -322,13 +323,10 @@ RdmaNic::SendNext(uint32_t index)
 Ptr<Packet>
 RdmaNic::BuildData(SenderQp& qp, uint64_t psn)
 {
-    // The message holding psn: the first whose end is beyond it.
-    auto it =
-        std::upper_bound(qp.msgs.begin(), qp.msgs.end(), psn, [](uint64_t p, const RdmaMessage& m) {
-            return p < m.endPsn;
-        });
-    NS_ASSERT_MSG(it != qp.msgs.end() && it->startPsn <= psn, "PSN without a message");
-    const RdmaMessage& m = *it;
+    const size_t index = FindMessageIndex(qp.msgs, psn);
+    NS_ASSERT_MSG(index < qp.msgs.size() && qp.msgs[index].startPsn <= psn,
+                  "PSN without a message");
+    const RdmaMessage& m = qp.msgs[index];
     const uint32_t mtu = m_transport->GetMtu();
     const uint64_t indexInMsg = psn - m.startPsn;
     const uint64_t packets = m.endPsn - m.startPsn;
@@ -393,38 +391,75 @@ RdmaNic::ArmRto(uint32_t index)
     qp.rtoDeadlinePs = NowPs() + CurrentRtoPs(qp);
     if (!qp.rtoPending)
     {
-        // Lazy timer: one pending event per QP; progress only moves the deadline.
+        // One heap entry per QP with a running timer; progress only moves qp.rtoDeadlinePs and
+        // the entry is re-filed when it comes up (lazy).
         qp.rtoPending = true;
-        Simulator::Schedule(PicoSeconds(qp.rtoDeadlinePs - NowPs()), &RdmaNic::OnRto, this, index);
+        m_rtoHeap.push_back(RtoEntry{qp.rtoDeadlinePs, index});
+        std::push_heap(m_rtoHeap.begin(), m_rtoHeap.end(), std::greater<>());
+        ScheduleRtoTimer();
     }
 }
 
 void
-RdmaNic::OnRto(uint32_t index)
+RdmaNic::ScheduleRtoTimer()
 {
-    SenderQp& qp = m_senders[index];
-    qp.rtoPending = false;
-    if (qp.sndUna >= qp.sndMax || qp.rtoDeadlinePs < 0)
+    if (m_rtoHeap.empty())
     {
-        qp.rtoDeadlinePs = -1;
         return;
     }
+    const int64_t due = m_rtoHeap.front().deadlinePs;
+    if (m_rtoTimerPs >= 0 && m_rtoTimerPs <= due)
+    {
+        return; // the pending timer event comes first
+    }
+    // A timer event that is still pending for a later time fires harmlessly and re-arms.
+    m_rtoTimerPs = due;
+    Simulator::Schedule(PicoSeconds(due - NowPs()), &RdmaNic::OnRtoTimer, this);
+}
+
+void
+RdmaNic::OnRtoTimer()
+{
     const int64_t now = NowPs();
-    if (now < qp.rtoDeadlinePs)
+    if (m_rtoTimerPs == now)
     {
-        qp.rtoPending = true;
-        Simulator::Schedule(PicoSeconds(qp.rtoDeadlinePs - now), &RdmaNic::OnRto, this, index);
-        return;
+        m_rtoTimerPs = -1;
     }
-    // Timeout: resend everything outstanding (the receiver discards what it already has).
-    ++m_transport->MutableCounters().timeouts;
-    m_transport->ReportTimeout(m_hostId, SenderQpn(index), qp.sndUna);
-    NS_LOG_INFO("host " << m_hostId << " qp " << SenderQpn(index) << ": timeout at psn "
-                        << qp.sndUna);
-    qp.sndNxt = qp.sndUna;
-    qp.retx.clear();
-    ArmRto(index);
-    Activate(index);
+    while (!m_rtoHeap.empty() && m_rtoHeap.front().deadlinePs <= now)
+    {
+        const uint32_t index = m_rtoHeap.front().qp;
+        std::pop_heap(m_rtoHeap.begin(), m_rtoHeap.end(), std::greater<>());
+        m_rtoHeap.pop_back();
+        SenderQp& qp = m_senders[index];
+        qp.rtoPending = false;
+        if (qp.sndUna >= qp.sndMax || qp.rtoDeadlinePs < 0)
+        {
+            qp.rtoDeadlinePs = -1; // nothing outstanding any more
+            continue;
+        }
+        if (qp.rtoDeadlinePs > now)
+        {
+            // Progress moved the deadline: file the QP again at its current deadline.
+            qp.rtoPending = true;
+            m_rtoHeap.push_back(RtoEntry{qp.rtoDeadlinePs, index});
+            std::push_heap(m_rtoHeap.begin(), m_rtoHeap.end(), std::greater<>());
+            continue;
+        }
+        // Timeout: resend everything outstanding (the receiver discards what it already has).
+        ++m_transport->MutableCounters().timeouts;
+        m_transport->ReportTimeout(m_hostId, SenderQpn(index), qp.sndUna);
+        NS_LOG_INFO("host " << m_hostId << " qp " << SenderQpn(index) << ": timeout at psn "
+                            << qp.sndUna);
+        qp.sndNxt = qp.sndUna;
+        qp.retx.clear();
+        ArmRto(index);
+        Activate(index);
+    }
+    if (m_rtoTimerPs < now)
+    {
+        m_rtoTimerPs = -1;
+    }
+    ScheduleRtoTimer();
 }
 
 void
@@ -504,13 +539,10 @@ RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce)
     }
 
     // First byte of its message.
-    auto it =
-        std::upper_bound(sq.msgs.begin(), sq.msgs.end(), psn, [](uint64_t p, const RdmaMessage& m) {
-            return p < m.endPsn;
-        });
-    if (it != sq.msgs.end() && it->firstBytePs < 0)
+    const size_t msgIndex = FindMessageIndex(sq.msgs, psn);
+    if (msgIndex < sq.msgs.size() && sq.msgs[msgIndex].firstBytePs < 0)
     {
-        it->firstBytePs = NowPs();
+        sq.msgs[msgIndex].firstBytePs = NowPs();
     }
 
     const bool jumped = rq.rcvNxt > before + 1;
@@ -548,8 +580,10 @@ RdmaNic::DeliverCompleted(ReceiverQp& rq, SenderQp& sq)
         }
         ++rq.deliverSeq;
         any = true;
-        // The callback may post new messages (even on this QP): take a copy first.
-        m_transport->ReportDelivered(MakeRecord(rq.src, sq, m));
+        // The callback may post new messages (even on this QP, which may move its message
+        // storage): build the record first and do not touch m afterwards.
+        const MessageRecord record = MakeRecord(rq.src, sq, m);
+        m_transport->ReportDelivered(record);
     }
     return any;
 }

@@ -111,7 +111,8 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
                           uint8_t priority,
                           uint8_t ecn) const;
     void ArmRto(uint32_t index);
-    void OnRto(uint32_t index);
+    void ScheduleRtoTimer();
+    void OnRtoTimer();
     int64_t CurrentRtoPs(const SenderQp& qp) const;
 
     void HandleData(const Ptr<Packet>& packet, const RoceInfo& roce);
@@ -132,8 +133,25 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     std::deque<ReceiverQp> m_receivers;
     std::map<uint64_t, uint32_t> m_senderByKey; ///< (dst << 8 | cls) -> sender index
     /// Active lists: [port][priority] -> sender QP indices with something to send.
-    std::vector<std::array<std::deque<uint32_t>, NUM_PRIORITIES>> m_active;
+    std::vector<std::array<RingBuffer<uint32_t>, NUM_PRIORITIES>> m_active;
     uint64_t m_pendingMessages{0};
+
+    /// Retransmission timers of all QPs in one min-heap, served by a single pending event per
+    /// NIC: an all-to-all has thousands of QPs per NIC, and one simulator event each would make
+    /// every event insertion pay for a huge event set.
+    struct RtoEntry
+    {
+        int64_t deadlinePs;
+        uint32_t qp;
+
+        bool operator>(const RtoEntry& o) const
+        {
+            return deadlinePs != o.deadlinePs ? deadlinePs > o.deadlinePs : qp > o.qp;
+        }
+    };
+
+    std::vector<RtoEntry> m_rtoHeap;
+    int64_t m_rtoTimerPs{-1}; ///< time of the earliest pending timer event, -1 if none
 };
 
 /**

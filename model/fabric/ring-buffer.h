@@ -1,0 +1,144 @@
+/*
+ * moe-fabric: a compact FIFO for the per-packet and per-message hot paths.
+ */
+#ifndef MOE_RING_BUFFER_H
+#define MOE_RING_BUFFER_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+namespace ns3
+{
+namespace moe
+{
+
+/**
+ * @brief A growable ring buffer with deque-like FIFO operations and random access.
+ *
+ * Unlike std::deque (which allocates a 512-byte block and a map even when empty), an empty
+ * RingBuffer allocates nothing and is 24 bytes. The fabric holds thousands of per-priority
+ * queues, per-(port, priority) active lists and per-queue-pair message lists, most of them empty
+ * or short, so this keeps the simulation's working set small. Capacity is a power of two and
+ * only grows. References to elements are invalidated by push_back (growth).
+ */
+template <typename T>
+class RingBuffer
+{
+  public:
+    RingBuffer() = default;
+    RingBuffer(const RingBuffer&) = delete;
+    RingBuffer& operator=(const RingBuffer&) = delete;
+
+    RingBuffer(RingBuffer&& other) noexcept
+        : m_data(std::move(other.m_data)),
+          m_head(other.m_head),
+          m_size(other.m_size),
+          m_mask(other.m_mask)
+    {
+        other.m_head = other.m_size = 0;
+        other.m_mask = 0;
+    }
+
+    RingBuffer& operator=(RingBuffer&& other) noexcept
+    {
+        m_data = std::move(other.m_data);
+        m_head = other.m_head;
+        m_size = other.m_size;
+        m_mask = other.m_mask;
+        other.m_head = other.m_size = 0;
+        other.m_mask = 0;
+        return *this;
+    }
+
+    bool empty() const
+    {
+        return m_size == 0;
+    }
+
+    size_t size() const
+    {
+        return m_size;
+    }
+
+    T& front()
+    {
+        return m_data[m_head];
+    }
+
+    const T& front() const
+    {
+        return m_data[m_head];
+    }
+
+    T& back()
+    {
+        return m_data[(m_head + m_size - 1) & m_mask];
+    }
+
+    /// @brief Element @p i counted from the front.
+    T& operator[](size_t i)
+    {
+        return m_data[(m_head + i) & m_mask];
+    }
+
+    const T& operator[](size_t i) const
+    {
+        return m_data[(m_head + i) & m_mask];
+    }
+
+    void push_back(T value)
+    {
+        if (m_size == Capacity())
+        {
+            Grow();
+        }
+        m_data[(m_head + m_size) & m_mask] = std::move(value);
+        ++m_size;
+    }
+
+    void pop_front()
+    {
+        m_data[m_head] = T(); // release what the element holds (e.g. a packet)
+        m_head = (m_head + 1) & m_mask;
+        --m_size;
+    }
+
+    void clear()
+    {
+        while (!empty())
+        {
+            pop_front();
+        }
+    }
+
+  private:
+    size_t Capacity() const
+    {
+        return m_data ? m_mask + 1 : 0;
+    }
+
+    void Grow()
+    {
+        const size_t cap = Capacity() == 0 ? 1 : 2 * Capacity();
+        std::unique_ptr<T[]> data(new T[cap]);
+        for (size_t i = 0; i < m_size; ++i)
+        {
+            data[i] = std::move((*this)[i]);
+        }
+        m_data = std::move(data);
+        m_head = 0;
+        m_mask = cap - 1;
+    }
+
+    std::unique_ptr<T[]> m_data;
+    uint32_t m_head{0};
+    uint32_t m_size{0};
+    size_t m_mask{0};
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_RING_BUFFER_H
