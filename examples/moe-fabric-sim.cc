@@ -21,7 +21,9 @@
 #include "ns3/simulator.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <iostream>
 #include <string>
 #include <sys/stat.h>
@@ -41,6 +43,29 @@ CollectSet(std::string value)
 {
     g_sets.push_back(value);
     return true;
+}
+
+/// Delete the files a run writes (and nothing else) from @p dir.
+void
+RemoveStaleOutputs(const std::string& dir)
+{
+    for (const char* name : {"summary.json", "messages.csv", "effective_config.json"})
+    {
+        std::remove((dir + "/" + name).c_str());
+    }
+    if (DIR* d = opendir(dir.c_str()))
+    {
+        while (const dirent* e = readdir(d))
+        {
+            const std::string name = e->d_name;
+            if (name.rfind("pcap-", 0) == 0 && name.size() > 5 &&
+                name.compare(name.size() - 5, 5, ".pcap") == 0)
+            {
+                std::remove((dir + "/" + name).c_str());
+            }
+        }
+        closedir(d);
+    }
 }
 
 bool
@@ -84,7 +109,6 @@ main(int argc, char* argv[])
     cmd.AddValue("quiet", "print nothing but errors", quiet);
     cmd.Parse(argc, argv);
 
-    Json effective;
     std::unique_ptr<Scenario> scenario;
     try
     {
@@ -99,8 +123,7 @@ main(int argc, char* argv[])
         {
             ApplySetOverride(config, set);
         }
-        ScenarioSettings settings = ParseScenario(config, effective);
-        scenario = std::make_unique<Scenario>(std::move(settings), effective);
+        scenario = std::make_unique<Scenario>(config);
     }
     catch (const ConfigError& e)
     {
@@ -114,9 +137,14 @@ main(int argc, char* argv[])
         std::cerr << "moe-fabric-sim: " << error << std::endl;
         return 4;
     }
+    if (!dryRun)
+    {
+        // Outputs of an earlier run in the same directory must not pass for this run's.
+        RemoveStaleOutputs(outDir);
+    }
     try
     {
-        scenario->Build(outDir);
+        scenario->Build(dryRun ? "" : outDir);
     }
     catch (const ConfigError& e)
     {

@@ -96,7 +96,7 @@ OnPhyTxBegin(Ptr<const Packet> /* packet */)
     ++g_packetHops;
 }
 
-/// Peak resident set size of this process in MiB (ru_maxrss is in KiB on Linux).
+/// Peak resident set size of this process in MB of 10^6 bytes (ru_maxrss is in KiB on Linux).
 double
 PeakRssMb()
 {
@@ -105,7 +105,7 @@ PeakRssMb()
     };
 
     getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_maxrss) / 1024.0;
+    return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e6;
 }
 
 } // namespace

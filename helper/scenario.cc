@@ -272,6 +272,14 @@ ParseScenario(const Json& config, Json& effective)
             s.rtoPs = tr.GetTimePs("rto", "320us", 1000, 10 * PS_PER_S);
             s.rtoLowPs = tr.GetTimePs("rto_low", "100us", 1000, 10 * PS_PER_S);
             s.rtoLowPackets = static_cast<uint32_t>(tr.GetUint("rto_low_packets", 3, 0, 1u << 20));
+            if (s.rtoLowPs > s.rtoPs)
+            {
+                throw ConfigError(tr.PathOf("rto_low"),
+                                  FormatTimePs(s.rtoLowPs) + " is longer than transport.rto (" +
+                                      FormatTimePs(s.rtoPs) +
+                                      "); the timeout for few packets in flight must not exceed "
+                                      "the general one");
+            }
             s.controlPriority = static_cast<uint32_t>(tr.GetUint("control_priority", 6, 0, 7));
         }
         s.classPriority.resize(NUM_TRAFFIC_CLASSES);
@@ -400,6 +408,7 @@ ParseScenario(const Json& config, Json& effective)
                                       std::to_string(m->size()));
             }
             s.matrix.assign(n, std::vector<uint64_t>(n, 0));
+            Json normalized = Json::array();
             for (size_t i = 0; i < n; ++i)
             {
                 const std::string rowPath = tf.ElementPath("matrix", i);
@@ -414,7 +423,10 @@ ParseScenario(const Json& config, Json& effective)
                 {
                     s.matrix[i][j] = ReadJsonBytes(row[j], IndexPath(rowPath, j), 0, 1ull << 40);
                 }
+                normalized.push_back(s.matrix[i]);
             }
+            // Byte counts in the effective config, whatever units the input used.
+            tf.SetEffective("matrix", normalized);
         }
         else
         {
@@ -444,10 +456,10 @@ ParseScenario(const Json& config, Json& effective)
 // =============================================================================================
 // Scenario
 
-Scenario::Scenario(ScenarioSettings settings, Json effective)
-    : m_settings(std::move(settings)),
-      m_effective(std::move(effective))
+Scenario::Scenario(const Json& config)
 {
+    // In the body, not the initializer list: m_effective must exist before ParseScenario fills it.
+    m_settings = ParseScenario(config, m_effective);
 }
 
 Scenario::~Scenario()
@@ -521,9 +533,8 @@ Scenario::Build(const std::string& outputDir)
     fabric.SetSwitchAdmissionAttribute("QueueLimit", UintegerValue(s.queueLimitBytes));
     fabric.SetDeviceAttribute("Mtu", UintegerValue(s.deviceMtu));
     m_topology = fabric.Install(s.spec);
-    if (s.pcap != "none")
+    if (s.pcap != "none" && !outputDir.empty())
     {
-        NS_ABORT_MSG_IF(outputDir.empty(), "Scenario: PCAP output needs an output directory");
         const std::string prefix = outputDir + "/pcap";
         fabric.EnablePcap(prefix,
                           s.pcap == "hosts" ? m_topology->GetHostNodes() : m_topology->GetNodes(),
@@ -781,7 +792,7 @@ Scenario::MakeSummary() const
     const uint64_t hops = stats.GetPacketHops();
     Json sim = Json::object();
     sim["complete"] = m_complete;
-    sim["sim_time_s"] = m_endTime.GetSeconds();
+    sim["sim_time_s"] = Seconds(m_endTime.GetPicoSeconds());
     sim["events"] = m_events;
     sim["packet_hops"] = hops;
     sim["events_per_packet_hop"] =
@@ -801,7 +812,7 @@ Scenario::MakeSummary() const
     topo["links"] = spec.links.size();
     topo["gpus_per_server"] = spec.gpusPerServer;
     topo["rail_only"] = spec.railOnly;
-    topo["max_path_latency_s"] = m_maxPathLatency.GetSeconds();
+    topo["max_path_latency_s"] = Seconds(m_maxPathLatency.GetPicoSeconds());
     topo["oversubscription"] = m_topology->GetOversubscription();
     j["topology"] = topo;
 
@@ -813,37 +824,30 @@ Scenario::MakeSummary() const
         jr["round"] = r;
         jr["messages"] = log[r].messages;
         jr["bytes"] = log[r].bytes;
-        jr["start_s"] = log[r].start.GetSeconds();
+        jr["start_s"] = Seconds(log[r].start.GetPicoSeconds());
         const bool done = log[r].end >= Time(0);
         jr["complete"] = done;
         if (done)
         {
             const Time completion = log[r].end - log[r].start;
-            jr["end_s"] = log[r].end.GetSeconds();
-            jr["completion_s"] = completion.GetSeconds();
+            jr["end_s"] = Seconds(log[r].end.GetPicoSeconds());
+            jr["completion_s"] = Seconds(completion.GetPicoSeconds());
             jr["completion_over_bound"] =
                 completion.GetDouble() / static_cast<double>(m_bound.GetDouble());
         }
-        jr["bound_s"] = m_bound.GetSeconds();
+        jr["bound_s"] = Seconds(m_bound.GetPicoSeconds());
         rounds.push_back(jr);
     }
     j["rounds"] = rounds;
 
-    std::vector<int64_t> completion;
-    std::vector<int64_t> acked;
-    for (const auto& rec : m_traffic->GetMessageRecords())
-    {
-        completion.push_back((rec.delivered - rec.start).GetPicoSeconds());
-        acked.push_back((rec.acked - rec.start).GetPicoSeconds());
-    }
     Json msgs = Json::object();
     msgs["started"] = m_transport->GetMessagesStarted();
     msgs["delivered"] = m_transport->GetMessagesDelivered();
     msgs["acked"] = m_transport->GetMessagesAcked();
     msgs["bytes_started"] = m_transport->GetBytesStarted();
     msgs["bytes_delivered"] = m_transport->GetBytesDelivered();
-    msgs["delivery_time"] = DistributionJson(completion);
-    msgs["ack_time"] = DistributionJson(acked);
+    msgs["delivery_time"] = DistributionJson(m_traffic->GetDeliveryTimesPs());
+    msgs["ack_time"] = DistributionJson(m_traffic->GetAckTimesPs());
     j["messages"] = msgs;
 
     Json tr = Json::object();
@@ -1017,7 +1021,7 @@ PeakRssMb()
 {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_maxrss) / 1024.0; // ru_maxrss is KiB on Linux
+    return static_cast<double>(usage.ru_maxrss) * 1024.0 / 1e6; // ru_maxrss is KiB on Linux
 }
 
 } // namespace moe

@@ -73,9 +73,8 @@ ScenarioSettings ParseScenario(const Json& config, Json& effective);
  * @brief Builds, runs and reports a scenario.
  *
  * @code
- *   Json effective;
- *   Scenario sc(ParseScenario(LoadJsonFile("fat-tree-k4.json"), effective), effective);
- *   sc.Build();
+ *   Scenario sc(LoadJsonFile("fat-tree-k4.json")); // throws ConfigError
+ *   sc.Build("out");
  *   sc.Run();
  *   sc.WriteOutputs("out");
  * @endcode
@@ -83,10 +82,14 @@ ScenarioSettings ParseScenario(const Json& config, Json& effective);
 class Scenario
 {
   public:
-    Scenario(ScenarioSettings settings, Json effective);
+    /// @brief Parse and validate @p config (see ParseScenario); throws ConfigError.
+    explicit Scenario(const Json& config);
     ~Scenario();
 
-    /// @brief Create the topology, transport and traffic (and PCAP writers if asked).
+    /**
+     * @brief Create the topology, transport and traffic, and the PCAP writers if the scenario
+     * asks for them and @p outputDir is given (a dry run passes "" and writes nothing).
+     */
     void Build(const std::string& outputDir = "");
     /// @brief Run until the traffic is done or the stop time; true if every message completed.
     bool Run();
@@ -134,7 +137,7 @@ class Scenario
 /// @brief Exact decimal seconds of @p t (picosecond precision, no rounding): "0.000012345678".
 std::string FormatSeconds(Time t);
 
-/// @brief Peak resident set size of this process in MiB.
+/// @brief Peak resident set size of this process in MB (10^6 bytes).
 double PeakRssMb();
 
 } // namespace moe

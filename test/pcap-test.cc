@@ -9,9 +9,8 @@
 #include "ns3/rdma-transport.h"
 #include "ns3/simulator.h"
 
-#include <gtest/gtest.h>
-
 #include <cstring>
+#include <gtest/gtest.h>
 
 using namespace ns3;
 using namespace ns3::moe;

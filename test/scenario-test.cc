@@ -37,8 +37,7 @@ K4Config(const std::string& lb, const std::string& transport, uint64_t bytesPerP
 Json
 RunScenario(const Json& config)
 {
-    Json effective;
-    Scenario sc(ParseScenario(config, effective), effective);
+    Scenario sc(config);
     sc.Build();
     EXPECT_TRUE(sc.Run());
     Json summary = sc.MakeSummary();

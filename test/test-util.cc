@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/wait.h>
@@ -31,15 +32,45 @@ RunCommand(const std::string& command)
     return r;
 }
 
+namespace
+{
+/// Directories made by MakeTempDir, removed when the test process exits.
+std::vector<std::string>&
+TempDirs()
+{
+    static std::vector<std::string> dirs;
+    return dirs;
+}
+
+void
+RemoveTempDirs()
+{
+    std::error_code ec;
+    for (const auto& d : TempDirs())
+    {
+        std::filesystem::remove_all(d, ec);
+    }
+}
+} // namespace
+
 std::string
 MakeTempDir(const std::string& stem)
 {
+    if (TempDirs().empty())
+    {
+        std::atexit(&RemoveTempDirs);
+    }
     const char* base = std::getenv("TMPDIR");
     std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/moe-" + stem + "-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     const char* dir = mkdtemp(buf.data());
-    return dir != nullptr ? std::string(dir) : std::string();
+    if (dir == nullptr)
+    {
+        return std::string();
+    }
+    TempDirs().emplace_back(dir);
+    return TempDirs().back();
 }
 
 std::string

@@ -21,7 +21,7 @@ struct CommandResult
 /// @brief Run @p command through /bin/sh, capturing stdout+stderr.
 CommandResult RunCommand(const std::string& command);
 
-/// @brief A fresh empty directory under the system temp dir.
+/// @brief A fresh empty directory under the system temp dir, removed when the process exits.
 std::string MakeTempDir(const std::string& stem);
 
 /// @brief Whole content of a file ("" if it cannot be read).

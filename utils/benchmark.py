@@ -299,6 +299,12 @@ def parse_args(argv):
     )
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE")
     parser.add_argument(
+        "--rst",
+        metavar="FILE",
+        help="write the medians and ratios as a reStructuredText section to FILE "
+        "(doc/moe-fabric-benchmark.rst is produced this way)",
+    )
+    parser.add_argument(
         "--set",
         dest="sets",
         action="append",
@@ -353,6 +359,65 @@ def find_binaries(args):
         )
         sys.exit(2)
     return moe, plain
+
+
+def write_rst(args, medians, ratios, flatness):
+    """The results as an RST fragment included by doc/moe-fabric.rst."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    lines = [
+        "Measured with ``python3 utils/benchmark.py --repeat %d --rst doc/moe-fabric-benchmark.rst``"
+        % args.repeat,
+        "on %s, %s CPUs (load average %s at the end), %s; medians of %d interleaved repetitions."
+        % (
+            platform.platform(),
+            os.cpu_count(),
+            "n/a" if load is None else "%.1f" % load[0],
+            time.strftime("%Y-%m-%d"),
+            args.repeat,
+        ),
+        "",
+        ".. list-table::",
+        "   :header-rows: 1",
+        "",
+        "   * - case",
+        "     - program",
+        "     - wall s",
+        "     - packet-hops",
+        "     - events / hop",
+        "     - wall s / Mhop",
+        "     - peak RSS MB",
+    ]
+    for name in args.case_names:
+        case = CASES[name]
+        for program in (MOE, PLAIN):
+            m = medians.get(name, {}).get(program)
+            if not m:
+                continue
+            lines += [
+                "   * - k=%d, %s B/pair" % (case["k"], case["bytes_per_pair"]),
+                "     - %s" % program,
+                "     - %.2f" % m["wall_s"],
+                "     - %d" % m["packet_hops"],
+                "     - %.2f" % m["events_per_packet_hop"],
+                "     - %.2f" % m["wall_s_per_million_packet_hops"],
+                "     - %.0f" % m["peak_rss_mb"],
+            ]
+    lines.append("")
+    for name in args.case_names:
+        if ratios.get(name) is not None:
+            lines.append(
+                "* k=%d: plain |ns3| needs %.1f× moe-fabric's wall time per packet-hop."
+                % (CASES[name]["k"], ratios[name])
+            )
+    for name in args.case_names:
+        if name != "k4" and flatness.get(name) is not None:
+            lines.append(
+                "* moe-fabric's wall time per packet-hop at k=%d is %.2f× that at k=4."
+                % (CASES[name]["k"], flatness[name])
+            )
+    lines.append("")
+    with open(args.rst, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
 
 
 def main(argv=None):
@@ -527,6 +592,13 @@ def main(argv=None):
                 f.write("\n")
         except OSError as exc:
             print(f"benchmark: error: cannot write {args.json}: {exc}", file=sys.stderr)
+            return 1
+
+    if args.rst:
+        try:
+            write_rst(args, medians, ratios, flatness)
+        except OSError as exc:
+            print(f"benchmark: error: cannot write {args.rst}: {exc}", file=sys.stderr)
             return 1
 
     if failures:

@@ -111,6 +111,18 @@ AllToAllTraffic::GetMessageRecords() const
     return m_records;
 }
 
+const std::vector<int64_t>&
+AllToAllTraffic::GetDeliveryTimesPs() const
+{
+    return m_deliveryPs;
+}
+
+const std::vector<int64_t>&
+AllToAllTraffic::GetAckTimesPs() const
+{
+    return m_ackPs;
+}
+
 const std::vector<AllToAllTraffic::Round>&
 AllToAllTraffic::GetRounds() const
 {
@@ -244,6 +256,8 @@ AllToAllTraffic::OnAcked(const MessageRecord& record)
 {
     NS_ASSERT(m_outstandingAcks > 0);
     --m_outstandingAcks;
+    m_deliveryPs.push_back((record.delivered - record.start).GetPicoSeconds());
+    m_ackPs.push_back((record.acked - record.start).GetPicoSeconds());
     if (m_recordMessages)
     {
         m_records.push_back(record);

@@ -60,6 +60,12 @@ class AllToAllTraffic : public Object
     /// @brief Records in completion (acknowledgement) order; tag = round number.
     const std::vector<MessageRecord>& GetMessageRecords() const;
 
+    /// @brief Delivery time (delivered - start) of every message, in picoseconds, in the
+    /// order messages were acknowledged. Kept whether or not records are.
+    const std::vector<int64_t>& GetDeliveryTimesPs() const;
+    /// @brief Acknowledgement time (acked - start) of every message, in picoseconds.
+    const std::vector<int64_t>& GetAckTimesPs() const;
+
     const std::vector<Round>& GetRounds() const;
     uint32_t GetNumRounds() const;
     /// @brief True once every round has completed and every message has been acknowledged.
@@ -89,6 +95,8 @@ class AllToAllTraffic : public Object
     bool m_recordMessages{false};
     bool m_done{false};
     std::vector<MessageRecord> m_records;
+    std::vector<int64_t> m_deliveryPs;
+    std::vector<int64_t> m_ackPs;
     Callback<void> m_doneCb;
     TracedCallback<uint32_t, Time> m_roundStartTrace;
     TracedCallback<uint32_t, Time> m_roundEndTrace;
