@@ -657,7 +657,8 @@ RdmaNic::HandleAck(const RoceInfo& roce)
         }
         CompleteAcked(qp);
     }
-    if (nak && una < qp.sndMax)
+    // A NAK older than what is already acknowledged (reordered behind a newer ACK) is stale.
+    if (nak && una >= qp.sndUna && una < qp.sndMax)
     {
         if (m_transport->GetRecovery() == RdmaTransport::GO_BACK_N)
         {
