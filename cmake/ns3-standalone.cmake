@@ -23,6 +23,17 @@ elseif(ns3_VERSION VERSION_LESS 3.46)
 else()
   set(MOE_CXX_STANDARD 23)
 endif()
+# -DCMAKE_CXX_STANDARD=20|23 may ask for a newer standard (e.g. to check the sources ahead of a
+# newer ns-3), never for an older one than the installed ns-3 needs.
+if(DEFINED CACHE{CMAKE_CXX_STANDARD})
+  if($CACHE{CMAKE_CXX_STANDARD} GREATER MOE_CXX_STANDARD)
+    set(MOE_CXX_STANDARD $CACHE{CMAKE_CXX_STANDARD})
+  elseif($CACHE{CMAKE_CXX_STANDARD} LESS MOE_CXX_STANDARD)
+    message(WARNING "moe-fabric: ns-3 ${ns3_VERSION} needs C++${MOE_CXX_STANDARD}; "
+                    "ignoring CMAKE_CXX_STANDARD=$CACHE{CMAKE_CXX_STANDARD}")
+  endif()
+endif()
+message(STATUS "moe-fabric: C++${MOE_CXX_STANDARD}")
 set(CMAKE_CXX_STANDARD ${MOE_CXX_STANDARD})
 set(CMAKE_CXX_STANDARD_REQUIRED ON)
 set(CMAKE_CXX_EXTENSIONS OFF)
@@ -99,7 +110,9 @@ function(build_lib_example)
   set(multiValueArgs SOURCE_FILES HEADER_FILES LIBRARIES_TO_LINK)
   cmake_parse_arguments("BLIB_EXAMPLE" "${options}" "${oneValueArgs}" "${multiValueArgs}" ${ARGN})
   add_executable(${BLIB_EXAMPLE_NAME} ${BLIB_EXAMPLE_SOURCE_FILES})
-  target_link_libraries(${BLIB_EXAMPLE_NAME} PRIVATE ${BLIB_EXAMPLE_LIBRARIES_TO_LINK})
+  # Plain signature, like ns-3's build_exec, so later target_link_libraries() calls on an example
+  # work the same in both modes.
+  target_link_libraries(${BLIB_EXAMPLE_NAME} ${BLIB_EXAMPLE_LIBRARIES_TO_LINK})
   set_target_properties(${BLIB_EXAMPLE_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY
                                                         ${CMAKE_BINARY_DIR}/bin)
 endfunction()
