@@ -14,10 +14,10 @@
  */
 
 #include "ns3/command-line.h"
-#include "ns3/config-reader.h"
+#include "ns3/moe-config-reader.h"
 #include "ns3/fabric-config-error.h"
 #include "ns3/fabric-helper.h"
-#include "ns3/scenario.h"
+#include "ns3/moe-scenario.h"
 #include "ns3/simulator.h"
 
 #include <cerrno>

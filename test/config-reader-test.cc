@@ -4,8 +4,8 @@
  */
 #include "test-util.h"
 
-#include "ns3/config-reader.h"
 #include "ns3/fabric-config-error.h"
+#include "ns3/moe-config-reader.h"
 
 #include <cmath>
 #include <cstdio>

@@ -17,9 +17,9 @@
  */
 #include "test-util.h"
 
-#include "ns3/config-reader.h"
 #include "ns3/fabric-hash.h"
-#include "ns3/scenario.h"
+#include "ns3/moe-config-reader.h"
+#include "ns3/moe-scenario.h"
 #include "ns3/simulator.h"
 
 #include <algorithm>

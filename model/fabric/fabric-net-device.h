@@ -6,7 +6,7 @@
 
 #include "fabric-admission.h"
 #include "fabric-frame.h"
-#include "ring-buffer.h"
+#include "fabric-ring-buffer.h"
 
 #include "ns3/callback.h"
 #include "ns3/data-rate.h"

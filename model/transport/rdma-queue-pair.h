@@ -4,7 +4,7 @@
 #ifndef MOE_RDMA_QUEUE_PAIR_H
 #define MOE_RDMA_QUEUE_PAIR_H
 
-#include "ns3/ring-buffer.h"
+#include "ns3/fabric-ring-buffer.h"
 
 #include <cstdint>
 #include <set>

@@ -4,8 +4,8 @@
 #ifndef MOE_SCENARIO_H
 #define MOE_SCENARIO_H
 
-#include "config-reader.h"
 #include "fat-tree-helper.h"
+#include "moe-config-reader.h"
 
 #include "ns3/all-to-all-traffic.h"
 #include "ns3/fabric-topology.h"

@@ -1,4 +1,4 @@
-#include "scenario.h"
+#include "moe-scenario.h"
 
 #include "fabric-config-error.h"
 #include "fabric-helper.h"
