@@ -17,41 +17,42 @@ NS_OBJECT_ENSURE_REGISTERED(FabricChannel);
 
 namespace
 {
-/// A frame's last bit reaches the far end of the link.
+/// The first frame in flight towards one end of a link arrives.
 class FrameArrivalEvent : public PooledEventImpl<FrameArrivalEvent>
 {
   public:
-    FrameArrivalEvent(FabricNetDevice* device, const Ptr<Packet>& packet)
-        : m_device(device),
-          m_packet(packet)
+    FrameArrivalEvent(FabricChannel* channel, uint8_t end)
+        : m_channel(channel),
+          m_end(end)
     {
     }
 
   protected:
     void Notify() override
     {
-        m_device->Receive(m_packet);
+        m_channel->DeliverHead(m_end);
     }
 
   private:
-    FabricNetDevice* m_device;
-    Ptr<Packet> m_packet;
+    FabricChannel* m_channel;
+    uint8_t m_end;
 };
 } // namespace
 
 TypeId
 FabricChannel::GetTypeId()
 {
-    static TypeId tid = TypeId("ns3::moe::FabricChannel")
-                            .SetParent<Channel>()
-                            .SetGroupName("MoeFabric")
-                            .AddConstructor<FabricChannel>()
-                            .AddAttribute("Delay",
-                                          "Propagation delay plus the receiver's pipeline "
-                                          "latency, per direction.",
-                                          TimeValue(NanoSeconds(1000)),
-                                          MakeTimeAccessor(&FabricChannel::m_delay),
-                                          MakeTimeChecker(Time(0)));
+    static TypeId tid =
+        TypeId("ns3::moe::FabricChannel")
+            .SetParent<Channel>()
+            .SetGroupName("MoeFabric")
+            .AddConstructor<FabricChannel>()
+            .AddAttribute("Delay",
+                          "Propagation delay plus the receiver's pipeline "
+                          "latency, per direction.",
+                          TimeValue(NanoSeconds(1000)),
+                          MakeTimeAccessor(&FabricChannel::SetDelay, &FabricChannel::GetDelay),
+                          MakeTimeChecker(Time(0)));
     return tid;
 }
 
@@ -60,8 +61,23 @@ FabricChannel::FabricChannel()
 }
 
 void
+FabricChannel::SetDelay(Time delay)
+{
+    m_delay = delay;
+    m_delayPs = delay.GetPicoSeconds();
+}
+
+void
 FabricChannel::DoDispose()
 {
+    for (auto& fifo : m_inFlight)
+    {
+        while (!fifo.empty())
+        {
+            AdoptPacket(fifo.front().packet); // drops the reference
+            fifo.pop_front();
+        }
+    }
     m_devices[0] = nullptr;
     m_devices[1] = nullptr;
     Channel::DoDispose();
@@ -77,13 +93,45 @@ FabricChannel::Attach(Ptr<FabricNetDevice> device)
 }
 
 void
-FabricChannel::Transmit(const Ptr<Packet>& packet, const FabricNetDevice* src, const Time& txTime)
+FabricChannel::Transmit(Packet* owned, const FabricNetDevice* src, int64_t txPs)
 {
-    FabricNetDevice* peer = PeekPointer(m_devices[m_devices[0] == src ? 1 : 0]);
-    NS_ASSERT_MSG(peer != nullptr && m_nDevices == 2, "FabricChannel: link has one end only");
-    Simulator::ScheduleWithContext(m_peerNodeId[m_devices[0] == src ? 1 : 0],
-                                   txTime + m_delay,
-                                   new FrameArrivalEvent(peer, packet));
+    NS_ASSERT_MSG(m_nDevices == 2, "FabricChannel: link has one end only");
+    const uint8_t end = m_devices[0] == src ? 1 : 0;
+    auto& fifo = m_inFlight[end];
+    const int64_t arrival = Simulator::Now().GetPicoSeconds() + txPs + m_delayPs;
+    fifo.push_back(InFlightFrame{owned, arrival});
+    if (fifo.size() == 1)
+    {
+        ScheduleHead(end);
+    }
+}
+
+void
+FabricChannel::ScheduleHead(uint8_t end)
+{
+    const int64_t delay = m_inFlight[end].front().arrivalPs - Simulator::Now().GetPicoSeconds();
+    Simulator::ScheduleWithContext(m_peerNodeId[end],
+                                   PicoSeconds(delay),
+                                   new FrameArrivalEvent(this, end));
+}
+
+void
+FabricChannel::DeliverHead(uint8_t end)
+{
+    auto& fifo = m_inFlight[end];
+    Packet* raw = fifo.front().packet;
+    fifo.pop_front();
+    if (!fifo.empty())
+    {
+        ScheduleHead(end);
+    }
+    m_devices[end]->Receive(AdoptPacket(raw));
+}
+
+size_t
+FabricChannel::GetFramesInFlight(uint8_t end) const
+{
+    return m_inFlight[end].size();
 }
 
 Ptr<FabricNetDevice>

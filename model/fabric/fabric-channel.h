@@ -4,6 +4,8 @@
 #ifndef MOE_FABRIC_CHANNEL_H
 #define MOE_FABRIC_CHANNEL_H
 
+#include "fabric-ring-buffer.h"
+
 #include "ns3/channel.h"
 #include "ns3/nstime.h"
 #include "ns3/packet.h"
@@ -30,11 +32,19 @@ class FabricChannel : public Channel
 
     /// @brief Attach a device (called by FabricNetDevice::Attach); at most two.
     void Attach(Ptr<FabricNetDevice> device);
-    /// @brief Deliver @p packet from @p src to the other end after @p txTime + Delay.
-    void Transmit(const Ptr<Packet>& packet, const FabricNetDevice* src, const Time& txTime);
+    /**
+     * @brief Deliver a frame from @p src to the other end after @p txPs + Delay. The channel
+     * takes over the packet reference @p owned (see DetachPacket()).
+     */
+    void Transmit(Packet* owned, const FabricNetDevice* src, int64_t txPs);
+    /// @brief The first frame in flight towards end @p end has arrived (called by its event).
+    void DeliverHead(uint8_t end);
+    /// @brief Frames on the wire towards end @p end (0 or 1).
+    size_t GetFramesInFlight(uint8_t end) const;
     /// @brief The device at the other end from @p device.
     Ptr<FabricNetDevice> GetPeer(const FabricNetDevice* device) const;
 
+    void SetDelay(Time delay);
     Time GetDelay() const;
 
     std::size_t GetNDevices() const override;
@@ -45,8 +55,22 @@ class FabricChannel : public Channel
 
   private:
     Time m_delay;
+
+    /// @brief A frame on the wire and when its last bit reaches the far end.
+    struct InFlightFrame
+    {
+        Packet* packet{nullptr}; ///< owned reference
+        int64_t arrivalPs{0};
+    };
+
+    void ScheduleHead(uint8_t end);
+
     Ptr<FabricNetDevice> m_devices[2];
     uint32_t m_peerNodeId[2]{0, 0}; ///< node ids of the two ends (event contexts)
+    int64_t m_delayPs{0};
+    /// Frames in flight towards each end, in arrival order (a link is FIFO). Only the first has
+    /// a pending event, which keeps the simulator's event set small.
+    RingBuffer<InFlightFrame> m_inFlight[2];
     std::size_t m_nDevices{0};
 };
 

@@ -329,7 +329,8 @@ FabricNetDevice::TryTransmit()
             if (packet)
             {
                 m_lastFromPull |= bit;
-                StartTransmission(packet, p);
+                const uint32_t bytes = packet->GetSize();
+                StartTransmission(DetachPacket(packet), bytes, p);
                 return;
             }
             m_pullMask &= static_cast<uint8_t>(~bit);
@@ -339,17 +340,14 @@ FabricNetDevice::TryTransmit()
                 continue;
             }
         }
-        // Serve the queue.
+        // Serve the queue. The packet's reference moves from the queue slot to the wire without
+        // touching the Packet object (see DetachPacket()).
         auto& q = m_queues[p];
-        QueueEntry entry = std::move(q.front());
-        q.pop_front();
-        m_queueBytes[p] -= entry.bytes;
-        m_totalQueueBytes -= entry.bytes;
+        QueueEntry& entry = q.front();
+        const uint32_t bytes = entry.bytes;
+        m_queueBytes[p] -= bytes;
+        m_totalQueueBytes -= bytes;
         --m_totalQueueFrames;
-        if (q.empty())
-        {
-            m_queuedMask &= static_cast<uint8_t>(~bit);
-        }
         m_lastFromPull &= static_cast<uint8_t>(~bit);
         if (m_admissionRaw != nullptr)
         {
@@ -359,35 +357,37 @@ FabricNetDevice::TryTransmit()
         {
             m_dequeueTrace(entry.packet, p);
         }
-        StartTransmission(entry.packet, p);
+        Packet* raw = DetachPacket(entry.packet);
+        q.pop_front();
+        if (q.empty())
+        {
+            m_queuedMask &= static_cast<uint8_t>(~bit);
+        }
+        StartTransmission(raw, bytes, p);
         return;
     }
 }
 
 void
-FabricNetDevice::StartTransmission(const Ptr<Packet>& packet, uint8_t priority)
+FabricNetDevice::StartTransmission(Packet* owned, uint32_t size, uint8_t priority)
 {
-    NS_LOG_FUNCTION(this << packet << static_cast<uint32_t>(priority));
+    NS_LOG_FUNCTION(this << owned << size << static_cast<uint32_t>(priority));
     m_transmitting = true;
-    const uint32_t size = packet->GetSize();
     const uint32_t wire = WireBytes(size);
     const int64_t txPs = SerializationPs(wire, m_bps);
     ++m_counters.txFrames;
     m_counters.txBytes += size;
     m_counters.txWireBytes += wire;
     // Trace sources cost nothing when unconnected: no Ptr<const Packet> is even built.
-    if (!m_phyTxBeginTrace.IsEmpty())
+    if (!m_phyTxBeginTrace.IsEmpty() || !m_snifferTrace.IsEmpty())
     {
+        const Ptr<const Packet> packet(owned);
         m_phyTxBeginTrace(packet);
-    }
-    if (!m_snifferTrace.IsEmpty())
-    {
         m_snifferTrace(packet);
     }
-    const Time txTime = PicoSeconds(txPs);
-    m_channelRaw->Transmit(packet, this, txTime);
+    m_channelRaw->Transmit(owned, this, txPs);
     // ScheduleWithContext returns no EventId: nothing ever cancels this event.
-    Simulator::ScheduleWithContext(m_nodeId, txTime, new TransmitCompleteEvent(this));
+    Simulator::ScheduleWithContext(m_nodeId, PicoSeconds(txPs), new TransmitCompleteEvent(this));
 }
 
 void

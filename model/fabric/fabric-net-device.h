@@ -189,7 +189,8 @@ class FabricNetDevice : public NetDevice
 
   private:
     void TryTransmit();
-    void StartTransmission(const Ptr<Packet>& packet, uint8_t priority);
+    /// Put a frame on the wire; takes over the packet reference @p owned (DetachPacket()).
+    void StartTransmission(Packet* owned, uint32_t size, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
 
     // Hot: touched for every frame (kept together for cache locality).

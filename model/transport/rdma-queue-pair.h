@@ -121,7 +121,10 @@ struct SenderQp
     uint32_t remoteQpn{0};  ///< the receiver QP at dst
 
     RingBuffer<RdmaMessage> msgs; ///< not yet acknowledged, in PSN order
-    uint64_t msgBaseSeq{0};       ///< sequence number of msgs.front()
+    /// msgs.front().endPsn, or UINT64_MAX if empty: lets an ACK that completes no message skip
+    /// the message list (a cache miss per ACK otherwise)
+    uint64_t frontEndPsn{UINT64_MAX};
+    uint64_t msgBaseSeq{0}; ///< sequence number of msgs.front()
     uint64_t postedPsn{0};
     uint64_t sndNxt{0};
     uint64_t sndUna{0};
@@ -152,6 +155,10 @@ struct ReceiverQp
     uint64_t nakedPsn{UINT64_MAX}; ///< rcvNxt value a NAK was last sent for
     uint32_t pktsSinceAck{0};
     uint64_t deliverSeq{0}; ///< sequence number of the next message to deliver
+    /// End PSN of message deliverSeq (0: not looked up yet) and whether its first byte has
+    /// been seen: most packets then need no look into the sender's message list.
+    uint64_t deliverEndPsn{0};
+    bool deliverFirstSeen{false};
 };
 
 } // namespace moe

@@ -209,6 +209,10 @@ RdmaNic::PostSend(const MessageRecord& record)
     m.endPsn = m.startPsn + packets;
     m.startPs = record.start.GetPicoSeconds();
     qp.postedPsn = m.endPsn;
+    if (qp.msgs.empty())
+    {
+        qp.frontEndPsn = m.endPsn;
+    }
     qp.msgs.push_back(m);
     ++m_pendingMessages;
     Activate(index);
@@ -538,11 +542,27 @@ RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce)
         rq.rcvNxt = rq.ooo.Advance(psn + 1);
     }
 
-    // First byte of its message.
-    const size_t msgIndex = FindMessageIndex(sq.msgs, psn);
-    if (msgIndex < sq.msgs.size() && sq.msgs[msgIndex].firstBytePs < 0)
+    // First byte of its message. Usually the packet belongs to the message being received,
+    // whose end PSN the receiver caches; otherwise look the message up.
+    if (rq.deliverEndPsn != 0 && psn < rq.deliverEndPsn)
     {
-        sq.msgs[msgIndex].firstBytePs = NowPs();
+        if (!rq.deliverFirstSeen)
+        {
+            RdmaMessage& m = sq.msgs[rq.deliverSeq - sq.msgBaseSeq];
+            if (m.firstBytePs < 0)
+            {
+                m.firstBytePs = NowPs();
+            }
+            rq.deliverFirstSeen = true;
+        }
+    }
+    else
+    {
+        const size_t msgIndex = FindMessageIndex(sq.msgs, psn);
+        if (msgIndex < sq.msgs.size() && sq.msgs[msgIndex].firstBytePs < 0)
+        {
+            sq.msgs[msgIndex].firstBytePs = NowPs();
+        }
     }
 
     const bool jumped = rq.rcvNxt > before + 1;
@@ -563,6 +583,10 @@ RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce)
 bool
 RdmaNic::DeliverCompleted(ReceiverQp& rq, SenderQp& sq)
 {
+    if (rq.deliverEndPsn != 0 && rq.rcvNxt < rq.deliverEndPsn)
+    {
+        return false; // the current message is still incomplete
+    }
     bool any = false;
     while (true)
     {
@@ -584,6 +608,18 @@ RdmaNic::DeliverCompleted(ReceiverQp& rq, SenderQp& sq)
         // storage): build the record first and do not touch m afterwards.
         const MessageRecord record = MakeRecord(rq.src, sq, m);
         m_transport->ReportDelivered(record);
+    }
+    // Cache the next message's end (0 if the sender has not posted it yet).
+    const uint64_t next = rq.deliverSeq - sq.msgBaseSeq;
+    if (next < sq.msgs.size())
+    {
+        rq.deliverEndPsn = sq.msgs[next].endPsn;
+        rq.deliverFirstSeen = sq.msgs[next].firstBytePs >= 0;
+    }
+    else
+    {
+        rq.deliverEndPsn = 0;
+        rq.deliverFirstSeen = false;
     }
     return any;
 }
@@ -680,11 +716,12 @@ RdmaNic::HandleAck(const RoceInfo& roce)
 void
 RdmaNic::CompleteAcked(SenderQp& qp)
 {
-    while (!qp.msgs.empty() && qp.msgs.front().endPsn <= qp.sndUna)
+    while (qp.frontEndPsn <= qp.sndUna)
     {
         const RdmaMessage m = qp.msgs.front();
         NS_ASSERT_MSG(m.deliveredPs >= 0, "message acknowledged before it was delivered");
         qp.msgs.pop_front();
+        qp.frontEndPsn = qp.msgs.empty() ? UINT64_MAX : qp.msgs.front().endPsn;
         ++qp.msgBaseSeq;
         --m_pendingMessages;
         MessageRecord record = MakeRecord(m_hostId, qp, m);
