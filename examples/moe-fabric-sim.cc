@@ -14,9 +14,9 @@
  */
 
 #include "ns3/command-line.h"
-#include "ns3/moe-config-reader.h"
 #include "ns3/fabric-config-error.h"
 #include "ns3/fabric-helper.h"
+#include "ns3/moe-config-reader.h"
 #include "ns3/moe-scenario.h"
 #include "ns3/simulator.h"
 
