@@ -654,19 +654,7 @@ Scenario::OnTrafficDone()
 {
     // Let frames still in the fabric (late ACKs, duplicates) land, then stop: the event list
     // also holds lazy timers that would otherwise advance the clock for nothing.
-    FabricStats stats(m_topology);
-    bool idle = stats.GetQueuedFrames() == 0 && stats.CheckConservation().empty();
-    if (idle)
-    {
-        for (const auto& dev : m_topology->GetAllDevices())
-        {
-            if (dev->IsTransmitting())
-            {
-                idle = false;
-                break;
-            }
-        }
-    }
+    const bool idle = FabricStats(m_topology).IsIdle();
     if (idle)
     {
         m_complete = true;

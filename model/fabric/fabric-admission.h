@@ -45,8 +45,7 @@ struct QueueEntry
     uint32_t bytes{0};           ///< frame bytes as buffered (the packet size)
     uint16_t inPort{LOCAL_PORT}; ///< ingress port at this node
     uint8_t priority{0};
-    uint8_t flags{0};     ///< reserved for admission implementations
-    int64_t enqueuePs{0}; ///< enqueue time in picoseconds
+    uint8_t flags{0}; ///< reserved for admission implementations
 };
 
 /**

@@ -197,7 +197,6 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
 {
     const uint8_t p = entry.priority;
     NS_ASSERT(p < NUM_PRIORITIES);
-    entry.enqueuePs = Simulator::Now().GetPicoSeconds();
     m_queueBytes[p] += entry.bytes;
     m_totalQueueBytes += entry.bytes;
     ++m_totalQueueFrames;

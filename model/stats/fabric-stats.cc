@@ -1,5 +1,7 @@
 #include "fabric-stats.h"
 
+#include "ns3/fabric-channel.h"
+
 #include <sstream>
 
 namespace ns3
@@ -86,6 +88,35 @@ FabricStats::GetQueuedFrames() const
         n += dev->GetQueueFrames();
     }
     return n;
+}
+
+uint64_t
+FabricStats::GetFramesInFlight() const
+{
+    uint64_t n = 0;
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        // Count each link once, from the device at its first end: both directions.
+        Ptr<FabricChannel> channel = dev->GetFabricChannel();
+        if (channel->GetDevice(0) == dev)
+        {
+            n += channel->GetFramesInFlight(0) + channel->GetFramesInFlight(1);
+        }
+    }
+    return n;
+}
+
+bool
+FabricStats::IsIdle() const
+{
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        if (dev->GetQueueFrames() != 0 || dev->IsTransmitting())
+        {
+            return false;
+        }
+    }
+    return GetFramesInFlight() == 0;
 }
 
 std::string

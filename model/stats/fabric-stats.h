@@ -52,6 +52,10 @@ class FabricStats
     uint64_t GetPacketHops() const;
     /// @brief Frames still queued anywhere.
     uint64_t GetQueuedFrames() const;
+    /// @brief Frames on the wire (being serialized or propagating, not yet arrived).
+    uint64_t GetFramesInFlight() const;
+    /// @brief Nothing queued, nothing on the wire, no port transmitting.
+    bool IsIdle() const;
 
     /**
      * @brief Frame conservation per link direction: frames transmitted by one end equal the
