@@ -326,6 +326,22 @@ ParseScenario(const Json& config, Json& effective)
         sw.Finish();
     }
 
+    const bool hasWorkload = config.is_object() && config.contains("workload");
+    if (hasWorkload && config.contains("traffic"))
+    {
+        throw ConfigError("workload",
+                          "give either traffic (a synthetic all-to-all) or workload (an MoE "
+                          "workload), not both");
+    }
+    if (hasWorkload)
+    {
+        ConfigReader wl = root.GetObject("workload");
+        wl.GetEnum("type", "moe", {"moe"});
+        s.moe = true;
+        s.moeSpec = ParseMoeWorkload(wl, config["workload"], s.spec, s.seed, s.moeOptions);
+        wl.Finish();
+    }
+    else
     {
         ConfigReader tf = root.GetObject("traffic");
         tf.GetEnum("type", "all-to-all", {"all-to-all"});
@@ -437,7 +453,11 @@ ParseScenario(const Json& config, Json& effective)
 
     {
         ConfigReader out = root.GetObject("output");
-        s.messagesCsv = out.GetBool("messages_csv", true);
+        s.messagesCsv = out.GetBool("messages_csv", !s.moe);
+        if (s.moe)
+        {
+            s.layerPhasesCsv = out.GetBool("layer_phases_csv", true);
+        }
         s.pcap = out.GetEnum("pcap", "none", {"none", "hosts", "all"});
         out.Finish();
     }
@@ -503,6 +523,18 @@ Ptr<AllToAllTraffic>
 Scenario::GetTraffic() const
 {
     return m_traffic;
+}
+
+Ptr<MoeWorkload>
+Scenario::GetMoeWorkload() const
+{
+    return m_moe;
+}
+
+Ptr<MoeWorkload>
+Scenario::GetIdealTwin() const
+{
+    return m_twin;
 }
 
 Time
@@ -572,6 +604,35 @@ Scenario::Build(const std::string& outputDir)
     else
     {
         DynamicCast<IdealTransport>(m_transport)->Install(m_topology);
+    }
+
+    if (s.moe)
+    {
+        const GpuLayout layout = MakeGpuLayout(s.spec);
+        m_moe = CreateObject<MoeWorkload>();
+        m_moe->Configure(s.moeSpec, layout);
+        m_moe->SetRecordMessages(s.messagesCsv);
+        m_moe->Install(m_topology->GetHostNodes(), m_transport);
+        m_moe->SetDoneCallback(MakeCallback(&Scenario::OnMoeDone, this));
+        if (s.moeOptions.fabricTax)
+        {
+            // The same workload (same routing: the gate is deterministic) on the ideal
+            // transport, in the same simulation: it sends no packets, so the two do not meet.
+            Ptr<IdealTransport> ideal = CreateObject<IdealTransport>();
+            ideal->SetAttribute("Mtu", UintegerValue(s.mtu));
+            for (uint8_t c = 0; c < NUM_TRAFFIC_CLASSES; ++c)
+            {
+                ideal->SetClassPriority(c, s.classPriority[c]);
+            }
+            ideal->Install(m_topology);
+            m_twinTransport = ideal;
+            m_twin = CreateObject<MoeWorkload>();
+            m_twin->Configure(s.moeSpec, layout);
+            m_twin->Install(m_topology->GetHostNodes(), m_twinTransport);
+            m_twin->SetDoneCallback(MakeCallback(&Scenario::OnMoeDone, this));
+        }
+        m_built = true;
+        return;
     }
 
     m_traffic = CreateObject<AllToAllTraffic>();
@@ -665,11 +726,31 @@ Scenario::OnTrafficDone()
     Simulator::Schedule(NanoSeconds(100), &Scenario::OnTrafficDone, this);
 }
 
+void
+Scenario::OnMoeDone()
+{
+    if (m_moe->IsDone() && (m_twin == nullptr || m_twin->IsDone()))
+    {
+        OnTrafficDone();
+    }
+}
+
 bool
 Scenario::Run()
 {
     NS_ABORT_MSG_IF(!m_built || m_ran, "Scenario::Run needs Build() and runs once");
-    m_traffic->Start(m_transport, Time(0));
+    if (m_moe != nullptr)
+    {
+        m_moe->Start(Time(0));
+        if (m_twin != nullptr)
+        {
+            m_twin->Start(Time(0));
+        }
+    }
+    else
+    {
+        m_traffic->Start(m_transport, Time(0));
+    }
     Simulator::Stop(PicoSeconds(m_settings.stopTimePs));
     const auto t0 = std::chrono::steady_clock::now();
     Simulator::Run();
@@ -725,8 +806,10 @@ Scenario::DescribeDryRun() const
         }
         os << "\n";
     }
-    const uint32_t a = s.participants.front();
-    const uint32_t b = s.participants.back();
+    const uint32_t a = s.moe ? s.moeSpec.nodeGpus.front() : s.participants.front();
+    const uint32_t b = s.moe ? (s.moeSpec.expertGpus.empty() ? s.moeSpec.nodeGpus.back()
+                                                             : s.moeSpec.expertGpus.back())
+                             : s.participants.back();
     os << "  path gpu" << a << " -> gpu" << b << ": " << m_topology->GetHopCount(a, b) << " hops, "
        << m_topology->GetPaths(a, b).size() << " equal-cost paths\n";
     os << "switch: " << s.loadBalancing << ", tail-drop "
@@ -739,6 +822,11 @@ Scenario::DescribeDryRun() const
         os << ", ack every " << s.ackInterval << ", " << s.recovery;
     }
     os << "\n";
+    if (s.moe)
+    {
+        os << DescribeMoe();
+        return os.str();
+    }
     uint64_t roundBytes = 0;
     const uint32_t n = static_cast<uint32_t>(s.participants.size());
     for (uint32_t i = 0; i < n; ++i)
@@ -804,8 +892,13 @@ Scenario::MakeSummary() const
     topo["oversubscription"] = m_topology->GetOversubscription();
     j["topology"] = topo;
 
+    if (m_moe != nullptr)
+    {
+        j["moe"] = MakeMoeSummary();
+    }
     Json rounds = Json::array();
-    const auto& log = m_traffic->GetRounds();
+    const auto& log =
+        m_traffic != nullptr ? m_traffic->GetRounds() : std::vector<AllToAllTraffic::Round>();
     for (size_t r = 0; r < log.size(); ++r)
     {
         Json jr = Json::object();
@@ -826,7 +919,10 @@ Scenario::MakeSummary() const
         jr["bound_s"] = Seconds(m_bound.GetPicoSeconds());
         rounds.push_back(jr);
     }
-    j["rounds"] = rounds;
+    if (m_traffic != nullptr)
+    {
+        j["rounds"] = rounds;
+    }
 
     Json msgs = Json::object();
     msgs["started"] = m_transport->GetMessagesStarted();
@@ -834,8 +930,18 @@ Scenario::MakeSummary() const
     msgs["acked"] = m_transport->GetMessagesAcked();
     msgs["bytes_started"] = m_transport->GetBytesStarted();
     msgs["bytes_delivered"] = m_transport->GetBytesDelivered();
-    msgs["delivery_time"] = DistributionJson(m_traffic->GetDeliveryTimesPs());
-    msgs["ack_time"] = DistributionJson(m_traffic->GetAckTimesPs());
+    if (m_traffic != nullptr)
+    {
+        msgs["delivery_time"] = DistributionJson(m_traffic->GetDeliveryTimesPs());
+        msgs["ack_time"] = DistributionJson(m_traffic->GetAckTimesPs());
+    }
+    else
+    {
+        std::vector<int64_t> all = m_moe->GetDeliveryTimesPs(false);
+        const auto& back = m_moe->GetDeliveryTimesPs(true);
+        all.insert(all.end(), back.begin(), back.end());
+        msgs["delivery_time"] = DistributionJson(all);
+    }
     j["messages"] = msgs;
 
     Json tr = Json::object();
@@ -899,7 +1005,12 @@ Scenario::HumanSummary() const
     os << "moe-fabric " << MOE_FABRIC_VERSION << ": " << spec.type << ", " << spec.NumHosts()
        << " GPUs, " << spec.NumSwitches() << " switches; transport " << s.transportType
        << ", load balancing " << s.loadBalancing << ", seed " << s.seed << "\n";
-    const auto& log = m_traffic->GetRounds();
+    const auto& log =
+        m_traffic != nullptr ? m_traffic->GetRounds() : std::vector<AllToAllTraffic::Round>();
+    if (m_moe != nullptr)
+    {
+        os << MoeHumanSummary();
+    }
     for (size_t r = 0; r < log.size(); ++r)
     {
         os << "  round " << r << ": ";
@@ -965,7 +1076,31 @@ Scenario::WriteOutputs(const std::string& dir) const
     };
     writeFile("summary.json", MakeSummary().dump(2) + "\n");
     writeFile("effective_config.json", m_effective.dump(2) + "\n");
-    if (m_settings.messagesCsv)
+    if (m_moe != nullptr && m_settings.layerPhasesCsv)
+    {
+        writeFile("layer_phases.csv", LayerPhasesCsv());
+    }
+    if (m_moe != nullptr && m_settings.messagesCsv)
+    {
+        auto log = m_moe->GetMessageLog();
+        std::sort(log.begin(), log.end(), [](const auto& a, const auto& b) {
+            return a.record.id < b.record.id;
+        });
+        std::ostringstream csv;
+        csv << "id,src,dst,bytes,class,kind,group,iteration,stage,micro_batch,start_s,"
+               "first_byte_s,end_s\n";
+        for (const auto& l : log)
+        {
+            const MessageRecord& r = l.record;
+            csv << r.id << ',' << r.src << ',' << r.dst << ',' << r.bytes << ','
+                << static_cast<uint32_t>(r.cls) << ',' << MoeMessageKindName(l.kind) << ','
+                << l.group << ',' << l.iteration << ',' << l.stage << ',' << l.microBatch << ','
+                << FormatSeconds(r.start) << ',' << FormatSeconds(r.firstByte) << ','
+                << FormatSeconds(r.delivered) << '\n';
+        }
+        writeFile("messages.csv", csv.str());
+    }
+    else if (m_settings.messagesCsv)
     {
         std::vector<MessageRecord> records = m_traffic->GetMessageRecords();
         std::sort(records.begin(),
@@ -982,6 +1117,391 @@ Scenario::WriteOutputs(const std::string& dir) const
         }
         writeFile("messages.csv", csv.str());
     }
+}
+
+// =============================================================================================
+// MoE reporting
+
+namespace
+{
+/// Phase names of summary.json's moe.layers[].phases and layer_phases.csv (in this order).
+const std::vector<std::string> PHASES{"attention",
+                                      "dispatch",
+                                      "expert_queueing",
+                                      "expert_compute",
+                                      "combine",
+                                      "shared_expert_wait",
+                                      "barrier_wait"};
+
+/// Critical-path phases of one record, in ps (see MoeUnitRecord): they add up to next - start
+/// (end - start for the last stage).
+std::vector<int64_t>
+PhasesOf(const MoeUnitRecord& r)
+{
+    const int64_t a = r.attentionEnd;
+    const int64_t ready = std::max(r.expertReady, a);
+    const int64_t cstart = std::max(r.computeStart, ready);
+    const int64_t sent = std::max(r.combineSent, cstart);
+    const int64_t done = std::max(r.combineDone, sent);
+    return {a - r.start,
+            ready - a,
+            cstart - ready,
+            sent - cstart,
+            done - sent,
+            std::max<int64_t>(r.end - done, 0),
+            r.next >= 0 ? r.next - r.end : 0};
+}
+
+Json
+PhaseStats(std::vector<int64_t> v)
+{
+    std::sort(v.begin(), v.end());
+    Json j = Json::object();
+    j["p50_s"] = Seconds(Percentile(v, 50));
+    j["p99_s"] = Seconds(Percentile(v, 99));
+    j["max_s"] = v.empty() ? 0.0 : Seconds(v.back());
+    return j;
+}
+
+/// Start and end (ps) of every (iteration, stage) over all groups, nodes and micro-batches.
+std::vector<std::pair<int64_t, int64_t>>
+StageSpans(const MoeWorkload& w)
+{
+    const MoeWorkloadSpec& spec = w.GetSpec();
+    const uint32_t stages = w.GetStagesPerIteration();
+    std::vector<std::pair<int64_t, int64_t>> spans(static_cast<size_t>(spec.iterations) * stages,
+                                                   {INT64_MAX, -1});
+    for (uint32_t g = 0; g < w.GetNumGroups(); ++g)
+    {
+        const uint32_t nodes = static_cast<uint32_t>(w.GetGroupNodes(g).size());
+        for (uint32_t it = 0; it < spec.iterations; ++it)
+        {
+            for (uint32_t st = 0; st < stages; ++st)
+            {
+                auto& span = spans[static_cast<size_t>(it) * stages + st];
+                for (uint32_t mb = 0; mb < spec.microBatches; ++mb)
+                {
+                    for (uint32_t n = 0; n < nodes; ++n)
+                    {
+                        const MoeUnitRecord& r = w.GetRecord(g, it, st, mb, n);
+                        if (r.start >= 0)
+                        {
+                            span.first = std::min(span.first, r.start);
+                        }
+                        span.second = std::max(span.second, r.end);
+                    }
+                }
+            }
+        }
+    }
+    return spans;
+}
+} // namespace
+
+std::string
+Scenario::DescribeMoe() const
+{
+    const MoeWorkloadSpec& w = m_settings.moeSpec;
+    std::ostringstream os;
+    os << "workload: MoE " << w.model.name << " (" << w.model.routedExperts << " routed experts"
+       << (w.model.sharedExperts > 0 ? " + " + std::to_string(w.model.sharedExperts) + " shared"
+                                     : std::string())
+       << ", top-" << w.model.topK << ", hidden " << w.model.hidden << "), " << w.mode << ", "
+       << w.layers << " layer(s) x " << w.iterations << " iteration(s)\n";
+    os << "  " << w.nodeGpus.size() << " token-owning GPUs in " << m_moe->GetNumGroups()
+       << " expert-parallel group(s)";
+    if (!w.expertGpus.empty())
+    {
+        os << ", expert pool of " << w.expertGpus.size() << " GPUs";
+    }
+    os << "; " << w.tokensPerGpu << " tokens per GPU in " << w.microBatches
+       << " micro-batch(es); gate " << w.gate.type << ", placement " << w.placement.type;
+    if (w.placement.redundantSlotsPerGpu > 0)
+    {
+        os << " + " << w.placement.redundantSlotsPerGpu << " redundant slot(s) per GPU";
+    }
+    os << "\n  dispatch " << DispatchVariantName(w.dispatch) << " ("
+       << w.model.DispatchBytesPerToken() << " B per token copy, combine "
+       << w.model.CombineBytesPerToken() << " B), experts " << (w.eager ? "eager" : "wait-all")
+       << " on " << w.gpu.name << ", barrier " << (w.globalBarrier ? "global" : "per-gpu")
+       << (m_settings.moeOptions.fabricTax ? ", fabric tax against the ideal transport" : "")
+       << "\n";
+    return os.str();
+}
+
+Json
+Scenario::MakeMoeSummary() const
+{
+    const MoeWorkload& w = *m_moe;
+    const MoeWorkloadSpec& spec = w.GetSpec();
+    Json j = Json::object();
+    j["model"] = spec.model.name;
+    j["mode"] = spec.mode;
+    j["gpu"] = spec.gpu.name;
+    j["groups"] = w.GetNumGroups();
+    j["node_gpus"] = spec.nodeGpus.size();
+    j["expert_gpus"] = spec.expertGpus.empty() ? spec.nodeGpus.size() : spec.expertGpus.size();
+    j["dispatch_bytes_per_token"] = spec.model.DispatchBytesPerToken();
+    j["combine_bytes_per_token"] = spec.model.CombineBytesPerToken();
+    j["complete"] = w.IsDone();
+
+    const uint32_t stages = w.GetStagesPerIteration();
+    const auto spans = StageSpans(w);
+    Json layers = Json::array();
+    Json iterations = Json::array();
+    for (uint32_t it = 0; it < spec.iterations; ++it)
+    {
+        int64_t itStart = INT64_MAX;
+        int64_t itEnd = -1;
+        for (uint32_t st = 0; st < stages; ++st)
+        {
+            const auto& span = spans[static_cast<size_t>(it) * stages + st];
+            Json jl = Json::object();
+            jl["iteration"] = it;
+            jl["layer"] = w.StageLayer(st);
+            jl["pass"] = w.StageIsBackward(st) ? "backward" : "forward";
+            const bool done = span.second >= 0 && span.first != INT64_MAX;
+            jl["complete"] = done;
+            if (done)
+            {
+                jl["start_s"] = Seconds(span.first);
+                jl["end_s"] = Seconds(span.second);
+                jl["completion_s"] = Seconds(span.second - span.first);
+                itStart = std::min(itStart, span.first);
+                itEnd = std::max(itEnd, span.second);
+            }
+            std::vector<std::vector<int64_t>> phases(PHASES.size());
+            for (uint32_t g = 0; g < w.GetNumGroups(); ++g)
+            {
+                const uint32_t nodes = static_cast<uint32_t>(w.GetGroupNodes(g).size());
+                for (uint32_t mb = 0; mb < spec.microBatches; ++mb)
+                {
+                    for (uint32_t n = 0; n < nodes; ++n)
+                    {
+                        const MoeUnitRecord& r = w.GetRecord(g, it, st, mb, n);
+                        if (r.end < 0)
+                        {
+                            continue;
+                        }
+                        const auto p = PhasesOf(r);
+                        for (size_t k = 0; k < PHASES.size(); ++k)
+                        {
+                            phases[k].push_back(p[k]);
+                        }
+                    }
+                }
+            }
+            Json jp = Json::object();
+            for (size_t k = 0; k < PHASES.size(); ++k)
+            {
+                jp[PHASES[k]] = PhaseStats(phases[k]);
+            }
+            jl["phases"] = jp;
+            layers.push_back(jl);
+        }
+        Json ji = Json::object();
+        ji["iteration"] = it;
+        if (itEnd >= 0)
+        {
+            ji["start_s"] = Seconds(itStart);
+            ji["end_s"] = Seconds(itEnd);
+            ji["completion_s"] = Seconds(itEnd - itStart);
+        }
+        iterations.push_back(ji);
+    }
+    j["iterations"] = iterations;
+    j["layers"] = layers;
+
+    j["expert_tokens"] = w.GetExpertTokens();
+    const std::vector<uint32_t>& experts =
+        spec.expertGpus.empty() ? spec.nodeGpus : spec.expertGpus;
+    uint64_t maxLoad = 0;
+    uint64_t minLoad = UINT64_MAX;
+    long double sum = 0;
+    Json gpuTokens = Json::object();
+    for (uint32_t g : experts)
+    {
+        const uint64_t t = w.GetGpuTokens()[g];
+        maxLoad = std::max(maxLoad, t);
+        minLoad = std::min(minLoad, t);
+        sum += t;
+        gpuTokens[std::to_string(g)] = t;
+    }
+    const double mean = static_cast<double>(sum / experts.size());
+    j["gpu_tokens"] = gpuTokens;
+    j["gpu_load_max_over_mean"] = mean > 0 ? static_cast<double>(maxLoad) / mean : 0.0;
+    j["gpu_load_min_over_mean"] = mean > 0 ? static_cast<double>(minLoad) / mean : 0.0;
+    j["routed_picks"] = w.GetRoutedPicks();
+    j["dropped_picks"] = w.GetDroppedPicks();
+    Json loc = Json::object();
+    for (size_t l = 0; l < 4; ++l)
+    {
+        loc[LocalityName(static_cast<Locality>(l))] = w.GetDispatchBytesByLocality()[l];
+    }
+    j["dispatch_bytes_by_locality"] = loc;
+    Json kinds = Json::object();
+    for (size_t k = 0; k < 5; ++k)
+    {
+        Json jk = Json::object();
+        jk["messages"] = w.GetMessagesByKind()[k];
+        jk["bytes"] = w.GetBytesByKind()[k];
+        kinds[MoeMessageKindName(static_cast<MoeMessageKind>(k))] = jk;
+    }
+    j["fabric_messages_by_kind"] = kinds;
+    Json mt = Json::object();
+    mt["to_experts"] = DistributionJson(w.GetDeliveryTimesPs(false));
+    mt["to_nodes"] = DistributionJson(w.GetDeliveryTimesPs(true));
+    j["message_time"] = mt;
+    Json compute = Json::object();
+    compute["attention_s"] = Seconds(w.GetComputePs()[0]);
+    compute["shared_expert_s"] = Seconds(w.GetComputePs()[1]);
+    compute["expert_s"] = Seconds(w.GetComputePs()[2]);
+    j["gpu_compute"] = compute;
+
+    if (m_twin != nullptr)
+    {
+        const auto ideal = StageSpans(*m_twin);
+        Json tax = Json::object();
+        const int64_t packetPs = w.GetEndTime().GetPicoSeconds();
+        const int64_t idealPs = m_twin->GetEndTime().GetPicoSeconds();
+        Json total = Json::object();
+        total["packet_s"] = Seconds(packetPs);
+        total["ideal_s"] = Seconds(idealPs);
+        total["tax_s"] = Seconds(packetPs - idealPs);
+        total["tax_fraction"] =
+            idealPs > 0 ? static_cast<double>(packetPs - idealPs) / static_cast<double>(idealPs)
+                        : 0.0;
+        tax["total"] = total;
+        Json tl = Json::array();
+        for (uint32_t it = 0; it < spec.iterations; ++it)
+        {
+            for (uint32_t st = 0; st < stages; ++st)
+            {
+                const size_t i = static_cast<size_t>(it) * stages + st;
+                Json e = Json::object();
+                e["iteration"] = it;
+                e["layer"] = w.StageLayer(st);
+                e["pass"] = w.StageIsBackward(st) ? "backward" : "forward";
+                const int64_t p = spans[i].second - spans[i].first;
+                const int64_t q = ideal[i].second - ideal[i].first;
+                e["packet_s"] = Seconds(p);
+                e["ideal_s"] = Seconds(q);
+                e["tax_s"] = Seconds(p - q);
+                tl.push_back(e);
+            }
+        }
+        tax["layers"] = tl;
+        j["fabric_tax"] = tax;
+    }
+    return j;
+}
+
+std::string
+Scenario::MoeHumanSummary() const
+{
+    const MoeWorkload& w = *m_moe;
+    const MoeWorkloadSpec& spec = w.GetSpec();
+    const Json summary = MakeMoeSummary();
+    std::ostringstream os;
+    os << "  MoE " << spec.model.name << " " << spec.mode << ", " << spec.nodeGpus.size()
+       << " GPUs, dispatch " << DispatchVariantName(spec.dispatch) << "\n";
+    for (const auto& it : summary["iterations"])
+    {
+        if (!it.contains("completion_s"))
+        {
+            os << "  iteration " << it["iteration"].get<uint32_t>() << ": did not complete\n";
+            continue;
+        }
+        os << "  iteration " << it["iteration"].get<uint32_t>() << ": "
+           << FormatDurationHuman(PicoSeconds(
+                  static_cast<int64_t>(std::llround(it["completion_s"].get<double>() * PS_PER_S))))
+           << "\n";
+    }
+    // Where the time went: the median over GPUs of each phase, summed over the layers.
+    std::vector<double> median(PHASES.size(), 0.0);
+    for (const auto& l : summary["layers"])
+    {
+        for (size_t k = 0; k < PHASES.size(); ++k)
+        {
+            median[k] += l["phases"][PHASES[k]]["p50_s"].get<double>();
+        }
+    }
+    os << "  median time per phase over all layers:";
+    for (size_t k = 0; k < PHASES.size(); ++k)
+    {
+        os << (k == 0 ? " " : ", ") << PHASES[k] << " "
+           << FormatDurationHuman(
+                  PicoSeconds(static_cast<int64_t>(std::llround(median[k] * PS_PER_S))));
+    }
+    os << "\n";
+    os << "  expert GPU load max/mean " << std::fixed << std::setprecision(2)
+       << summary["gpu_load_max_over_mean"].get<double>() << "; dispatch bytes:";
+    for (size_t l = 0; l < 4; ++l)
+    {
+        const char* name = LocalityName(static_cast<Locality>(l));
+        os << " " << name << " "
+           << FormatBytesHuman(
+                  static_cast<double>(summary["dispatch_bytes_by_locality"][name].get<uint64_t>()));
+    }
+    os << "\n";
+    if (summary.contains("fabric_tax"))
+    {
+        const Json& t = summary["fabric_tax"]["total"];
+        os << "  fabric tax: packet-level "
+           << FormatDurationHuman(PicoSeconds(
+                  static_cast<int64_t>(std::llround(t["packet_s"].get<double>() * PS_PER_S))))
+           << " vs ideal "
+           << FormatDurationHuman(PicoSeconds(
+                  static_cast<int64_t>(std::llround(t["ideal_s"].get<double>() * PS_PER_S))))
+           << " (+" << std::setprecision(1) << 100.0 * t["tax_fraction"].get<double>() << "%)\n";
+    }
+    return os.str();
+}
+
+std::string
+Scenario::LayerPhasesCsv() const
+{
+    const MoeWorkload& w = *m_moe;
+    const MoeWorkloadSpec& spec = w.GetSpec();
+    std::ostringstream csv;
+    csv << "group,gpu,iteration,stage,layer,pass,micro_batch,start_s";
+    for (const auto& p : PHASES)
+    {
+        csv << ',' << p << "_s";
+    }
+    csv << ",end_s,critical_gpu,dispatch_bytes\n";
+    for (uint32_t g = 0; g < w.GetNumGroups(); ++g)
+    {
+        const auto& nodes = w.GetGroupNodes(g);
+        for (uint32_t it = 0; it < spec.iterations; ++it)
+        {
+            for (uint32_t st = 0; st < w.GetStagesPerIteration(); ++st)
+            {
+                for (uint32_t mb = 0; mb < spec.microBatches; ++mb)
+                {
+                    for (uint32_t n = 0; n < nodes.size(); ++n)
+                    {
+                        const MoeUnitRecord& r = w.GetRecord(g, it, st, mb, n);
+                        if (r.end < 0)
+                        {
+                            continue;
+                        }
+                        csv << g << ',' << nodes[n] << ',' << it << ',' << st << ','
+                            << w.StageLayer(st) << ','
+                            << (w.StageIsBackward(st) ? "backward" : "forward") << ',' << mb << ','
+                            << FormatSeconds(PicoSeconds(r.start));
+                        for (int64_t p : PhasesOf(r))
+                        {
+                            csv << ',' << FormatSeconds(PicoSeconds(p));
+                        }
+                        csv << ',' << FormatSeconds(PicoSeconds(r.end)) << ',' << r.criticalGpu
+                            << ',' << r.dispatchBytes << '\n';
+                    }
+                }
+            }
+        }
+    }
+    return csv.str();
 }
 
 std::string

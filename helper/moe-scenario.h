@@ -6,10 +6,12 @@
 
 #include "fat-tree-helper.h"
 #include "moe-config-reader.h"
+#include "moe-workload-config.h"
 
 #include "ns3/all-to-all-traffic.h"
 #include "ns3/fabric-topology.h"
 #include "ns3/message-transport.h"
+#include "ns3/moe-workload.h"
 
 #include <map>
 #include <string>
@@ -48,6 +50,10 @@ struct ScenarioSettings
     uint32_t controlPriority{6};
     std::vector<uint8_t> classPriority; ///< 8 entries
 
+    bool moe{false};         ///< workload.type "moe" (else the all-to-all of traffic.*)
+    MoeWorkloadSpec moeSpec; ///< workload.* when moe
+    MoeWorkloadOptions moeOptions;
+
     uint32_t rounds{1};
     uint64_t bytesPerPair{0};
     std::vector<std::vector<uint64_t>> matrix; ///< empty = uniform bytesPerPair
@@ -56,6 +62,7 @@ struct ScenarioSettings
     uint8_t trafficClass{0};
 
     bool messagesCsv{true};
+    bool layerPhasesCsv{true};
     std::string pcap; ///< "none" | "hosts" | "all"
 
     int64_t stopTimePs{0};
@@ -110,6 +117,10 @@ class Scenario
     Ptr<FabricTopology> GetTopology() const;
     Ptr<MessageTransport> GetTransport() const;
     Ptr<AllToAllTraffic> GetTraffic() const;
+    /// @brief The MoE workload (null for an all-to-all scenario) and its ideal-transport twin
+    /// (null unless workload.fabric_tax).
+    Ptr<MoeWorkload> GetMoeWorkload() const;
+    Ptr<MoeWorkload> GetIdealTwin() const;
 
     /// @brief Lower bound of round @p round's completion (see the round section of summary.json).
     Time GetRoundBound() const;
@@ -117,12 +128,20 @@ class Scenario
   private:
     void ComputeBound();
     void OnTrafficDone();
+    void OnMoeDone();
+    Json MakeMoeSummary() const;
+    std::string DescribeMoe() const;
+    std::string MoeHumanSummary() const;
+    std::string LayerPhasesCsv() const;
 
     ScenarioSettings m_settings;
     Json m_effective;
     Ptr<FabricTopology> m_topology;
     Ptr<MessageTransport> m_transport;
     Ptr<AllToAllTraffic> m_traffic;
+    Ptr<MoeWorkload> m_moe;
+    Ptr<MoeWorkload> m_twin;
+    Ptr<MessageTransport> m_twinTransport;
     Time m_bound;
     uint64_t m_maxInterfaceWireBytes{0};
     Time m_maxPathLatency;

@@ -1,0 +1,424 @@
+#include "moe-workload-config.h"
+
+#include "fabric-config-error.h"
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace ns3
+{
+namespace moe
+{
+
+namespace
+{
+constexpr int64_t PS_PER_S = 1000000000000LL;
+
+/// "field: problem" from a model-layer exception -> ConfigError at "<prefix>.field".
+[[noreturn]] void
+Rethrow(const std::exception& e, const std::string& prefix, const std::string& fallbackPath)
+{
+    const std::string what = e.what();
+    const auto colon = what.find(": ");
+    if (colon != std::string::npos && what.find(' ') > colon && colon > 0)
+    {
+        std::string field = what.substr(0, colon);
+        // Model-layer messages name fields by their JSON key inside the workload section.
+        if (field.rfind(prefix + ".", 0) != 0)
+        {
+            field = prefix + "." + field;
+        }
+        throw ConfigError(field, what.substr(colon + 2));
+    }
+    throw ConfigError(fallbackPath, what);
+}
+
+/// A GPU count (the first N, 0 = @p def) or an explicit list of distinct GPU ids.
+std::vector<uint32_t>
+ReadGpus(ConfigReader& r,
+         const Json& raw,
+         const std::string& key,
+         uint32_t numGpus,
+         const std::vector<uint32_t>& def)
+{
+    std::vector<uint32_t> out;
+    auto it = raw.find(key);
+    if (it != raw.end() && it->is_array())
+    {
+        const Json* list = r.GetArray(key);
+        std::set<uint32_t> seen;
+        for (size_t i = 0; i < list->size(); ++i)
+        {
+            const uint32_t g = static_cast<uint32_t>(
+                ReadJsonUint((*list)[i], r.ElementPath(key, i), 0, numGpus - 1));
+            if (!seen.insert(g).second)
+            {
+                throw ConfigError(r.ElementPath(key, i),
+                                  "GPU " + std::to_string(g) + " is listed twice");
+            }
+            out.push_back(g);
+        }
+        return out;
+    }
+    const uint32_t n = static_cast<uint32_t>(r.GetUint(key, 0, 0, def.size()));
+    if (n == 0)
+    {
+        r.SetEffective(key, Json(def.size()));
+        return def;
+    }
+    return std::vector<uint32_t>(def.begin(), def.begin() + n);
+}
+} // namespace
+
+GpuLayout
+MakeGpuLayout(const TopologySpec& spec)
+{
+    GpuLayout layout;
+    const uint32_t gpus = spec.NumHosts();
+    layout.server = spec.hostServer;
+    layout.rail.assign(gpus, 0);
+    layout.leaf.assign(gpus, UINT32_MAX);
+    const bool rails = spec.type == "rail-optimized";
+    std::vector<uint32_t> seenInServer;
+    std::vector<uint32_t> serverCount;
+    for (uint32_t g = 0; g < gpus; ++g)
+    {
+        if (rails)
+        {
+            layout.rail[g] = spec.hostRail[g];
+            continue;
+        }
+        const uint32_t s = spec.hostServer[g];
+        if (s >= serverCount.size())
+        {
+            serverCount.resize(s + 1, 0);
+        }
+        layout.rail[g] = serverCount[s]++;
+    }
+    std::vector<uint32_t> hostOfNode(spec.nodes.size(), UINT32_MAX);
+    for (uint32_t g = 0; g < gpus; ++g)
+    {
+        hostOfNode[spec.hostNode[g]] = g;
+    }
+    for (const auto& l : spec.links)
+    {
+        if (spec.tierNames[l.tier] == "nvlink")
+        {
+            continue;
+        }
+        if (hostOfNode[l.a] != UINT32_MAX && layout.leaf[hostOfNode[l.a]] == UINT32_MAX)
+        {
+            layout.leaf[hostOfNode[l.a]] = l.b;
+        }
+        if (hostOfNode[l.b] != UINT32_MAX && layout.leaf[hostOfNode[l.b]] == UINT32_MAX)
+        {
+            layout.leaf[hostOfNode[l.b]] = l.a;
+        }
+    }
+    return layout;
+}
+
+MoeWorkloadSpec
+ParseMoeWorkload(ConfigReader& wl,
+                 const Json& raw,
+                 const TopologySpec& topology,
+                 uint64_t seed,
+                 MoeWorkloadOptions& options)
+{
+    MoeWorkloadSpec s;
+    s.seed = seed;
+    const uint32_t numGpus = topology.NumHosts();
+
+    // --- model ---
+    const auto modelNames = ModelPresetNames();
+    const std::string modelName = wl.GetEnum("model", "deepseek-v3", modelNames);
+    s.model = GetModelPreset(modelName);
+    {
+        ConfigReader mo = wl.GetObject("model_overrides");
+        MoeModelSpec& m = s.model;
+        auto u32 = [&](const char* key, uint32_t& field, uint64_t min, uint64_t max) {
+            field = static_cast<uint32_t>(mo.GetUint(key, field, min, max));
+        };
+        u32("hidden", m.hidden, 1, 1u << 20);
+        u32("routed_experts", m.routedExperts, 1, 1u << 16);
+        u32("shared_experts", m.sharedExperts, 0, 64);
+        u32("top_k", m.topK, 1, 1u << 16);
+        u32("expert_ffn", m.expertFfn, 1, 1u << 20);
+        u32("shared_expert_ffn", m.sharedExpertFfn, 0, 1u << 20);
+        u32("dense_ffn", m.denseFfn, 0, 1u << 22);
+        u32("layers", m.layers, 1, 4096);
+        u32("moe_layers", m.moeLayers, 0, 4096);
+        u32("groups", m.numGroups, 0, 1u << 16);
+        u32("top_k_groups", m.topKGroups, 0, 1u << 16);
+        m.attentionParams = mo.GetUint("attention_params", m.attentionParams, 0, 1ull << 40);
+        u32("attention_dim", m.attentionDim, 0, 1u << 20);
+        u32("kv_bytes_per_token", m.kvBytesPerToken, 0, 1u << 24);
+        m.weightBytesPerElement =
+            mo.GetDouble("weight_bytes_per_element", m.weightBytesPerElement, 0.125, 8);
+        m.computeBytesPerElement =
+            mo.GetDouble("compute_bytes_per_element", m.computeBytesPerElement, 0.125, 8);
+        m.dispatchBytesPerElement =
+            mo.GetDouble("dispatch_bytes_per_element", m.dispatchBytesPerElement, 0.125, 8);
+        u32("dispatch_scale_block", m.dispatchScaleBlock, 0, 1u << 20);
+        m.combineBytesPerElement =
+            mo.GetDouble("combine_bytes_per_element", m.combineBytesPerElement, 0.125, 8);
+        m.metadataBytesPerToken =
+            mo.GetInt("metadata_bytes_per_token", m.metadataBytesPerToken, -1, 1 << 20);
+        m.capacityFactor = mo.GetDouble("capacity_factor", m.capacityFactor, 0, 1000);
+        mo.Finish();
+        const std::string problem = m.Validate();
+        if (!problem.empty())
+        {
+            const auto colon = problem.find(": ");
+            const std::string key = problem.substr(0, colon);
+            throw ConfigError(mo.PathOf(key.rfind("model.", 0) == 0 ? key.substr(6) : key),
+                              problem.substr(colon + 2));
+        }
+    }
+
+    // --- step shape ---
+    s.mode = wl.GetEnum("mode", "training", {"training", "inference"});
+    s.tokensPerGpu = static_cast<uint32_t>(wl.GetUint("tokens_per_gpu", 4096, 1, 1u << 24));
+    s.contextTokens = static_cast<uint32_t>(wl.GetUint("context_tokens", 4096, 0, 1u << 24));
+    const uint32_t moeLayers = s.model.moeLayers;
+    s.layers = static_cast<uint32_t>(
+        wl.GetUint("layers", std::min<uint32_t>(4, std::max<uint32_t>(moeLayers, 1)), 1, 100000));
+    if (s.layers > moeLayers)
+    {
+        throw ConfigError(wl.PathOf("layers"),
+                          std::to_string(s.layers) + " MoE layers requested but model '" +
+                              s.model.name + "' has " + std::to_string(moeLayers) +
+                              "; accepted: 1.." + std::to_string(moeLayers));
+    }
+    s.iterations = static_cast<uint32_t>(wl.GetUint("iterations", 1, 1, 1000000));
+
+    // --- gate ---
+    {
+        ConfigReader g = wl.GetObject("gate");
+        GateSpec& gs = s.gate;
+        gs.type = g.GetEnum("type", "uniform", {"uniform", "zipf", "affinity", "replay"});
+        gs.numExperts = s.model.routedExperts;
+        gs.topK = s.model.topK;
+        gs.seed = seed;
+        if (gs.type == "zipf" || gs.type == "affinity")
+        {
+            gs.zipfS = g.GetDouble("s", gs.type == "zipf" ? 1.0 : 0.0, 0, 10);
+            gs.permutePerLayer = g.GetBool("permute_per_layer", true);
+        }
+        if (gs.type == "affinity")
+        {
+            gs.affinityGroupSize =
+                static_cast<uint32_t>(g.GetUint("affinity_group_size", 8, 1, gs.numExperts));
+            gs.affinityStrength = g.GetDouble("affinity_strength", 0.5, 0, 1);
+            gs.affinityRankBlock =
+                static_cast<uint32_t>(g.GetUint("affinity_rank_block", 0, 0, numGpus));
+            if (gs.affinityRankBlock > 0)
+            {
+                gs.affinityBlocks = static_cast<uint32_t>(
+                    g.GetUint("affinity_blocks", 1, 1, gs.numExperts / gs.affinityGroupSize));
+            }
+        }
+        if (gs.type != "replay")
+        {
+            gs.numGroups =
+                static_cast<uint32_t>(g.GetUint("groups", s.model.numGroups, 0, gs.numExperts));
+            gs.topKGroups = static_cast<uint32_t>(
+                g.GetUint("top_k_groups", s.model.topKGroups, 0, gs.numExperts));
+            gs.driftPerIteration = g.GetDouble("drift", 0, 0, 1);
+        }
+        else
+        {
+            gs.replayFile = g.GetString("file", "");
+            if (gs.replayFile.empty())
+            {
+                throw ConfigError(g.PathOf("file"),
+                                  "a replay gate needs the path of a routing trace "
+                                  "(format: traces/routing-trace.md)");
+            }
+        }
+        g.Finish();
+        try
+        {
+            CreateGate(gs);
+        }
+        catch (const std::invalid_argument& e)
+        {
+            Rethrow(e, "workload", g.GetPath());
+        }
+        catch (const std::runtime_error& e)
+        {
+            throw ConfigError(g.PathOf("file"), e.what());
+        }
+    }
+
+    // --- GPUs, groups, deployment ---
+    std::vector<uint32_t> all(numGpus);
+    for (uint32_t i = 0; i < numGpus; ++i)
+    {
+        all[i] = i;
+    }
+    {
+        ConfigReader d = wl.GetObject("deployment");
+        const std::string type = d.GetEnum("type", "co-located", {"co-located", "disaggregated"});
+        if (type == "disaggregated")
+        {
+            auto it = raw.find("deployment");
+            const Json empty = Json::object();
+            const Json& draw = it != raw.end() && it->is_object() ? *it : empty;
+            // Default pool: the last quarter of the GPUs.
+            std::vector<uint32_t> tail(all.end() - std::max<uint32_t>(1, numGpus / 4), all.end());
+            if (draw.contains("expert_gpus") && draw["expert_gpus"].is_number_unsigned())
+            {
+                const uint64_t n = draw["expert_gpus"].get<uint64_t>();
+                if (n == 0 || n >= numGpus)
+                {
+                    throw ConfigError(d.PathOf("expert_gpus"),
+                                      std::to_string(n) + " expert GPUs; accepted: 1.." +
+                                          std::to_string(numGpus - 1) +
+                                          " (the last N GPUs) or a list of GPU ids");
+                }
+                d.GetUint("expert_gpus", n, 1, numGpus - 1);
+                s.expertGpus.assign(all.end() - n, all.end());
+            }
+            else
+            {
+                s.expertGpus = ReadGpus(d, draw, "expert_gpus", numGpus, tail);
+            }
+        }
+        d.Finish();
+    }
+    std::vector<uint32_t> rest;
+    for (uint32_t g : all)
+    {
+        if (std::find(s.expertGpus.begin(), s.expertGpus.end(), g) == s.expertGpus.end())
+        {
+            rest.push_back(g);
+        }
+    }
+    s.nodeGpus = ReadGpus(wl, raw, "gpus", numGpus, rest);
+    for (uint32_t g : s.nodeGpus)
+    {
+        if (std::find(s.expertGpus.begin(), s.expertGpus.end(), g) != s.expertGpus.end())
+        {
+            throw ConfigError(wl.PathOf("gpus"),
+                              "GPU " + std::to_string(g) +
+                                  " is both a token-owning GPU and in the expert pool "
+                                  "(workload.deployment.expert_gpus)");
+        }
+    }
+    s.groupSize = static_cast<uint32_t>(wl.GetUint("ep_size", 0, 0, numGpus));
+    const uint32_t groupSize =
+        s.groupSize == 0 ? static_cast<uint32_t>(s.nodeGpus.size()) : s.groupSize;
+    if (s.nodeGpus.size() % groupSize != 0)
+    {
+        throw ConfigError(wl.PathOf("ep_size"),
+                          std::to_string(groupSize) + " does not divide the " +
+                              std::to_string(s.nodeGpus.size()) +
+                              " token-owning GPUs into equal expert-parallel groups");
+    }
+    const uint32_t expertRanks =
+        s.expertGpus.empty() ? groupSize : static_cast<uint32_t>(s.expertGpus.size());
+    if (s.model.routedExperts % expertRanks != 0)
+    {
+        throw ConfigError(
+            s.expertGpus.empty() ? wl.PathOf("ep_size") : "workload.deployment.expert_gpus",
+            std::to_string(s.model.routedExperts) +
+                " routed experts cannot be spread evenly over " + std::to_string(expertRanks) +
+                " expert GPUs; accepted: a GPU count that divides the expert count");
+    }
+
+    // --- placement and replication ---
+    {
+        ConfigReader p = wl.GetObject("placement");
+        s.placement.type =
+            p.GetEnum("type",
+                      "round-robin",
+                      {"contiguous", "round-robin", "random", "co-selection", "topology-aware"});
+        s.placement.searchPasses = static_cast<uint32_t>(p.GetUint("search_passes", 8, 0, 1000));
+        s.placement.seed = seed;
+        p.Finish();
+        ConfigReader r = wl.GetObject("replication");
+        s.placement.redundantSlotsPerGpu =
+            static_cast<uint32_t>(r.GetUint("redundant_slots_per_gpu", 0, 0, 1024));
+        s.selection =
+            r.GetEnum("selection", "local-first", {"local-first", "least-loaded", "round-robin"});
+        s.replanEvery = static_cast<uint32_t>(r.GetUint("replan_every", 0, 0, 1000000));
+        r.Finish();
+    }
+
+    // --- GPU ---
+    {
+        const std::string gpuName = wl.GetEnum("gpu", "h800", GpuPresetNames());
+        s.gpu = GetGpuPreset(gpuName);
+        ConfigReader go = wl.GetObject("gpu_overrides");
+        s.gpu.peakFlopsBf16 = go.GetDouble("peak_flops_bf16", s.gpu.peakFlopsBf16, 1e9, 1e18);
+        s.gpu.peakFlopsFp8 = go.GetDouble("peak_flops_fp8", s.gpu.peakFlopsFp8, 1e9, 1e18);
+        s.gpu.hbmBytesPerSec = go.GetDouble("hbm_bytes_per_s", s.gpu.hbmBytesPerSec, 1e9, 1e15);
+        s.gpu.efficiency = go.GetDouble("efficiency", s.gpu.efficiency, 0.01, 1);
+        s.gpu.memEfficiency = go.GetDouble("mem_efficiency", s.gpu.memEfficiency, 0.01, 1);
+        s.gpu.launchOverheadPs =
+            go.GetTimePs("launch_overhead", FormatTimePs(s.gpu.launchOverheadPs), 0, PS_PER_S);
+        go.Finish();
+    }
+
+    // --- dispatch, experts, schedule ---
+    {
+        ConfigReader d = wl.GetObject("dispatch");
+        s.dispatch = ParseDispatchVariant(
+            d.GetEnum("variant", "direct", {"direct", "hierarchical", "low-latency"}));
+        s.chunkBytes = d.GetBytes("chunk_bytes", 0, 0, 1ull << 40);
+        if (s.dispatch == DispatchVariant::LOW_LATENCY && s.chunkBytes != 0)
+        {
+            throw ConfigError(d.PathOf("chunk_bytes"),
+                              "low-latency dispatch sends one message per (token, expert); "
+                              "chunking does not apply (accepted: 0)");
+        }
+        if (s.dispatch == DispatchVariant::HIERARCHICAL && topology.gpusPerServer < 2)
+        {
+            throw ConfigError(d.PathOf("variant"),
+                              "hierarchical dispatch relays over NVLink inside a server, but "
+                              "the topology has one GPU per server (set topology.gpus_per_server)");
+        }
+        d.Finish();
+        ConfigReader e = wl.GetObject("experts");
+        s.eager = e.GetEnum("batching", "wait-all", {"wait-all", "eager"}) == "eager";
+        s.batchWindowPs = e.GetTimePs("batch_window", "0us", 0, PS_PER_S);
+        s.streams = static_cast<uint32_t>(e.GetUint("streams", 1, 1, 1024));
+        e.Finish();
+        ConfigReader sc = wl.GetObject("schedule");
+        s.globalBarrier = sc.GetEnum("barrier", "global", {"global", "per-gpu"}) == "global";
+        s.microBatches = static_cast<uint32_t>(sc.GetUint("micro_batches", 1, 1, 2));
+        s.overlapMicroBatches = sc.GetBool("overlap", true);
+        s.sharedExpertOverlap = sc.GetBool("shared_expert_overlap", true);
+        sc.Finish();
+        if (s.tokensPerGpu % s.microBatches != 0)
+        {
+            throw ConfigError(wl.PathOf("tokens_per_gpu"),
+                              std::to_string(s.tokensPerGpu) + " tokens do not split into " +
+                                  std::to_string(s.microBatches) + " equal micro-batches");
+        }
+        ConfigReader c = wl.GetObject("classes");
+        s.dispatchClass =
+            static_cast<uint8_t>(c.GetUint("dispatch", 0, 0, NUM_TRAFFIC_CLASSES - 1));
+        s.combineClass = static_cast<uint8_t>(c.GetUint("combine", 0, 0, NUM_TRAFFIC_CLASSES - 1));
+        c.Finish();
+    }
+    options.fabricTax = wl.GetBool("fabric_tax", false);
+
+    // Build the placement once now, so an impossible one is a config error, not a crash later.
+    try
+    {
+        Ptr<MoeWorkload> probe = CreateObject<MoeWorkload>();
+        probe->Configure(s, MakeGpuLayout(topology));
+        probe->Dispose();
+    }
+    catch (const std::invalid_argument& e)
+    {
+        Rethrow(e, "workload", wl.GetPath());
+    }
+    return s;
+}
+
+} // namespace moe
+} // namespace ns3

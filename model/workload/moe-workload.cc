@@ -1,0 +1,807 @@
+#include "moe-workload.h"
+
+#include "expert-server-app.h"
+#include "gpu-node-app.h"
+
+#include "ns3/abort.h"
+#include "ns3/log.h"
+#include "ns3/node.h"
+#include "ns3/simulator.h"
+#include "ns3/uinteger.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ns3
+{
+namespace moe
+{
+
+NS_LOG_COMPONENT_DEFINE("MoeWorkload");
+
+NS_OBJECT_ENSURE_REGISTERED(MoeWorkload);
+
+const char*
+MoeMessageKindName(MoeMessageKind k)
+{
+    switch (k)
+    {
+    case MoeMessageKind::DISPATCH:
+        return "dispatch";
+    case MoeMessageKind::RELAY_DISPATCH:
+        return "relay-dispatch";
+    case MoeMessageKind::FORWARD:
+        return "forward";
+    case MoeMessageKind::COMBINE:
+        return "combine";
+    case MoeMessageKind::COMBINE_TO_RELAY:
+        return "combine-to-relay";
+    }
+    return "?";
+}
+
+TypeId
+MoeWorkload::GetTypeId()
+{
+    static TypeId tid =
+        TypeId("ns3::moe::MoeWorkload")
+            .SetParent<Object>()
+            .SetGroupName("MoeFabric")
+            .AddConstructor<MoeWorkload>()
+            .AddTraceSource("UnitStart",
+                            "A GPU started a stage: (group, node, iteration, stage, micro-batch).",
+                            MakeTraceSourceAccessor(&MoeWorkload::m_unitStartTrace),
+                            "ns3::moe::MoeWorkload::UnitTracedCallback")
+            .AddTraceSource("UnitEnd",
+                            "A GPU finished a stage: (group, node, iteration, stage, micro-batch).",
+                            MakeTraceSourceAccessor(&MoeWorkload::m_unitEndTrace),
+                            "ns3::moe::MoeWorkload::UnitTracedCallback");
+    return tid;
+}
+
+MoeWorkload::MoeWorkload() = default;
+
+MoeWorkload::~MoeWorkload() = default;
+
+void
+MoeWorkload::DoDispose()
+{
+    m_transport = nullptr;
+    m_nodeApps.clear();
+    m_expertApps.clear();
+    m_engines.clear();
+    m_groups.clear();
+    m_doneCb = Callback<void>();
+    Object::DoDispose();
+}
+
+void
+MoeWorkload::Configure(const MoeWorkloadSpec& spec, const GpuLayout& layout)
+{
+    m_spec = spec;
+    m_layout = layout;
+    const std::string modelProblem = spec.model.Validate();
+    if (!modelProblem.empty())
+    {
+        throw std::invalid_argument(modelProblem);
+    }
+    if (spec.microBatches < 1 || spec.microBatches > 2)
+    {
+        throw std::invalid_argument("workload.micro_batches: " + std::to_string(spec.microBatches) +
+                                    "; accepted: 1 or 2");
+    }
+    if (spec.tokensPerGpu % spec.microBatches != 0)
+    {
+        throw std::invalid_argument(
+            "workload.tokens_per_gpu: " + std::to_string(spec.tokensPerGpu) +
+            " does not split into " + std::to_string(spec.microBatches) + " equal micro-batches");
+    }
+    if (spec.nodeGpus.empty())
+    {
+        throw std::invalid_argument("workload.gpus: no GPU owns tokens");
+    }
+    m_compute = GpuComputeModel(spec.gpu, spec.model);
+    m_stages = spec.mode == "training" ? 2 * spec.layers : spec.layers;
+    BuildGroups();
+}
+
+void
+MoeWorkload::BuildGroups()
+{
+    const MoeWorkloadSpec& spec = m_spec;
+    const uint32_t total = static_cast<uint32_t>(spec.nodeGpus.size());
+    const uint32_t size = spec.groupSize == 0 ? total : spec.groupSize;
+    if (total % size != 0)
+    {
+        throw std::invalid_argument("workload.ep_size: " + std::to_string(size) +
+                                    " does not divide the " + std::to_string(total) +
+                                    " GPUs of the workload into equal expert-parallel groups");
+    }
+    const uint32_t numGroups = total / size;
+    const bool disaggregated = !spec.expertGpus.empty();
+    std::shared_ptr<GateModel> gate(CreateGate(spec.gate).release());
+    m_groups.clear();
+    m_groups.resize(numGroups);
+    const uint32_t experts = spec.gate.numExperts;
+    for (uint32_t g = 0; g < numGroups; ++g)
+    {
+        Group& grp = m_groups[g];
+        grp.nodeGpus.assign(spec.nodeGpus.begin() + g * size,
+                            spec.nodeGpus.begin() + (g + 1) * size);
+        grp.gate = gate;
+        LayerPlanContext& pc = grp.planCtx;
+        pc.gate = gate.get();
+        pc.nodeGpus = grp.nodeGpus;
+        pc.expertGpus = disaggregated ? spec.expertGpus : grp.nodeGpus;
+        pc.layout = &m_layout;
+        pc.capacityFactor = spec.model.capacityFactor;
+        pc.gateRankOffset = g * size;
+        if (experts % pc.expertGpus.size() != 0)
+        {
+            throw std::invalid_argument(
+                "workload.gpus: " + std::to_string(experts) +
+                " routed experts do not spread "
+                "evenly over " +
+                std::to_string(pc.expertGpus.size()) +
+                " expert GPUs; accepted: a GPU count that divides the expert count");
+        }
+        PlacementContext& ctx = grp.placeCtx;
+        ctx.gpus = pc.expertGpus;
+        const uint32_t ranks = ctx.Size();
+        ctx.locality.resize(static_cast<size_t>(ranks) * ranks);
+        for (uint32_t a = 0; a < ranks; ++a)
+        {
+            for (uint32_t b = 0; b < ranks; ++b)
+            {
+                ctx.locality[static_cast<size_t>(a) * ranks + b] =
+                    m_layout.Between(ctx.gpus[a], ctx.gpus[b]);
+            }
+        }
+        pc.selectorRank.resize(size);
+        for (uint32_t n = 0; n < size; ++n)
+        {
+            if (!disaggregated)
+            {
+                pc.selectorRank[n] = n;
+                continue;
+            }
+            uint32_t best = 0;
+            for (uint32_t x = 1; x < ranks; ++x)
+            {
+                if (m_layout.Between(grp.nodeGpus[n], ctx.gpus[x]) <
+                    m_layout.Between(grp.nodeGpus[n], ctx.gpus[best]))
+                {
+                    best = x;
+                }
+            }
+            pc.selectorRank[n] = best;
+        }
+        grp.placements.assign(spec.layers, {});
+        grp.records.assign(static_cast<size_t>(NumUnits()) * size, MoeUnitRecord());
+        grp.unitDoneCount.assign(NumUnits(), 0);
+    }
+    m_expertTokens.assign(experts, 0);
+    m_gpuTokens.assign(m_layout.NumGpus(), 0);
+    // Fail on an impossible placement now, not in the middle of the run.
+    for (uint32_t g = 0; g < numGroups; ++g)
+    {
+        GetPlacement(g, 0, 0);
+    }
+}
+
+const MoeWorkloadSpec&
+MoeWorkload::GetSpec() const
+{
+    return m_spec;
+}
+
+const ExpertPlacement&
+MoeWorkload::GetPlacement(uint32_t group, uint32_t layer, uint32_t iteration)
+{
+    Group& grp = m_groups.at(group);
+    const uint32_t epoch = m_spec.replanEvery == 0 ? 0 : iteration / m_spec.replanEvery;
+    auto& epochs = grp.placements.at(layer);
+    while (epochs.size() <= epoch)
+    {
+        const uint32_t k = static_cast<uint32_t>(epochs.size());
+        const uint32_t experts = m_spec.gate.numExperts;
+        if (k == 0)
+        {
+            // Plan from what the gate is expected to do: loads and co-selections sampled from
+            // the gate itself for this layer (first iteration).
+            const uint32_t ranks = grp.placeCtx.Size();
+            const uint32_t nodes = static_cast<uint32_t>(grp.nodeGpus.size());
+            const uint32_t sampleTokens = std::min<uint32_t>(m_spec.tokensPerGpu, 1024);
+            const GateModel* gate = grp.gate.get();
+            const uint32_t offset = grp.planCtx.gateRankOffset;
+            CoSelectionStats stats = SampleCoSelection(
+                [gate, offset](uint32_t it,
+                               uint32_t l,
+                               uint32_t r,
+                               uint32_t t,
+                               std::vector<uint32_t>& out) {
+                    gate->Route(it, l, r + offset, t, out);
+                },
+                experts,
+                gate->GetTopK(),
+                nodes,
+                sampleTokens,
+                0,
+                layer);
+            if (nodes != ranks || !m_spec.expertGpus.empty())
+            {
+                // Disaggregated: attribute each node's picks to its nearest expert GPU.
+                std::vector<double> rankLoad(static_cast<size_t>(ranks) * experts, 0.0);
+                for (uint32_t n = 0; n < nodes; ++n)
+                {
+                    const uint32_t r = grp.planCtx.selectorRank[n];
+                    for (uint32_t e = 0; e < experts; ++e)
+                    {
+                        rankLoad[static_cast<size_t>(r) * experts + e] +=
+                            stats.rankLoad[static_cast<size_t>(n) * experts + e];
+                    }
+                }
+                stats.rankLoad = std::move(rankLoad);
+            }
+            PlacementSpec ps = m_spec.placement;
+            ps.seed = m_spec.seed * 1000003ull + group * 131ull + layer;
+            epochs.push_back(PlaceExperts(ps, experts, grp.placeCtx, stats));
+            continue;
+        }
+        // Re-plan the replicas from the picks measured over the previous window.
+        std::vector<double> load(experts, 0.0);
+        for (uint32_t it = (k - 1) * m_spec.replanEvery; it < k * m_spec.replanEvery; ++it)
+        {
+            for (uint32_t mb = 0; mb < m_spec.microBatches; ++mb)
+            {
+                GetPlan(group, it, layer, mb); // built once; counts recorded when built
+            }
+            const auto& measured = grp.measured.at(PlanKey(it, layer, 0));
+            for (uint32_t e = 0; e < experts; ++e)
+            {
+                load[e] += static_cast<double>(measured[e]);
+            }
+        }
+        ExpertPlacement next = Replan(grp.placements[layer][k - 1],
+                                      m_spec.placement.redundantSlotsPerGpu,
+                                      load,
+                                      grp.placeCtx);
+        grp.placements[layer].push_back(std::move(next));
+    }
+    return grp.placements[layer][epoch];
+}
+
+const LayerPlan&
+MoeWorkload::GetPlan(uint32_t group, uint32_t iteration, uint32_t layer, uint32_t mb)
+{
+    Group& grp = m_groups.at(group);
+    const uint64_t key = PlanKey(iteration, layer, mb);
+    auto it = grp.plans.find(key);
+    if (it != grp.plans.end())
+    {
+        return *it->second;
+    }
+    NS_ABORT_MSG_IF(grp.builtPlans.count(key) != 0,
+                    "plan of group " << group << " iteration " << iteration << " layer " << layer
+                                     << " was released and asked for again");
+    const ExpertPlacement& placement = GetPlacement(group, layer, iteration);
+    ReplicaSelector selector(m_spec.selection, &placement, &grp.placeCtx);
+    auto plan =
+        std::make_shared<LayerPlan>(BuildLayerPlan(grp.planCtx,
+                                                   placement,
+                                                   selector,
+                                                   iteration,
+                                                   layer,
+                                                   mb,
+                                                   m_spec.tokensPerGpu / m_spec.microBatches));
+    grp.builtPlans.insert(key);
+    // Statistics, once per plan (deterministic: independent of timing).
+    auto& measured = grp.measured[PlanKey(iteration, layer, 0)];
+    measured.resize(plan->numExperts, 0);
+    for (uint32_t e = 0; e < plan->numExperts; ++e)
+    {
+        measured[e] += plan->expertTokens[e];
+        m_expertTokens[e] += plan->expertTokens[e];
+    }
+    for (uint32_t x = 0; x < plan->experts; ++x)
+    {
+        uint64_t picks = 0;
+        for (uint32_t n = 0; n < plan->nodes; ++n)
+        {
+            picks += plan->PairPicks(n, x);
+        }
+        m_gpuTokens[grp.planCtx.expertGpus[x]] += picks;
+    }
+    const auto bytes = DispatchBytesByLocality(*plan,
+                                               grp.planCtx,
+                                               m_spec.dispatch,
+                                               m_spec.model.DispatchBytesPerToken());
+    for (size_t l = 0; l < 4; ++l)
+    {
+        m_localityBytes[l] += bytes[l];
+    }
+    m_droppedPicks += plan->droppedPicks;
+    m_routedPicks += plan->picks;
+    return *grp.plans.emplace(key, std::move(plan)).first->second;
+}
+
+const LayerPlan&
+MoeWorkload::GetUnitPlan(uint32_t group, uint32_t unit)
+{
+    uint32_t iteration;
+    uint32_t stage;
+    uint32_t mb;
+    UnitOf(unit, iteration, stage, mb);
+    return GetPlan(group, iteration, StageLayer(stage), mb);
+}
+
+uint32_t
+MoeWorkload::StageOf(uint32_t unit) const
+{
+    return (unit / m_spec.microBatches) % m_stages;
+}
+
+const LayerPlanContext&
+MoeWorkload::GetPlanContext(uint32_t group) const
+{
+    return m_groups.at(group).planCtx;
+}
+
+GpuComputeModel&
+MoeWorkload::GetComputeModel()
+{
+    return m_compute;
+}
+
+Ptr<GpuComputeEngine>
+MoeWorkload::GetEngine(uint32_t gpu) const
+{
+    return m_engines.at(gpu);
+}
+
+Ptr<ExpertServerApp>
+MoeWorkload::GetExpertServer(uint32_t gpu) const
+{
+    return m_expertApps.at(gpu);
+}
+
+Ptr<GpuNodeApp>
+MoeWorkload::GetNodeApp(uint32_t gpu) const
+{
+    return m_nodeApps.at(gpu);
+}
+
+uint32_t
+MoeWorkload::NumUnits() const
+{
+    return m_spec.iterations * m_stages * m_spec.microBatches;
+}
+
+void
+MoeWorkload::UnitOf(uint32_t unit, uint32_t& iteration, uint32_t& stage, uint32_t& mb) const
+{
+    mb = unit % m_spec.microBatches;
+    const uint32_t rest = unit / m_spec.microBatches;
+    stage = rest % m_stages;
+    iteration = rest / m_stages;
+}
+
+uint32_t
+MoeWorkload::UnitIndex(uint32_t iteration, uint32_t stage, uint32_t mb) const
+{
+    return (iteration * m_stages + stage) * m_spec.microBatches + mb;
+}
+
+uint64_t
+MoeWorkload::PlanKey(uint32_t iteration, uint32_t layer, uint32_t mb) const
+{
+    return (static_cast<uint64_t>(iteration) * m_spec.layers + layer) * m_spec.microBatches + mb;
+}
+
+MoeUnitRecord&
+MoeWorkload::Record(uint32_t group, uint32_t unit, uint32_t node)
+{
+    Group& grp = m_groups[group];
+    return grp.records[static_cast<size_t>(unit) * grp.nodeGpus.size() + node];
+}
+
+const MoeUnitRecord&
+MoeWorkload::GetRecord(uint32_t group,
+                       uint32_t iteration,
+                       uint32_t stage,
+                       uint32_t microBatch,
+                       uint32_t node) const
+{
+    const Group& grp = m_groups.at(group);
+    return grp.records.at(
+        static_cast<size_t>(UnitIndex(iteration, stage, microBatch)) * grp.nodeGpus.size() + node);
+}
+
+uint32_t
+MoeWorkload::GetNumGroups() const
+{
+    return static_cast<uint32_t>(m_groups.size());
+}
+
+uint32_t
+MoeWorkload::GetStagesPerIteration() const
+{
+    return m_stages;
+}
+
+uint32_t
+MoeWorkload::StageLayer(uint32_t stage) const
+{
+    return stage < m_spec.layers ? stage : 2 * m_spec.layers - 1 - stage;
+}
+
+bool
+MoeWorkload::StageIsBackward(uint32_t stage) const
+{
+    return stage >= m_spec.layers;
+}
+
+const std::vector<uint32_t>&
+MoeWorkload::GetGroupNodes(uint32_t group) const
+{
+    return m_groups.at(group).nodeGpus;
+}
+
+uint64_t
+MoeWorkload::SendBytesPerToken(uint32_t stage) const
+{
+    return StageIsBackward(stage) ? m_spec.model.GradientBytesPerToken()
+                                  : m_spec.model.DispatchBytesPerToken();
+}
+
+uint64_t
+MoeWorkload::ReturnBytesPerToken(uint32_t stage) const
+{
+    return StageIsBackward(stage) ? m_spec.model.GradientBytesPerToken()
+                                  : m_spec.model.CombineBytesPerToken();
+}
+
+uint32_t
+MoeWorkload::Chunks(uint64_t bytes) const
+{
+    if (m_spec.chunkBytes == 0 || bytes <= m_spec.chunkBytes)
+    {
+        return 1;
+    }
+    return static_cast<uint32_t>((bytes + m_spec.chunkBytes - 1) / m_spec.chunkBytes);
+}
+
+void
+MoeWorkload::Install(const NodeContainer& gpuNodes, Ptr<MessageTransport> transport)
+{
+    NS_ABORT_MSG_IF(m_groups.empty(), "MoeWorkload::Install needs Configure()");
+    m_transport = transport;
+    m_transport->SetDeliveredCallback(MakeCallback(&MoeWorkload::OnDelivered, this));
+    const uint32_t gpus = m_layout.NumGpus();
+    m_engines.assign(gpus, nullptr);
+    m_nodeApps.assign(gpus, nullptr);
+    m_expertApps.assign(gpus, nullptr);
+    auto engine = [&](uint32_t gpu) {
+        if (m_engines[gpu] == nullptr)
+        {
+            m_engines[gpu] = CreateObject<GpuComputeEngine>();
+            m_engines[gpu]->SetAttribute("Streams", UintegerValue(m_spec.streams));
+        }
+    };
+    for (uint32_t g = 0; g < m_groups.size(); ++g)
+    {
+        const Group& grp = m_groups[g];
+        for (uint32_t n = 0; n < grp.nodeGpus.size(); ++n)
+        {
+            const uint32_t gpu = grp.nodeGpus[n];
+            engine(gpu);
+            Ptr<GpuNodeApp> app = CreateObject<GpuNodeApp>();
+            app->Setup(this, g, n, gpu);
+            gpuNodes.Get(gpu)->AddApplication(app);
+            m_nodeApps[gpu] = app;
+        }
+        for (uint32_t gpu : grp.planCtx.expertGpus)
+        {
+            engine(gpu);
+            if (m_expertApps[gpu] == nullptr)
+            {
+                Ptr<ExpertServerApp> app = CreateObject<ExpertServerApp>();
+                app->Setup(this, gpu);
+                gpuNodes.Get(gpu)->AddApplication(app);
+                m_expertApps[gpu] = app;
+            }
+        }
+    }
+}
+
+void
+MoeWorkload::Start(Time at)
+{
+    for (auto& app : m_nodeApps)
+    {
+        if (app != nullptr)
+        {
+            app->SetStartTime(at);
+        }
+    }
+    for (auto& app : m_expertApps)
+    {
+        if (app != nullptr)
+        {
+            app->SetStartTime(at);
+        }
+    }
+    uint32_t chains = m_spec.overlapMicroBatches ? m_spec.microBatches : 1;
+    m_chainsTotal = 0;
+    for (const Group& grp : m_groups)
+    {
+        m_chainsTotal += chains * static_cast<uint32_t>(grp.nodeGpus.size());
+    }
+}
+
+void
+MoeWorkload::SetDoneCallback(Callback<void> cb)
+{
+    m_doneCb = cb;
+}
+
+bool
+MoeWorkload::IsDone() const
+{
+    return m_done;
+}
+
+void
+MoeWorkload::SetRecordMessages(bool record)
+{
+    m_recordMessages = record;
+}
+
+void
+MoeWorkload::SendMessage(uint32_t srcGpu, uint32_t dstGpu, const MsgContext& ctx)
+{
+    uint64_t tag;
+    if (!m_freeTags.empty())
+    {
+        tag = m_freeTags.back();
+        m_freeTags.pop_back();
+        m_msgs[tag] = ctx;
+    }
+    else
+    {
+        tag = m_msgs.size();
+        m_msgs.push_back(ctx);
+    }
+    if (srcGpu == dstGpu)
+    {
+        // A copy inside the GPU: no fabric, completes now (after the current event).
+        MessageRecord record;
+        record.src = srcGpu;
+        record.dst = dstGpu;
+        record.bytes = ctx.bytes;
+        record.tag = tag;
+        Simulator::ScheduleNow(&MoeWorkload::Deliver, this, record, false);
+        return;
+    }
+    const size_t k = static_cast<size_t>(ctx.kind);
+    ++m_kindMessages[k];
+    m_kindBytes[k] += ctx.bytes;
+    const bool combine =
+        ctx.kind == MoeMessageKind::COMBINE || ctx.kind == MoeMessageKind::COMBINE_TO_RELAY;
+    m_transport->Send(srcGpu,
+                      dstGpu,
+                      combine ? m_spec.combineClass : m_spec.dispatchClass,
+                      ctx.bytes,
+                      tag);
+}
+
+void
+MoeWorkload::OnDelivered(const MessageRecord& record)
+{
+    Deliver(record, true);
+}
+
+void
+MoeWorkload::Deliver(MessageRecord record, bool fabric)
+{
+    const MsgContext ctx = m_msgs.at(record.tag);
+    m_freeTags.push_back(record.tag);
+    const bool combine =
+        ctx.kind == MoeMessageKind::COMBINE || ctx.kind == MoeMessageKind::COMBINE_TO_RELAY;
+    if (fabric)
+    {
+        m_deliveryPs[combine ? 1 : 0].push_back((record.delivered - record.start).GetPicoSeconds());
+    }
+    if (fabric && m_recordMessages)
+    {
+        MessageLog log;
+        log.record = record;
+        log.kind = ctx.kind;
+        log.group = ctx.group;
+        UnitOf(ctx.unit, log.iteration, log.stage, log.microBatch);
+        m_log.push_back(log);
+    }
+    switch (ctx.kind)
+    {
+    case MoeMessageKind::DISPATCH:
+    case MoeMessageKind::FORWARD:
+        m_expertApps.at(record.dst)->OnDispatchPart(ctx);
+        break;
+    case MoeMessageKind::RELAY_DISPATCH:
+        m_expertApps.at(record.dst)->OnRelayDispatch(ctx);
+        break;
+    case MoeMessageKind::COMBINE_TO_RELAY:
+        m_expertApps.at(record.dst)->OnCombineContribution(ctx);
+        break;
+    case MoeMessageKind::COMBINE:
+        m_nodeApps.at(record.dst)->OnCombinePart(ctx);
+        break;
+    }
+}
+
+uint32_t
+MoeWorkload::Successor(uint32_t unit) const
+{
+    // Overlapped micro-batches form independent chains; back to back, micro-batches alternate.
+    const uint32_t step = m_spec.overlapMicroBatches ? m_spec.microBatches : 1;
+    return unit + step < NumUnits() ? unit + step : UINT32_MAX;
+}
+
+void
+MoeWorkload::StartUnit(uint32_t group, uint32_t unit, uint32_t node)
+{
+    uint32_t iteration;
+    uint32_t stage;
+    uint32_t mb;
+    UnitOf(unit, iteration, stage, mb);
+    m_unitStartTrace(group, node, iteration, stage, mb);
+    m_nodeApps[m_groups[group].nodeGpus[node]]->BeginUnit(unit);
+}
+
+void
+MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
+{
+    Group& grp = m_groups[group];
+    const uint32_t nodes = static_cast<uint32_t>(grp.nodeGpus.size());
+    uint32_t iteration;
+    uint32_t stage;
+    uint32_t mb;
+    UnitOf(unit, iteration, stage, mb);
+    m_unitEndTrace(group, node, iteration, stage, mb);
+    const uint32_t count = ++grp.unitDoneCount[unit];
+    const uint32_t next = Successor(unit);
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    if (m_spec.globalBarrier)
+    {
+        if (count == nodes)
+        {
+            for (uint32_t n = 0; n < nodes; ++n)
+            {
+                if (next != UINT32_MAX)
+                {
+                    Record(group, unit, n).next = now;
+                    StartUnit(group, next, n);
+                }
+                else
+                {
+                    ChainDone();
+                }
+            }
+        }
+    }
+    else if (next != UINT32_MAX)
+    {
+        Record(group, unit, node).next = now;
+        StartUnit(group, next, node);
+    }
+    else
+    {
+        ChainDone();
+    }
+    if (count == nodes)
+    {
+        ReleaseUnit(group, unit);
+    }
+}
+
+void
+MoeWorkload::ChainDone()
+{
+    if (++m_chainsDone == m_chainsTotal)
+    {
+        m_done = true;
+        m_endTime = Simulator::Now();
+        if (!m_doneCb.IsNull())
+        {
+            m_doneCb();
+        }
+    }
+}
+
+void
+MoeWorkload::ReleaseUnit(uint32_t group, uint32_t unit)
+{
+    Group& grp = m_groups[group];
+    for (uint32_t gpu : grp.planCtx.expertGpus)
+    {
+        m_expertApps[gpu]->ReleaseUnit(group, unit);
+    }
+    uint32_t iteration;
+    uint32_t stage;
+    uint32_t mb;
+    UnitOf(unit, iteration, stage, mb);
+    // The backward stage of a layer reuses its forward plan; release after the last user.
+    if (m_spec.mode != "training" || StageIsBackward(stage))
+    {
+        grp.plans.erase(PlanKey(iteration, StageLayer(stage), mb));
+    }
+}
+
+const std::vector<uint64_t>&
+MoeWorkload::GetExpertTokens() const
+{
+    return m_expertTokens;
+}
+
+const std::vector<uint64_t>&
+MoeWorkload::GetGpuTokens() const
+{
+    return m_gpuTokens;
+}
+
+const std::array<uint64_t, 4>&
+MoeWorkload::GetDispatchBytesByLocality() const
+{
+    return m_localityBytes;
+}
+
+uint64_t
+MoeWorkload::GetDroppedPicks() const
+{
+    return m_droppedPicks;
+}
+
+uint64_t
+MoeWorkload::GetRoutedPicks() const
+{
+    return m_routedPicks;
+}
+
+const std::array<uint64_t, 5>&
+MoeWorkload::GetMessagesByKind() const
+{
+    return m_kindMessages;
+}
+
+const std::array<uint64_t, 5>&
+MoeWorkload::GetBytesByKind() const
+{
+    return m_kindBytes;
+}
+
+const std::array<int64_t, 3>&
+MoeWorkload::GetComputePs() const
+{
+    return m_computePs;
+}
+
+Time
+MoeWorkload::GetEndTime() const
+{
+    return m_endTime;
+}
+
+const std::vector<int64_t>&
+MoeWorkload::GetDeliveryTimesPs(bool combine) const
+{
+    return m_deliveryPs[combine ? 1 : 0];
+}
+
+const std::vector<MoeWorkload::MessageLog>&
+MoeWorkload::GetMessageLog() const
+{
+    return m_log;
+}
+
+} // namespace moe
+} // namespace ns3

@@ -1,0 +1,382 @@
+/*
+ * The MoE workload end to end: dispatch bytes against the routed tokens for every dispatch
+ * variant, barriers, micro-batch overlap, replication and placement seen through a scenario,
+ * the fabric tax, determinism and the workload's configuration errors.
+ */
+#include "test-util.h"
+
+#include "ns3/expert-placement.h"
+#include "ns3/fabric-helper.h"
+#include "ns3/moe-config-reader.h"
+#include "ns3/moe-gate.h"
+#include "ns3/moe-scenario.h"
+#include "ns3/simulator.h"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <set>
+
+using namespace ns3;
+using namespace ns3::moe;
+using namespace moe_test;
+
+namespace
+{
+/// A small MoE on 2 servers x 4 GPUs (rail-optimized): 16 experts, top-4, tiny tensors so the
+/// compute is short and the messages are a few packets.
+Json
+SmallMoe()
+{
+    return Json::parse(R"({
+      "seed": 7,
+      "topology": { "type": "rail-optimized", "servers": 2, "gpus_per_server": 4, "spines": 2,
+                    "link": { "rate": "100Gbps", "delay": "1us" },
+                    "nvlink": { "rate": "400Gbps", "delay": "100ns" } },
+      "transport": { "type": "rdma", "mtu": 4096 },
+      "workload": {
+        "type": "moe", "model": "mixtral-8x7b", "mode": "inference",
+        "model_overrides": { "hidden": 512, "routed_experts": 16, "top_k": 4, "expert_ffn": 512,
+                             "attention_params": 1048576, "attention_dim": 512 },
+        "tokens_per_gpu": 64, "context_tokens": 256, "layers": 2, "iterations": 1,
+        "gate": { "type": "zipf", "s": 0.8 },
+        "placement": { "type": "round-robin" },
+        "gpu": "h100" } })");
+}
+
+/// Build and run a scenario in this process; returns its summary.
+Json
+RunScenario(const Json& config)
+{
+    Scenario sc(config);
+    sc.Build();
+    EXPECT_TRUE(sc.Run());
+    Json summary = sc.MakeSummary();
+    Simulator::Destroy();
+    return summary;
+}
+
+uint64_t
+KindBytes(const Json& s, const std::string& kind)
+{
+    return s["moe"]["fabric_messages_by_kind"][kind]["bytes"].get<uint64_t>();
+}
+
+/// The dispatch traffic of SmallMoe() worked out independently of the workload: route every
+/// token with the gate, find the GPU of each expert (round-robin: expert e on GPU e % 8, no
+/// replicas), and count copies the way each dispatch variant sends them.
+struct Expected
+{
+    uint64_t directCopies{0};     ///< one per (token, other destination GPU)
+    uint64_t lowLatencyCopies{0}; ///< one per (token, expert) on another GPU
+    uint64_t relayCopies{0};      ///< hierarchical: one per (token, other server)
+    uint64_t forwardCopies{0};    ///< hierarchical: relay -> other GPUs of that server
+    uint64_t sameServerCopies{0}; ///< hierarchical: direct NVLink copies in the own server
+};
+
+Expected
+ExpectedCopies(uint32_t layers, uint32_t tokens)
+{
+    GateSpec g;
+    g.type = "zipf";
+    g.zipfS = 0.8;
+    g.numExperts = 16;
+    g.topK = 4;
+    g.seed = 7;
+    auto gate = CreateGate(g);
+    Expected e;
+    std::vector<uint32_t> picks;
+    for (uint32_t layer = 0; layer < layers; ++layer)
+    {
+        for (uint32_t n = 0; n < 8; ++n)
+        {
+            gate->Route(0, layer, n, tokens, picks);
+            for (uint32_t t = 0; t < tokens; ++t)
+            {
+                std::set<uint32_t> gpus;
+                std::set<uint32_t> servers;
+                for (uint32_t i = 0; i < 4; ++i)
+                {
+                    const uint32_t gpu = picks[t * 4 + i] % 8;
+                    if (gpu != n)
+                    {
+                        ++e.lowLatencyCopies;
+                        gpus.insert(gpu);
+                    }
+                }
+                e.directCopies += gpus.size();
+                for (uint32_t gpu : gpus)
+                {
+                    if (gpu / 4 == n / 4)
+                    {
+                        ++e.sameServerCopies;
+                        continue;
+                    }
+                    servers.insert(gpu / 4);
+                    // The relay is the GPU of n's rail (local index) in that server.
+                    if (gpu % 4 != n % 4)
+                    {
+                        ++e.forwardCopies;
+                    }
+                }
+                e.relayCopies += servers.size();
+            }
+        }
+    }
+    return e;
+}
+} // namespace
+
+TEST(MoeWorkload, DirectDispatchSendsOneCopyPerTokenAndDestinationGpu)
+{
+    const Json s = RunScenario(SmallMoe());
+    const Expected e = ExpectedCopies(2, 64);
+    const uint64_t bpt = s["moe"]["dispatch_bytes_per_token"].get<uint64_t>();
+    EXPECT_EQ(bpt, 512u * 2 + 4 * 8); // BF16 payload + (int32 index, fp32 weight) x top-4
+    EXPECT_EQ(KindBytes(s, "dispatch"), e.directCopies * bpt);
+    const Json& loc = s["moe"]["dispatch_bytes_by_locality"];
+    EXPECT_EQ(loc["same_server"].get<uint64_t>() + loc["same_leaf"].get<uint64_t>() +
+                  loc["across_spine"].get<uint64_t>(),
+              e.directCopies * bpt);
+    // Combine mirrors dispatch: one result per token copy, BF16.
+    EXPECT_EQ(KindBytes(s, "combine"), e.directCopies * 512 * 2);
+    EXPECT_TRUE(s["moe"]["complete"].get<bool>());
+    EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(),
+              KindBytes(s, "dispatch") + KindBytes(s, "combine"));
+    EXPECT_EQ(s["fabric"]["frame_conservation"], "ok");
+    // Every routed pick was served: 8 GPUs x 64 tokens x top-4 x 2 layers.
+    EXPECT_EQ(s["moe"]["routed_picks"].get<uint64_t>(), 8u * 64 * 4 * 2);
+    uint64_t sum = 0;
+    for (const auto& t : s["moe"]["expert_tokens"])
+    {
+        sum += t.get<uint64_t>();
+    }
+    EXPECT_EQ(sum, 8u * 64 * 4 * 2);
+}
+
+TEST(MoeWorkload, LowLatencyDispatchSendsOneMessagePerTokenAndExpert)
+{
+    Json c = SmallMoe();
+    c["workload"]["dispatch"]["variant"] = "low-latency";
+    const Json s = RunScenario(c);
+    const Expected e = ExpectedCopies(2, 64);
+    const uint64_t bpt = s["moe"]["dispatch_bytes_per_token"].get<uint64_t>();
+    EXPECT_EQ(KindBytes(s, "dispatch"), e.lowLatencyCopies * bpt);
+    EXPECT_EQ(s["moe"]["fabric_messages_by_kind"]["dispatch"]["messages"].get<uint64_t>(),
+              e.lowLatencyCopies);
+    EXPECT_GT(e.lowLatencyCopies, e.directCopies); // no deduplication
+    EXPECT_TRUE(s["moe"]["complete"].get<bool>());
+}
+
+TEST(MoeWorkload, HierarchicalDispatchCrossesServersOncePerTokenThenUsesNvlink)
+{
+    Json c = SmallMoe();
+    c["workload"]["dispatch"]["variant"] = "hierarchical";
+    const Json s = RunScenario(c);
+    const Expected e = ExpectedCopies(2, 64);
+    const uint64_t bpt = s["moe"]["dispatch_bytes_per_token"].get<uint64_t>();
+    EXPECT_EQ(KindBytes(s, "relay-dispatch"), e.relayCopies * bpt);
+    EXPECT_EQ(KindBytes(s, "forward"), e.forwardCopies * bpt);
+    EXPECT_EQ(KindBytes(s, "dispatch"), e.sameServerCopies * bpt);
+    // Fewer bytes leave each server than with direct dispatch.
+    const Json& loc = s["moe"]["dispatch_bytes_by_locality"];
+    EXPECT_EQ(loc["same_leaf"].get<uint64_t>() + loc["across_spine"].get<uint64_t>(),
+              e.relayCopies * bpt);
+    EXPECT_LT(e.relayCopies, e.directCopies - e.sameServerCopies);
+    EXPECT_TRUE(s["moe"]["complete"].get<bool>());
+}
+
+TEST(MoeWorkload, NoStageStartsBeforeItsGlobalBarrier)
+{
+    Json c = SmallMoe();
+    c["workload"]["mode"] = "training";
+    c["workload"]["iterations"] = 2;
+    c["workload"]["gate"]["s"] = 1.2;
+    Scenario sc(c);
+    sc.Build();
+    ASSERT_TRUE(sc.Run());
+    Ptr<MoeWorkload> w = sc.GetMoeWorkload();
+    const uint32_t stages = w->GetStagesPerIteration();
+    ASSERT_EQ(stages, 4u);
+    int64_t prevEnd = -1;
+    for (uint32_t it = 0; it < 2; ++it)
+    {
+        for (uint32_t st = 0; st < stages; ++st)
+        {
+            int64_t minStart = INT64_MAX;
+            int64_t maxEnd = -1;
+            for (uint32_t n = 0; n < 8; ++n)
+            {
+                const MoeUnitRecord& r = w->GetRecord(0, it, st, 0, n);
+                minStart = std::min(minStart, r.start);
+                maxEnd = std::max(maxEnd, r.end);
+                EXPECT_LE(r.start, r.attentionEnd);
+                EXPECT_LE(r.attentionEnd, r.combineDone);
+                EXPECT_LE(r.combineDone, r.end);
+            }
+            EXPECT_GE(minStart, prevEnd) << "iteration " << it << " stage " << st;
+            prevEnd = maxEnd;
+        }
+    }
+    Simulator::Destroy();
+}
+
+TEST(MoeWorkload, PerGpuProgressLetsFastGpusRunAhead)
+{
+    Json c = SmallMoe();
+    c["workload"]["mode"] = "training";
+    c["workload"]["gate"]["s"] = 1.2;
+    const Json global = RunScenario(c);
+    c["workload"]["schedule"]["barrier"] = "per-gpu";
+    const Json perGpu = RunScenario(c);
+    const double g = global["moe"]["iterations"][0]["completion_s"].get<double>();
+    const double p = perGpu["moe"]["iterations"][0]["completion_s"].get<double>();
+    EXPECT_LE(p, g);
+    // Without a barrier nobody waits at one.
+    for (const auto& l : perGpu["moe"]["layers"])
+    {
+        EXPECT_EQ(l["phases"]["barrier_wait"]["max_s"].get<double>(), 0.0);
+    }
+}
+
+TEST(MoeWorkload, MicroBatchOverlapIsNeverSlowerThanBackToBack)
+{
+    Json c = SmallMoe();
+    c["workload"]["mode"] = "training";
+    c["workload"]["tokens_per_gpu"] = 128;
+    c["workload"]["schedule"]["micro_batches"] = 2;
+    c["workload"]["schedule"]["overlap"] = false;
+    const Json serial = RunScenario(c);
+    c["workload"]["schedule"]["overlap"] = true;
+    const Json overlap = RunScenario(c);
+    const double a = serial["moe"]["iterations"][0]["completion_s"].get<double>();
+    const double b = overlap["moe"]["iterations"][0]["completion_s"].get<double>();
+    EXPECT_LT(b, a);
+    // Same tokens, same routing: the split into micro-batches does not change the traffic.
+    EXPECT_EQ(serial["moe"]["expert_tokens"], overlap["moe"]["expert_tokens"]);
+    EXPECT_EQ(KindBytes(serial, "dispatch"), KindBytes(overlap, "dispatch"));
+}
+
+TEST(MoeWorkload, FabricTaxIsNearZeroOnAnOversizedFabric)
+{
+    Json c = SmallMoe();
+    c["workload"]["fabric_tax"] = true;
+    // Links far faster than the traffic needs: the packet-level run is within a few percent.
+    c["topology"]["link"]["rate"] = "800Gbps";
+    c["topology"]["nvlink"]["rate"] = "3200Gbps";
+    const Json s = RunScenario(c);
+    const Json& t = s["moe"]["fabric_tax"]["total"];
+    // The ideal transport shares each host port max-min fairly; that fluid schedule is not
+    // makespan-optimal, so packets served first-come first-served can beat it by a hair
+    // (doc/moe-fabric.rst, "Fabric tax"). Never by more than half a percent here.
+    EXPECT_GE(t["tax_fraction"].get<double>(), -0.005);
+    EXPECT_LE(t["tax_fraction"].get<double>(), 0.05);
+    for (const auto& l : s["moe"]["fabric_tax"]["layers"])
+    {
+        EXPECT_GE(l["tax_s"].get<double>(), -0.005 * l["ideal_s"].get<double>());
+    }
+    // A slow, 4:1 oversubscribed fabric pays a visible tax on the same workload.
+    Json slow = SmallMoe();
+    slow["workload"]["fabric_tax"] = true;
+    slow["topology"] = Json::parse(R"({ "type": "leaf-spine", "leaves": 2, "hosts_per_leaf": 4,
+        "spines": 1, "link": { "rate": "100Gbps", "delay": "1us" } })");
+    slow["topology"]["tiers"]["leaf-spine"]["rate"] = "25Gbps";
+    const Json t2 = RunScenario(slow)["moe"]["fabric_tax"]["total"];
+    EXPECT_GT(t2["tax_fraction"].get<double>(), 2 * t["tax_fraction"].get<double>());
+    EXPECT_GT(t2["tax_fraction"].get<double>(), 0.10);
+}
+
+TEST(MoeWorkload, RedundantSlotsCutTheHottestGpuLoad)
+{
+    // Zipf s = 1.2 over DeepSeek-V3's 256 experts on 32 GPUs: 2 redundant slots per GPU cut
+    // max/mean GPU load by at least a quarter.
+    Json c = Json::parse(R"({
+      "seed": 3,
+      "topology": { "type": "rail-optimized", "servers": 4, "gpus_per_server": 8, "spines": 4,
+                    "link": { "rate": "400Gbps", "delay": "1us" } },
+      "workload": { "type": "moe", "model": "deepseek-v3", "mode": "inference",
+                    "tokens_per_gpu": 64, "layers": 1,
+                    "gate": { "type": "zipf", "s": 1.2 },
+                    "replication": { "redundant_slots_per_gpu": 0, "selection": "least-loaded" } } })");
+    const double before = RunScenario(c)["moe"]["gpu_load_max_over_mean"].get<double>();
+    c["workload"]["replication"]["redundant_slots_per_gpu"] = 2;
+    const double after = RunScenario(c)["moe"]["gpu_load_max_over_mean"].get<double>();
+    EXPECT_GT(before, 1.5);
+    EXPECT_LE(after, 0.75 * before);
+}
+
+TEST(MoeWorkload, CoSelectionPlacementKeepsDispatchInsideServers)
+{
+    // A strong affinity gate: a token picks 90% of its experts from one home group of 8, and
+    // the GPUs of one server (8 consecutive ranks) take their home groups from their own quarter
+    // of the groups. The co-selection placement packs each group's experts into the server
+    // whose tokens favour them: the same-server share of dispatch bytes (copies to other GPUs
+    // of the source's server / all copies to other GPUs) is at least 1.5x round-robin's.
+    Json c = Json::parse(R"({
+      "seed": 5,
+      "topology": { "type": "rail-optimized", "servers": 4, "gpus_per_server": 8, "spines": 4,
+                    "link": { "rate": "400Gbps", "delay": "1us" } },
+      "workload": { "type": "moe", "model": "deepseek-v3", "mode": "inference",
+                    "tokens_per_gpu": 64, "layers": 1,
+                    "model_overrides": { "groups": 0, "top_k_groups": 0 },
+                    "gate": { "type": "affinity", "affinity_group_size": 8,
+                              "affinity_strength": 0.9, "s": 0.0,
+                              "affinity_rank_block": 8, "affinity_blocks": 4 },
+                    "placement": { "type": "round-robin" } } })");
+    auto share = [](const Json& s) {
+        const Json& l = s["moe"]["dispatch_bytes_by_locality"];
+        const double same = l["same_server"].get<double>();
+        return same / (same + l["same_leaf"].get<double>() + l["across_spine"].get<double>());
+    };
+    const Json rr = RunScenario(c);
+    c["workload"]["placement"]["type"] = "co-selection";
+    const Json co = RunScenario(c);
+    EXPECT_GE(share(co), 1.5 * share(rr)) << share(co) << " vs " << share(rr);
+}
+
+TEST(MoeWorkload, SameSeedSameSummary)
+{
+    Json c = SmallMoe();
+    c["workload"]["experts"]["batching"] = "eager";
+    c["workload"]["experts"]["batch_window"] = "2us";
+    Json a = RunScenario(c);
+    Json b = RunScenario(c);
+    for (Json* s : {&a, &b})
+    {
+        (*s)["sim"].erase("wall_s");
+        (*s)["sim"].erase("wall_s_per_million_packet_hops");
+        (*s)["sim"].erase("peak_rss_mb");
+    }
+    EXPECT_EQ(a.dump(), b.dump());
+}
+
+TEST(MoeWorkload, DisaggregatedPoolServesEveryToken)
+{
+    Json c = SmallMoe();
+    c["workload"]["deployment"] = Json::parse(R"({ "type": "disaggregated", "expert_gpus": 2 })");
+    const Json s = RunScenario(c);
+    EXPECT_TRUE(s["moe"]["complete"].get<bool>());
+    EXPECT_EQ(s["moe"]["node_gpus"].get<uint32_t>(), 6u);
+    EXPECT_EQ(s["moe"]["expert_gpus"].get<uint32_t>(), 2u);
+    // Only the pool computes experts.
+    const Json& tokens = s["moe"]["gpu_tokens"];
+    EXPECT_EQ(tokens.size(), 2u);
+    EXPECT_EQ(tokens["6"].get<uint64_t>() + tokens["7"].get<uint64_t>(), 6u * 64 * 4 * 2);
+    // Nothing stays on a GPU: the node GPUs host no experts.
+    EXPECT_EQ(s["moe"]["dispatch_bytes_by_locality"]["same_gpu"].get<uint64_t>(), 0u);
+}
+
+TEST(MoeWorkload, CapacityFactorDropsPicksOverCapacity)
+{
+    Json c = SmallMoe();
+    c["workload"]["gate"]["s"] = 2.0;
+    c["workload"]["model_overrides"]["capacity_factor"] = 1.0;
+    const Json s = RunScenario(c);
+    const uint64_t dropped = s["moe"]["dropped_picks"].get<uint64_t>();
+    EXPECT_GT(dropped, 0u);
+    EXPECT_EQ(s["moe"]["routed_picks"].get<uint64_t>() + dropped, 8u * 64 * 4 * 2);
+    // capacity = ceil(1.0 x 64 x 4 / 16) = 16 picks per expert per source batch.
+    for (const auto& t : s["moe"]["expert_tokens"])
+    {
+        EXPECT_LE(t.get<uint64_t>(), 16u * 8 * 2);
+    }
+}
