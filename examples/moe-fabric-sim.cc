@@ -178,6 +178,10 @@ main(int argc, char* argv[])
         {
             std::cout << ", " << outDir << "/messages.csv";
         }
+        if (scenario->GetSettings().moe && scenario->GetSettings().layerPhasesCsv)
+        {
+            std::cout << ", " << outDir << "/layer_phases.csv";
+        }
         std::cout << ", " << outDir << "/effective_config.json" << std::endl;
     }
     scenario.reset();

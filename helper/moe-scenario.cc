@@ -1340,7 +1340,7 @@ Scenario::MakeMoeSummary() const
     }
     j["dispatch_bytes_by_locality"] = loc;
     Json kinds = Json::object();
-    for (size_t k = 0; k < 5; ++k)
+    for (size_t k = 0; k < NUM_MOE_MESSAGE_KINDS; ++k)
     {
         Json jk = Json::object();
         jk["messages"] = w.GetMessagesByKind()[k];
@@ -1357,6 +1357,39 @@ Scenario::MakeMoeSummary() const
     compute["shared_expert_s"] = Seconds(w.GetComputePs()[1]);
     compute["expert_s"] = Seconds(w.GetComputePs()[2]);
     j["gpu_compute"] = compute;
+    if (spec.allReduce)
+    {
+        Json ar = Json::object();
+        ar["bytes_per_layer"] = spec.allReduceBytesPerLayer;
+        ar["rings"] = spec.nodeGpus.size() / w.GetNumGroups();
+        ar["ring_size"] = w.GetNumGroups();
+        Json spans = Json::array();
+        for (uint32_t it = 0; it < spec.iterations; ++it)
+        {
+            for (uint32_t l = 0; l < spec.layers; ++l)
+            {
+                const int64_t ps =
+                    w.GetAllReduceSpansPs()[static_cast<size_t>(it) * spec.layers + l];
+                Json e = Json::object();
+                e["iteration"] = it;
+                e["layer"] = l;
+                e["complete"] = ps >= 0;
+                if (ps >= 0)
+                {
+                    e["span_s"] = Seconds(ps);
+                }
+                spans.push_back(e);
+            }
+        }
+        ar["layers"] = spans;
+        // Waits at the start of iterations 1.. for the previous iteration's rings.
+        const auto& waits = w.GetAllReduceWaitPs();
+        const size_t perIteration = spec.nodeGpus.size();
+        ar["iteration_start_wait"] = DistributionJson(
+            std::vector<int64_t>(waits.begin() + std::min(perIteration, waits.size()),
+                                 waits.end()));
+        j["allreduce"] = ar;
+    }
 
     if (m_twin != nullptr)
     {
@@ -1426,12 +1459,20 @@ Scenario::MoeHumanSummary() const
             median[k] += l["phases"][PHASES[k]]["p50_s"].get<double>();
         }
     }
-    os << "  median time per phase over all layers:";
+    os << "  where the time went (median GPU, summed over " << summary["layers"].size()
+       << " layer passes):\n   ";
     for (size_t k = 0; k < PHASES.size(); ++k)
     {
-        os << (k == 0 ? " " : ", ") << PHASES[k] << " "
+        if (median[k] <= 0 && PHASES[k] == "shared_expert_wait")
+        {
+            continue;
+        }
+        std::string name = PHASES[k];
+        std::replace(name.begin(), name.end(), '_', ' ');
+        os << " " << name << " "
            << FormatDurationHuman(
-                  PicoSeconds(static_cast<int64_t>(std::llround(median[k] * PS_PER_S))));
+                  PicoSeconds(static_cast<int64_t>(std::llround(median[k] * PS_PER_S))))
+           << (k + 1 < PHASES.size() ? "," : "");
     }
     os << "\n";
     os << "  expert GPU load max/mean " << std::fixed << std::setprecision(2)

@@ -321,11 +321,15 @@ ParseMoeWorkload(ConfigReader& wl,
         s.expertGpus.empty() ? groupSize : static_cast<uint32_t>(s.expertGpus.size());
     if (s.model.routedExperts % expertRanks != 0)
     {
-        throw ConfigError(
-            s.expertGpus.empty() ? wl.PathOf("ep_size") : "workload.deployment.expert_gpus",
-            std::to_string(s.model.routedExperts) +
-                " routed experts cannot be spread evenly over " + std::to_string(expertRanks) +
-                " expert GPUs; accepted: a GPU count that divides the expert count");
+        // Name the key that set the count: the pool, the group size, or the GPU list.
+        const std::string path = !s.expertGpus.empty() ? "workload.deployment.expert_gpus"
+                                 : s.groupSize != 0    ? wl.PathOf("ep_size")
+                                                       : wl.PathOf("gpus");
+        throw ConfigError(path,
+                          std::to_string(s.model.routedExperts) +
+                              " routed experts cannot be spread evenly over " +
+                              std::to_string(expertRanks) +
+                              " expert GPUs; accepted: a GPU count that divides the expert count");
     }
 
     // --- placement and replication ---
@@ -403,6 +407,26 @@ ParseMoeWorkload(ConfigReader& wl,
             static_cast<uint8_t>(c.GetUint("dispatch", 0, 0, NUM_TRAFFIC_CLASSES - 1));
         s.combineClass = static_cast<uint8_t>(c.GetUint("combine", 0, 0, NUM_TRAFFIC_CLASSES - 1));
         c.Finish();
+    }
+    {
+        // Per GPU and layer: BF16 gradients of the attention weights and of the experts the GPU
+        // holds (its slots), as a data-parallel ring would carry them.
+        ConfigReader ar = wl.GetObject("allreduce");
+        s.allReduce = ar.GetBool("enabled", false);
+        if (s.allReduce)
+        {
+            const MoeModelSpec& m = s.model;
+            const uint64_t slots = m.routedExperts / expertRanks + s.placement.redundantSlotsPerGpu;
+            const double params =
+                static_cast<double>(m.attentionParams) +
+                static_cast<double>(slots) * 3.0 * m.hidden * m.expertFfn +
+                static_cast<double>(m.sharedExperts) * 3.0 * m.hidden * m.sharedExpertFfn;
+            const uint64_t def = static_cast<uint64_t>(params * m.combineBytesPerElement);
+            s.allReduceBytesPerLayer = ar.GetBytes("bytes_per_layer", def, 1, 1ull << 44);
+            s.allReduceClass =
+                static_cast<uint8_t>(ar.GetUint("class", 1, 0, NUM_TRAFFIC_CLASSES - 1));
+        }
+        ar.Finish();
     }
     options.fabricTax = wl.GetBool("fabric_tax", false);
 

@@ -36,6 +36,8 @@ MoeMessageKindName(MoeMessageKind k)
         return "combine";
     case MoeMessageKind::COMBINE_TO_RELAY:
         return "combine-to-relay";
+    case MoeMessageKind::ALLREDUCE:
+        return "allreduce";
     }
     return "?";
 }
@@ -180,6 +182,14 @@ MoeWorkload::BuildGroups()
         grp.records.assign(static_cast<size_t>(NumUnits()) * size, MoeUnitRecord());
         grp.unitDoneCount.assign(NumUnits(), 0);
     }
+    if (spec.allReduce && (spec.mode != "training" || numGroups < 2))
+    {
+        throw std::invalid_argument(
+            "workload.allreduce.enabled: the data-parallel all-reduce runs in training between "
+            "expert-parallel groups; this workload has " +
+            std::to_string(numGroups) + " group(s) in " + spec.mode +
+            " mode (set workload.ep_size to split the GPUs into at least 2 groups)");
+    }
     m_expertTokens.assign(experts, 0);
     m_gpuTokens.assign(m_layout.NumGpus(), 0);
     // Fail on an impossible placement now, not in the middle of the run.
@@ -254,7 +264,10 @@ MoeWorkload::GetPlacement(uint32_t group, uint32_t layer, uint32_t iteration)
         {
             for (uint32_t mb = 0; mb < m_spec.microBatches; ++mb)
             {
-                GetPlan(group, it, layer, mb); // built once; counts recorded when built
+                if (grp.builtPlans.count(PlanKey(it, layer, mb)) == 0)
+                {
+                    GetPlan(group, it, layer, mb); // its counts are recorded when it is built
+                }
             }
             const auto& measured = grp.measured.at(PlanKey(it, layer, 0));
             for (uint32_t e = 0; e < experts; ++e)
@@ -533,10 +546,135 @@ MoeWorkload::Start(Time at)
     }
     uint32_t chains = m_spec.overlapMicroBatches ? m_spec.microBatches : 1;
     m_chainsTotal = 0;
+    m_totalNodes = 0;
     for (const Group& grp : m_groups)
     {
         m_chainsTotal += chains * static_cast<uint32_t>(grp.nodeGpus.size());
+        m_totalNodes += static_cast<uint32_t>(grp.nodeGpus.size());
     }
+    if (m_spec.allReduce)
+    {
+        const size_t pairs = static_cast<size_t>(m_spec.iterations) * m_spec.layers;
+        m_rings.assign(pairs * m_totalNodes, RingState());
+        m_ringsDone.assign(static_cast<size_t>(m_spec.iterations) * m_totalNodes, 0);
+        m_held.assign(m_totalNodes, {});
+        m_allReduceWaitPs.assign(static_cast<size_t>(m_spec.iterations) * m_totalNodes, 0);
+        m_allReduceSpanPs.assign(pairs, -1);
+        m_allReduceStartPs.assign(pairs, -1);
+        m_ringFinished.assign(pairs, 0);
+    }
+}
+
+void
+MoeWorkload::StartOrHold(uint32_t group, uint32_t unit, uint32_t node)
+{
+    uint32_t iteration;
+    uint32_t stage;
+    uint32_t mb;
+    UnitOf(unit, iteration, stage, mb);
+    const uint32_t size = static_cast<uint32_t>(m_groups[0].nodeGpus.size());
+    const uint32_t global = group * size + node;
+    if (m_spec.allReduce && stage == 0 && iteration > 0 &&
+        m_ringsDone[static_cast<size_t>(iteration - 1) * m_totalNodes + global] < m_spec.layers)
+    {
+        // The optimizer step needs the previous iteration's reduced gradients.
+        m_held[global].push_back({unit, Simulator::Now().GetPicoSeconds()});
+        return;
+    }
+    StartUnit(group, unit, node);
+}
+
+void
+MoeWorkload::StartAllReduce(uint32_t group, uint32_t node, uint32_t iteration, uint32_t layer)
+{
+    const uint32_t size = static_cast<uint32_t>(m_groups[0].nodeGpus.size());
+    const size_t pair = static_cast<size_t>(iteration) * m_spec.layers + layer;
+    RingState& r = m_rings[pair * m_totalNodes + group * size + node];
+    r.started = true;
+    ++m_ringsOutstanding;
+    if (m_allReduceStartPs[pair] < 0)
+    {
+        m_allReduceStartPs[pair] = Simulator::Now().GetPicoSeconds();
+    }
+    PumpAllReduce(group, node, iteration, layer);
+}
+
+void
+MoeWorkload::PumpAllReduce(uint32_t group, uint32_t node, uint32_t iteration, uint32_t layer)
+{
+    const uint32_t size = static_cast<uint32_t>(m_groups[0].nodeGpus.size());
+    const uint32_t d = static_cast<uint32_t>(m_groups.size());
+    const uint32_t steps = 2 * (d - 1);
+    const size_t pair = static_cast<size_t>(iteration) * m_spec.layers + layer;
+    const uint32_t global = group * size + node;
+    RingState& r = m_rings[pair * m_totalNodes + global];
+    const uint64_t total = m_spec.allReduceBytesPerLayer;
+    // Ring step s sends one chunk to the next group's GPU of the same rank; step s > 0 forwards
+    // (reduced) what step s - 1 brought, so it waits for that chunk.
+    while (r.started && r.sent < steps && r.received >= r.sent)
+    {
+        const uint32_t chunk = (group + d - r.sent % d) % d;
+        MsgContext ctx;
+        ctx.kind = MoeMessageKind::ALLREDUCE;
+        ctx.group = group;
+        ctx.unit = static_cast<uint32_t>(pair);
+        ctx.node = node;
+        ctx.dstRank = (group + 1) % d;
+        ctx.server = r.sent;
+        ctx.bytes = total * (chunk + 1) / d - total * chunk / d;
+        ++r.sent;
+        SendMessage(m_groups[group].nodeGpus[node], m_groups[ctx.dstRank].nodeGpus[node], ctx);
+    }
+    if (!r.started || r.sent < steps || r.received < steps)
+    {
+        return;
+    }
+    r.started = false; // finished: never counted twice
+    --m_ringsOutstanding;
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    if (++m_ringFinished[pair] == m_totalNodes)
+    {
+        m_allReduceSpanPs[pair] = now - m_allReduceStartPs[pair];
+    }
+    if (++m_ringsDone[static_cast<size_t>(iteration) * m_totalNodes + global] == m_spec.layers)
+    {
+        auto held = std::move(m_held[global]);
+        m_held[global].clear();
+        for (const auto& [unit, since] : held)
+        {
+            m_allReduceWaitPs[static_cast<size_t>(iteration + 1) * m_totalNodes + global] =
+                std::max(
+                    m_allReduceWaitPs[static_cast<size_t>(iteration + 1) * m_totalNodes + global],
+                    now - since);
+            StartUnit(group, unit, node);
+        }
+    }
+    CheckAllDone();
+}
+
+void
+MoeWorkload::OnAllReduceChunk(const MsgContext& ctx)
+{
+    const uint32_t size = static_cast<uint32_t>(m_groups[0].nodeGpus.size());
+    const uint32_t group = ctx.dstRank;
+    const size_t pair = ctx.unit;
+    ++m_rings[pair * m_totalNodes + group * size + ctx.node].received;
+    PumpAllReduce(group,
+                  ctx.node,
+                  static_cast<uint32_t>(pair / m_spec.layers),
+                  static_cast<uint32_t>(pair % m_spec.layers));
+}
+
+const std::vector<int64_t>&
+MoeWorkload::GetAllReduceSpansPs() const
+{
+    return m_allReduceSpanPs;
+}
+
+const std::vector<int64_t>&
+MoeWorkload::GetAllReduceWaitPs() const
+{
+    return m_allReduceWaitPs;
 }
 
 void
@@ -588,11 +726,10 @@ MoeWorkload::SendMessage(uint32_t srcGpu, uint32_t dstGpu, const MsgContext& ctx
     m_kindBytes[k] += ctx.bytes;
     const bool combine =
         ctx.kind == MoeMessageKind::COMBINE || ctx.kind == MoeMessageKind::COMBINE_TO_RELAY;
-    m_transport->Send(srcGpu,
-                      dstGpu,
-                      combine ? m_spec.combineClass : m_spec.dispatchClass,
-                      ctx.bytes,
-                      tag);
+    const uint8_t cls = ctx.kind == MoeMessageKind::ALLREDUCE
+                            ? m_spec.allReduceClass
+                            : (combine ? m_spec.combineClass : m_spec.dispatchClass);
+    m_transport->Send(srcGpu, dstGpu, cls, ctx.bytes, tag);
 }
 
 void
@@ -608,7 +745,7 @@ MoeWorkload::Deliver(MessageRecord record, bool fabric)
     m_freeTags.push_back(record.tag);
     const bool combine =
         ctx.kind == MoeMessageKind::COMBINE || ctx.kind == MoeMessageKind::COMBINE_TO_RELAY;
-    if (fabric)
+    if (fabric && ctx.kind != MoeMessageKind::ALLREDUCE)
     {
         m_deliveryPs[combine ? 1 : 0].push_back((record.delivered - record.start).GetPicoSeconds());
     }
@@ -618,7 +755,17 @@ MoeWorkload::Deliver(MessageRecord record, bool fabric)
         log.record = record;
         log.kind = ctx.kind;
         log.group = ctx.group;
-        UnitOf(ctx.unit, log.iteration, log.stage, log.microBatch);
+        if (ctx.kind == MoeMessageKind::ALLREDUCE)
+        {
+            // unit holds (iteration, layer); report the layer's backward stage.
+            log.iteration = ctx.unit / m_spec.layers;
+            log.stage = 2 * m_spec.layers - 1 - ctx.unit % m_spec.layers;
+            log.microBatch = 0;
+        }
+        else
+        {
+            UnitOf(ctx.unit, log.iteration, log.stage, log.microBatch);
+        }
         m_log.push_back(log);
     }
     switch (ctx.kind)
@@ -635,6 +782,9 @@ MoeWorkload::Deliver(MessageRecord record, bool fabric)
         break;
     case MoeMessageKind::COMBINE:
         m_nodeApps.at(record.dst)->OnCombinePart(ctx);
+        break;
+    case MoeMessageKind::ALLREDUCE:
+        OnAllReduceChunk(ctx);
         break;
     }
 }
@@ -668,6 +818,21 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
     uint32_t mb;
     UnitOf(unit, iteration, stage, mb);
     m_unitEndTrace(group, node, iteration, stage, mb);
+    if (m_spec.allReduce && StageIsBackward(stage))
+    {
+        // The layer's gradients are complete on this GPU once every micro-batch's backward
+        // pass through it is done.
+        const uint32_t units = m_spec.microBatches;
+        bool all = true;
+        for (uint32_t m = 0; m < units; ++m)
+        {
+            all = all && Record(group, UnitIndex(iteration, stage, m), node).end >= 0;
+        }
+        if (all)
+        {
+            StartAllReduce(group, node, iteration, StageLayer(stage));
+        }
+    }
     const uint32_t count = ++grp.unitDoneCount[unit];
     const uint32_t next = Successor(unit);
     const int64_t now = Simulator::Now().GetPicoSeconds();
@@ -680,7 +845,7 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
                 if (next != UINT32_MAX)
                 {
                     Record(group, unit, n).next = now;
-                    StartUnit(group, next, n);
+                    StartOrHold(group, next, n);
                 }
                 else
                 {
@@ -692,7 +857,7 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
     else if (next != UINT32_MAX)
     {
         Record(group, unit, node).next = now;
-        StartUnit(group, next, node);
+        StartOrHold(group, next, node);
     }
     else
     {
@@ -707,7 +872,14 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
 void
 MoeWorkload::ChainDone()
 {
-    if (++m_chainsDone == m_chainsTotal)
+    ++m_chainsDone;
+    CheckAllDone();
+}
+
+void
+MoeWorkload::CheckAllDone()
+{
+    if (m_chainsDone == m_chainsTotal && m_ringsOutstanding == 0 && !m_done)
     {
         m_done = true;
         m_endTime = Simulator::Now();
@@ -767,13 +939,13 @@ MoeWorkload::GetRoutedPicks() const
     return m_routedPicks;
 }
 
-const std::array<uint64_t, 5>&
+const std::array<uint64_t, NUM_MOE_MESSAGE_KINDS>&
 MoeWorkload::GetMessagesByKind() const
 {
     return m_kindMessages;
 }
 
-const std::array<uint64_t, 5>&
+const std::array<uint64_t, NUM_MOE_MESSAGE_KINDS>&
 MoeWorkload::GetBytesByKind() const
 {
     return m_kindBytes;

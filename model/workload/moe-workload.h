@@ -65,18 +65,30 @@ struct MoeWorkloadSpec
 
     uint8_t dispatchClass{0};
     uint8_t combineClass{0};
+
+    /// Training: after a layer's backward pass, every GPU all-reduces that layer's gradients
+    /// with the GPUs of the same rank in the other expert-parallel groups (a ring of
+    /// 2 (D - 1) steps of bytes / D), in the background; an iteration's first stage waits
+    /// until the GPU's all-reduces of the previous iteration are done.
+    bool allReduce{false};
+    uint64_t allReduceBytesPerLayer{0}; ///< per GPU and layer
+    uint8_t allReduceClass{1};
     uint64_t seed{1};
 };
 
 /// @brief What a workload message carries.
 enum class MoeMessageKind : uint8_t
 {
-    DISPATCH = 0,    ///< node -> expert GPU
-    RELAY_DISPATCH,  ///< node -> same-rail relay in a remote server (hierarchical)
-    FORWARD,         ///< relay -> expert GPU over NVLink (hierarchical)
-    COMBINE,         ///< expert GPU (or relay) -> node
-    COMBINE_TO_RELAY ///< expert GPU -> relay over NVLink (hierarchical)
+    DISPATCH = 0,     ///< node -> expert GPU
+    RELAY_DISPATCH,   ///< node -> same-rail relay in a remote server (hierarchical)
+    FORWARD,          ///< relay -> expert GPU over NVLink (hierarchical)
+    COMBINE,          ///< expert GPU (or relay) -> node
+    COMBINE_TO_RELAY, ///< expert GPU -> relay over NVLink (hierarchical)
+    ALLREDUCE         ///< data-parallel gradient ring (training, background class)
 };
+
+/// Number of MoeMessageKind values.
+constexpr size_t NUM_MOE_MESSAGE_KINDS = 6;
 
 const char* MoeMessageKindName(MoeMessageKind k);
 
@@ -157,8 +169,13 @@ class MoeWorkload : public Object
     uint64_t GetDroppedPicks() const;
     uint64_t GetRoutedPicks() const;
     /// @brief Messages of each kind sent and their payload bytes.
-    const std::array<uint64_t, 5>& GetMessagesByKind() const;
-    const std::array<uint64_t, 5>& GetBytesByKind() const;
+    const std::array<uint64_t, NUM_MOE_MESSAGE_KINDS>& GetMessagesByKind() const;
+    const std::array<uint64_t, NUM_MOE_MESSAGE_KINDS>& GetBytesByKind() const;
+    /// @brief All-reduce: time from a layer's first GPU starting its ring to the last one
+    /// finishing, per (iteration, layer) (ps; -1 if not run), and the time GPUs waited at
+    /// iteration starts for their all-reduces, per GPU and iteration (ps).
+    const std::vector<int64_t>& GetAllReduceSpansPs() const;
+    const std::vector<int64_t>& GetAllReduceWaitPs() const;
     /// @brief Compute time by engine kernel kind (attention, shared, expert) summed over GPUs.
     const std::array<int64_t, 3>& GetComputePs() const;
     /// @brief Placement of @p group, @p layer in force at @p iteration.
@@ -259,6 +276,14 @@ class MoeWorkload : public Object
     /// Every node finished @p unit: drop its plan (after its last stage) and expert state.
     void ReleaseUnit(uint32_t group, uint32_t unit);
     void ChainDone();
+    void CheckAllDone();
+    /// Start the data-parallel ring of (iteration, layer) on node rank @p node of @p group.
+    void StartAllReduce(uint32_t group, uint32_t node, uint32_t iteration, uint32_t layer);
+    /// Send as many ring steps as the chunks received so far allow.
+    void PumpAllReduce(uint32_t group, uint32_t node, uint32_t iteration, uint32_t layer);
+    void OnAllReduceChunk(const MsgContext& ctx);
+    /// Start @p unit on @p node now, or once its previous iteration's all-reduces are done.
+    void StartOrHold(uint32_t group, uint32_t unit, uint32_t node);
 
     MoeWorkloadSpec m_spec;
     GpuLayout m_layout;
@@ -277,12 +302,31 @@ class MoeWorkload : public Object
     std::vector<uint64_t> m_expertTokens;
     std::vector<uint64_t> m_gpuTokens;
     std::array<uint64_t, 4> m_localityBytes{};
-    std::array<uint64_t, 5> m_kindMessages{};
-    std::array<uint64_t, 5> m_kindBytes{};
+    std::array<uint64_t, NUM_MOE_MESSAGE_KINDS> m_kindMessages{};
+    std::array<uint64_t, NUM_MOE_MESSAGE_KINDS> m_kindBytes{};
     std::array<int64_t, 3> m_computePs{};
     uint64_t m_droppedPicks{0};
     uint64_t m_routedPicks{0};
-    uint32_t m_chainsTotal{0}; ///< (node, micro-batch chain) pairs
+
+    struct RingState
+    {
+        bool started{false};
+        uint32_t sent{0};
+        uint32_t received{0};
+    };
+
+    /// By (iteration, layer, group, node); size iterations * layers * nodes (all groups).
+    std::vector<RingState> m_rings;
+    std::vector<uint32_t> m_ringsDone; ///< per (iteration, global node): layers finished
+    /// per global node: units waiting for the previous iteration's all-reduces, since when
+    std::vector<std::vector<std::pair<uint32_t, int64_t>>> m_held;
+    std::vector<int64_t> m_allReduceWaitPs;  ///< per (global node, iteration)
+    std::vector<int64_t> m_allReduceSpanPs;  ///< per (iteration, layer)
+    std::vector<int64_t> m_allReduceStartPs; ///< per (iteration, layer)
+    std::vector<uint32_t> m_ringFinished;    ///< per (iteration, layer): GPUs done
+    uint32_t m_totalNodes{0};
+    uint64_t m_ringsOutstanding{0}; ///< (node, iteration, layer) rings started, not finished
+    uint32_t m_chainsTotal{0};      ///< (node, micro-batch chain) pairs
     uint32_t m_chainsDone{0};
     bool m_done{false};
     Time m_endTime;
