@@ -49,7 +49,8 @@ CollectSet(std::string value)
 void
 RemoveStaleOutputs(const std::string& dir)
 {
-    for (const char* name : {"summary.json", "messages.csv", "effective_config.json"})
+    for (const char* name :
+         {"summary.json", "messages.csv", "layer_phases.csv", "effective_config.json"})
     {
         std::remove((dir + "/" + name).c_str());
     }

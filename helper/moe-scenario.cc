@@ -614,6 +614,21 @@ Scenario::Build(const std::string& outputDir)
         m_moe->SetRecordMessages(s.messagesCsv);
         m_moe->Install(m_topology->GetHostNodes(), m_transport);
         m_moe->SetDoneCallback(MakeCallback(&Scenario::OnMoeDone, this));
+        // Longest path between the workload's GPUs, for one full frame.
+        std::vector<uint32_t> gpus = s.moeSpec.nodeGpus;
+        gpus.insert(gpus.end(), s.moeSpec.expertGpus.begin(), s.moeSpec.expertGpus.end());
+        for (uint32_t a : gpus)
+        {
+            for (uint32_t b : gpus)
+            {
+                if (a != b)
+                {
+                    m_maxPathLatency =
+                        std::max(m_maxPathLatency,
+                                 m_topology->GetPathLatency(a, b, s.mtu + ROCE_DATA_HEADER_BYTES));
+                }
+            }
+        }
         if (s.moeOptions.fabricTax)
         {
             // The same workload (same routing: the gate is deterministic) on the ideal
@@ -1163,14 +1178,26 @@ PhaseStats(std::vector<int64_t> v)
     return j;
 }
 
-/// Start and end (ps) of every (iteration, stage) over all groups, nodes and micro-batches.
-std::vector<std::pair<int64_t, int64_t>>
+/// First start and last end (ps) of one (iteration, stage) over all groups, nodes and
+/// micro-batches, and whether every one of them finished it.
+struct StageSpan
+{
+    int64_t start{INT64_MAX};
+    int64_t end{-1};
+    bool complete{true};
+
+    int64_t Duration() const
+    {
+        return end - start;
+    }
+};
+
+std::vector<StageSpan>
 StageSpans(const MoeWorkload& w)
 {
     const MoeWorkloadSpec& spec = w.GetSpec();
     const uint32_t stages = w.GetStagesPerIteration();
-    std::vector<std::pair<int64_t, int64_t>> spans(static_cast<size_t>(spec.iterations) * stages,
-                                                   {INT64_MAX, -1});
+    std::vector<StageSpan> spans(static_cast<size_t>(spec.iterations) * stages);
     for (uint32_t g = 0; g < w.GetNumGroups(); ++g)
     {
         const uint32_t nodes = static_cast<uint32_t>(w.GetGroupNodes(g).size());
@@ -1178,7 +1205,7 @@ StageSpans(const MoeWorkload& w)
         {
             for (uint32_t st = 0; st < stages; ++st)
             {
-                auto& span = spans[static_cast<size_t>(it) * stages + st];
+                StageSpan& span = spans[static_cast<size_t>(it) * stages + st];
                 for (uint32_t mb = 0; mb < spec.microBatches; ++mb)
                 {
                     for (uint32_t n = 0; n < nodes; ++n)
@@ -1186,9 +1213,10 @@ StageSpans(const MoeWorkload& w)
                         const MoeUnitRecord& r = w.GetRecord(g, it, st, mb, n);
                         if (r.start >= 0)
                         {
-                            span.first = std::min(span.first, r.start);
+                            span.start = std::min(span.start, r.start);
                         }
-                        span.second = std::max(span.second, r.end);
+                        span.end = std::max(span.end, r.end);
+                        span.complete = span.complete && r.end >= 0;
                     }
                 }
             }
@@ -1253,22 +1281,23 @@ Scenario::MakeMoeSummary() const
     {
         int64_t itStart = INT64_MAX;
         int64_t itEnd = -1;
+        bool itComplete = true;
         for (uint32_t st = 0; st < stages; ++st)
         {
-            const auto& span = spans[static_cast<size_t>(it) * stages + st];
+            const StageSpan& span = spans[static_cast<size_t>(it) * stages + st];
             Json jl = Json::object();
             jl["iteration"] = it;
             jl["layer"] = w.StageLayer(st);
             jl["pass"] = w.StageIsBackward(st) ? "backward" : "forward";
-            const bool done = span.second >= 0 && span.first != INT64_MAX;
-            jl["complete"] = done;
-            if (done)
+            jl["complete"] = span.complete;
+            itComplete = itComplete && span.complete;
+            if (span.complete)
             {
-                jl["start_s"] = Seconds(span.first);
-                jl["end_s"] = Seconds(span.second);
-                jl["completion_s"] = Seconds(span.second - span.first);
-                itStart = std::min(itStart, span.first);
-                itEnd = std::max(itEnd, span.second);
+                jl["start_s"] = Seconds(span.start);
+                jl["end_s"] = Seconds(span.end);
+                jl["completion_s"] = Seconds(span.Duration());
+                itStart = std::min(itStart, span.start);
+                itEnd = std::max(itEnd, span.end);
             }
             std::vector<std::vector<int64_t>> phases(PHASES.size());
             for (uint32_t g = 0; g < w.GetNumGroups(); ++g)
@@ -1301,7 +1330,8 @@ Scenario::MakeMoeSummary() const
         }
         Json ji = Json::object();
         ji["iteration"] = it;
-        if (itEnd >= 0)
+        ji["complete"] = itComplete;
+        if (itComplete)
         {
             ji["start_s"] = Seconds(itStart);
             ji["end_s"] = Seconds(itEnd);
@@ -1398,12 +1428,17 @@ Scenario::MakeMoeSummary() const
         const int64_t packetPs = w.GetEndTime().GetPicoSeconds();
         const int64_t idealPs = m_twin->GetEndTime().GetPicoSeconds();
         Json total = Json::object();
-        total["packet_s"] = Seconds(packetPs);
-        total["ideal_s"] = Seconds(idealPs);
-        total["tax_s"] = Seconds(packetPs - idealPs);
-        total["tax_fraction"] =
-            idealPs > 0 ? static_cast<double>(packetPs - idealPs) / static_cast<double>(idealPs)
-                        : 0.0;
+        // Both runs start at 0: their end times are the workload's completion times.
+        total["complete"] = w.IsDone() && m_twin->IsDone();
+        if (w.IsDone() && m_twin->IsDone())
+        {
+            total["packet_s"] = Seconds(packetPs);
+            total["ideal_s"] = Seconds(idealPs);
+            total["tax_s"] = Seconds(packetPs - idealPs);
+            total["tax_fraction"] =
+                idealPs > 0 ? static_cast<double>(packetPs - idealPs) / static_cast<double>(idealPs)
+                            : 0.0;
+        }
         tax["total"] = total;
         Json tl = Json::array();
         for (uint32_t it = 0; it < spec.iterations; ++it)
@@ -1415,11 +1450,16 @@ Scenario::MakeMoeSummary() const
                 e["iteration"] = it;
                 e["layer"] = w.StageLayer(st);
                 e["pass"] = w.StageIsBackward(st) ? "backward" : "forward";
-                const int64_t p = spans[i].second - spans[i].first;
-                const int64_t q = ideal[i].second - ideal[i].first;
-                e["packet_s"] = Seconds(p);
-                e["ideal_s"] = Seconds(q);
-                e["tax_s"] = Seconds(p - q);
+                const bool both = spans[i].complete && ideal[i].complete;
+                e["complete"] = both;
+                if (both)
+                {
+                    const int64_t p = spans[i].Duration();
+                    const int64_t q = ideal[i].Duration();
+                    e["packet_s"] = Seconds(p);
+                    e["ideal_s"] = Seconds(q);
+                    e["tax_s"] = Seconds(p - q);
+                }
                 tl.push_back(e);
             }
         }
@@ -1485,7 +1525,7 @@ Scenario::MoeHumanSummary() const
                   static_cast<double>(summary["dispatch_bytes_by_locality"][name].get<uint64_t>()));
     }
     os << "\n";
-    if (summary.contains("fabric_tax"))
+    if (summary.contains("fabric_tax") && summary["fabric_tax"]["total"]["complete"].get<bool>())
     {
         const Json& t = summary["fabric_tax"]["total"];
         os << "  fabric tax: packet-level "

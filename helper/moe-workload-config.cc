@@ -59,6 +59,12 @@ ReadGpus(ConfigReader& r,
             }
             out.push_back(g);
         }
+        if (out.empty())
+        {
+            throw ConfigError(r.PathOf(key),
+                              "an empty list; accepted: a count of GPUs (0 = the default) or a "
+                              "list of at least one GPU id");
+        }
         return out;
     }
     const uint32_t n = static_cast<uint32_t>(r.GetUint(key, 0, 0, def.size()));
@@ -148,7 +154,7 @@ ParseMoeWorkload(ConfigReader& wl,
         u32("shared_expert_ffn", m.sharedExpertFfn, 0, 1u << 20);
         u32("dense_ffn", m.denseFfn, 0, 1u << 22);
         u32("layers", m.layers, 1, 4096);
-        u32("moe_layers", m.moeLayers, 0, 4096);
+        u32("moe_layers", m.moeLayers, 1, 4096);
         u32("groups", m.numGroups, 0, 1u << 16);
         u32("top_k_groups", m.topKGroups, 0, 1u << 16);
         m.attentionParams = mo.GetUint("attention_params", m.attentionParams, 0, 1ull << 40);
@@ -208,8 +214,14 @@ ParseMoeWorkload(ConfigReader& wl,
         }
         if (gs.type == "affinity")
         {
-            gs.affinityGroupSize =
-                static_cast<uint32_t>(g.GetUint("affinity_group_size", 8, 1, gs.numExperts));
+            // Default: groups of 8, or the largest divisor of the expert count below that.
+            uint32_t groupDefault = std::min<uint32_t>(8, gs.numExperts);
+            while (gs.numExperts % groupDefault != 0)
+            {
+                --groupDefault;
+            }
+            gs.affinityGroupSize = static_cast<uint32_t>(
+                g.GetUint("affinity_group_size", groupDefault, 1, gs.numExperts));
             gs.affinityStrength = g.GetDouble("affinity_strength", 0.5, 0, 1);
             gs.affinityRankBlock =
                 static_cast<uint32_t>(g.GetUint("affinity_rank_block", 0, 0, numGpus));

@@ -251,6 +251,15 @@ TEST(MoeWorkload, MicroBatchOverlapIsNeverSlowerThanBackToBack)
     const double a = serial["moe"]["iterations"][0]["completion_s"].get<double>();
     const double b = overlap["moe"]["iterations"][0]["completion_s"].get<double>();
     EXPECT_LT(b, a);
+    // ...and no layer (forward or backward) takes longer from its first micro-batch's start to
+    // its last one's end.
+    ASSERT_EQ(serial["moe"]["layers"].size(), overlap["moe"]["layers"].size());
+    for (size_t i = 0; i < serial["moe"]["layers"].size(); ++i)
+    {
+        EXPECT_LE(overlap["moe"]["layers"][i]["completion_s"].get<double>(),
+                  serial["moe"]["layers"][i]["completion_s"].get<double>())
+            << "layer pass " << i;
+    }
     // Same tokens, same routing: the split into micro-batches does not change the traffic.
     EXPECT_EQ(serial["moe"]["expert_tokens"], overlap["moe"]["expert_tokens"]);
     EXPECT_EQ(KindBytes(serial, "dispatch"), KindBytes(overlap, "dispatch"));
@@ -577,4 +586,44 @@ TEST_F(MoeCli, AllReduceNeedsTrainingAndTwoGroups)
     Json c = SmallMoe();
     c["workload"]["allreduce"] = Json::object({{"enabled", true}});
     ExpectConfigError(c, "workload.allreduce.enabled");
+}
+
+TEST_F(MoeCli, EmptyGpuListsAndTinyModels)
+{
+    Json c = SmallMoe();
+    c["workload"]["gpus"] = Json::array();
+    ExpectConfigError(c, "workload.gpus: an empty list");
+    c = SmallMoe();
+    c["workload"]["model_overrides"]["moe_layers"] = 0;
+    ExpectConfigError(c, "workload.model_overrides.moe_layers");
+    // An affinity gate over 4 experts picks a group size that divides them.
+    c = SmallMoe();
+    c["workload"]["model_overrides"]["routed_experts"] = 4;
+    c["workload"]["model_overrides"]["top_k"] = 2;
+    c["workload"]["gpus"] = 4;
+    c["workload"]["gate"] = Json::object({{"type", "affinity"}});
+    const CommandResult r = Run(c, "--dry-run");
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+}
+
+TEST(MoeWorkload, AStoppedRunReportsWhatDidNotComplete)
+{
+    Json c = SmallMoe();
+    c["workload"]["fabric_tax"] = true;
+    c["simulation"]["stop_time"] = "60us"; // inside the first layer
+    Scenario sc(c);
+    sc.Build();
+    EXPECT_FALSE(sc.Run());
+    const Json s = sc.MakeSummary();
+    Simulator::Destroy();
+    EXPECT_FALSE(s["moe"]["complete"].get<bool>());
+    EXPECT_FALSE(s["moe"]["iterations"][0]["complete"].get<bool>());
+    EXPECT_FALSE(s["moe"]["iterations"][0].contains("completion_s"));
+    for (const auto& l : s["moe"]["layers"])
+    {
+        EXPECT_FALSE(l["complete"].get<bool>());
+    }
+    EXPECT_FALSE(s["moe"]["fabric_tax"]["total"]["complete"].get<bool>());
+    EXPECT_FALSE(s["moe"]["fabric_tax"]["total"].contains("tax_s"));
+    EXPECT_FALSE(s["moe"]["fabric_tax"]["layers"][0].contains("packet_s"));
 }
