@@ -1,12 +1,13 @@
 /*
  * moe-fabric-sim: run a scenario described by a JSON file.
  *
- *   moe-fabric-sim --config=examples/configs/fat-tree-k4.json [--set=a.b=value ...]
+ *   moe-fabric-sim --config=examples/configs/moe-deepseek-v3-decode.json [--set=a.b=value ...]
  *                  [--out=DIR] [--dry-run] [--quiet]
  *
  * --set may repeat; each overrides one key of the JSON (the value is parsed as JSON, or taken as
  * a string). --dry-run validates the scenario and prints the topology and traffic summary without
- * simulating. Outputs in DIR (default "out"): summary.json, messages.csv, effective_config.json.
+ * simulating. Outputs in DIR (default "out"): summary.json, effective_config.json, and
+ * messages.csv and (MoE workloads) layer_phases.csv when enabled.
  *
  * Exit codes: 0 success; 1 command-line usage error (from ns-3's CommandLine); 2 configuration
  * error (message names the JSON path and the accepted values); 3 the simulation stopped before

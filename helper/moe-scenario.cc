@@ -1534,7 +1534,8 @@ Scenario::MoeHumanSummary() const
            << " vs ideal "
            << FormatDurationHuman(PicoSeconds(
                   static_cast<int64_t>(std::llround(t["ideal_s"].get<double>() * PS_PER_S))))
-           << " (+" << std::setprecision(1) << 100.0 * t["tax_fraction"].get<double>() << "%)\n";
+           << " (" << std::showpos << std::setprecision(1)
+           << 100.0 * t["tax_fraction"].get<double>() << std::noshowpos << "%)\n";
     }
     return os.str();
 }

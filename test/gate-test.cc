@@ -802,9 +802,9 @@ TEST(Gate, ExpectedLoadSumsToOneAndMatchesRouting)
     }
 }
 
-// Cost of routing: recorded, and bounded loosely enough for a debug build on a busy machine
-// (a release build measures about 10 ns per pick uniform, 20 ns Zipf, 50 ns group-limited).
-TEST(Gate, RoutingIsFast)
+// Cost of routing: a benchmark, not a test (run with --gtest_also_run_disabled_tests); a
+// release build measures about 10 ns per pick uniform, 20 ns Zipf, 50 ns group-limited.
+TEST(Gate, DISABLED_BenchmarkRouting)
 {
     GateSpec spec = Spec("zipf", 256, 8, 1.2);
     auto gate = CreateGate(spec);
@@ -820,5 +820,4 @@ TEST(Gate, RoutingIsFast)
         (16.0 * 4096 * 8);
     std::cout << "zipf 256 experts top-8: " << ns << " ns per pick\n";
     ::testing::Test::RecordProperty("ns_per_pick", std::to_string(ns));
-    EXPECT_LT(ns, 2000.0);
 }

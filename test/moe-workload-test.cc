@@ -7,10 +7,12 @@
 
 #include "ns3/expert-placement.h"
 #include "ns3/fabric-helper.h"
+#include "ns3/gpu-compute-engine.h"
 #include "ns3/moe-config-reader.h"
 #include "ns3/moe-gate.h"
 #include "ns3/moe-scenario.h"
 #include "ns3/simulator.h"
+#include "ns3/uinteger.h"
 
 #include <algorithm>
 #include <gtest/gtest.h>
@@ -164,6 +166,8 @@ TEST(MoeWorkload, LowLatencyDispatchSendsOneMessagePerTokenAndExpert)
     EXPECT_EQ(s["moe"]["fabric_messages_by_kind"]["dispatch"]["messages"].get<uint64_t>(),
               e.lowLatencyCopies);
     EXPECT_GT(e.lowLatencyCopies, e.directCopies); // no deduplication
+    // One BF16 result per (token, expert) comes back.
+    EXPECT_EQ(KindBytes(s, "combine"), e.lowLatencyCopies * 512 * 2);
     EXPECT_TRUE(s["moe"]["complete"].get<bool>());
 }
 
@@ -182,6 +186,10 @@ TEST(MoeWorkload, HierarchicalDispatchCrossesServersOncePerTokenThenUsesNvlink)
     EXPECT_EQ(loc["same_leaf"].get<uint64_t>() + loc["across_spine"].get<uint64_t>(),
               e.relayCopies * bpt);
     EXPECT_LT(e.relayCopies, e.directCopies - e.sameServerCopies);
+    // Combine mirrors it: results of the relay's server-mates go to the relay over NVLink, the
+    // relay returns one summed result per token, own-server GPUs answer directly.
+    EXPECT_EQ(KindBytes(s, "combine-to-relay"), e.forwardCopies * 512 * 2);
+    EXPECT_EQ(KindBytes(s, "combine"), (e.relayCopies + e.sameServerCopies) * 512 * 2);
     EXPECT_TRUE(s["moe"]["complete"].get<bool>());
 }
 
@@ -283,7 +291,7 @@ TEST(MoeWorkload, FabricTaxIsNearZeroOnAnOversizedFabric)
     {
         EXPECT_GE(l["tax_s"].get<double>(), -0.005 * l["ideal_s"].get<double>());
     }
-    // A slow, 4:1 oversubscribed fabric pays a visible tax on the same workload.
+    // A slow, 16:1 oversubscribed fabric pays a visible tax on the same workload.
     Json slow = SmallMoe();
     slow["workload"]["fabric_tax"] = true;
     slow["topology"] = Json::parse(R"({ "type": "leaf-spine", "leaves": 2, "hosts_per_leaf": 4,
@@ -406,6 +414,134 @@ TEST(MoeWorkload, ChunkedDispatchSplitsMessagesAndEagerExpertsStartEarly)
     EXPECT_GE(chunkMsgs, KindBytes(whole, "dispatch") / 4096);
     EXPECT_GT(chunkMsgs, wholeMsgs);
     EXPECT_TRUE(chunked["moe"]["complete"].get<bool>());
+}
+
+namespace
+{
+/// Number of (GPU, stage) records whose critical expert GPU started computing this GPU's tokens
+/// before the last of them had arrived.
+uint32_t
+EarlyStarts(const Json& config)
+{
+    Scenario sc(config);
+    sc.Build();
+    EXPECT_TRUE(sc.Run());
+    Ptr<MoeWorkload> w = sc.GetMoeWorkload();
+    uint32_t early = 0;
+    for (uint32_t st = 0; st < w->GetStagesPerIteration(); ++st)
+    {
+        for (uint32_t n = 0; n < 8; ++n)
+        {
+            const MoeUnitRecord& r = w->GetRecord(0, 0, st, 0, n);
+            early += r.computeStart < r.expertReady;
+        }
+    }
+    Simulator::Destroy();
+    return early;
+}
+} // namespace
+
+TEST(MoeWorkload, EagerExpertsStartOnTheFirstChunks)
+{
+    Json c = SmallMoe();
+    c["topology"]["link"]["rate"] = "25Gbps"; // slow links: chunks arrive far apart
+    c["workload"]["dispatch"]["chunk_bytes"] = 2048;
+    EXPECT_EQ(EarlyStarts(c), 0u); // wait-all: nothing before the last part of the stage
+    c["workload"]["experts"]["batching"] = "eager";
+    EXPECT_GT(EarlyStarts(c), 0u);
+}
+
+TEST(MoeWorkload, MicroBatchesDropTheSamePicksAsOneBatch)
+{
+    Json c = SmallMoe();
+    c["workload"]["gate"]["s"] = 2.0;
+    c["workload"]["model_overrides"]["capacity_factor"] = 1.0;
+    const Json one = RunScenario(c);
+    c["workload"]["schedule"]["micro_batches"] = 2;
+    const Json two = RunScenario(c);
+    EXPECT_GT(one["moe"]["dropped_picks"].get<uint64_t>(), 0u);
+    EXPECT_EQ(one["moe"]["dropped_picks"], two["moe"]["dropped_picks"]);
+    EXPECT_EQ(one["moe"]["expert_tokens"], two["moe"]["expert_tokens"]);
+}
+
+TEST(MoeWorkload, LocalFirstSpreadsEquallyNearPoolGpus)
+{
+    // Every token-owning GPU is equally far from the 4 pool GPUs (another leaf): local-first
+    // must not make one pool GPU everybody's "own" replica.
+    Json c = Json::parse(R"({
+      "seed": 2,
+      "topology": { "type": "leaf-spine", "leaves": 2, "hosts_per_leaf": 8, "spines": 2,
+                    "link": { "rate": "400Gbps", "delay": "1us" } },
+      "workload": { "type": "moe", "model": "mixtral-8x7b", "mode": "inference",
+                    "model_overrides": { "hidden": 512, "routed_experts": 16, "top_k": 4,
+                                         "expert_ffn": 512, "attention_params": 1048576,
+                                         "attention_dim": 512 },
+                    "tokens_per_gpu": 64, "layers": 1,
+                    "gate": { "type": "uniform" },
+                    "deployment": { "type": "disaggregated", "expert_gpus": [12, 13, 14, 15] },
+                    "gpus": [0, 1, 2, 3, 4, 5, 6, 7],
+                    "replication": { "redundant_slots_per_gpu": 2, "selection": "local-first" } } })");
+    Scenario sc(c);
+    sc.Build();
+    const LayerPlanContext& ctx = sc.GetMoeWorkload()->GetPlanContext(0);
+    // Two token owners call each pool GPU their own.
+    std::vector<uint32_t> owners(4, 0);
+    for (uint32_t r : ctx.selectorRank)
+    {
+        ++owners.at(r);
+    }
+    EXPECT_EQ(owners, (std::vector<uint32_t>{2, 2, 2, 2}));
+    Simulator::Destroy();
+}
+
+TEST(MoeWorkload, SharedExpertsOverlapTheDispatch)
+{
+    Json c = SmallMoe();
+    c["workload"]["model_overrides"]["shared_experts"] = 1;
+    c["workload"]["model_overrides"]["shared_expert_ffn"] = 4096;
+    const Json overlapped = RunScenario(c);
+    c["workload"]["schedule"]["shared_expert_overlap"] = false;
+    const Json serial = RunScenario(c);
+    EXPECT_LT(overlapped["moe"]["iterations"][0]["completion_s"].get<double>(),
+              serial["moe"]["iterations"][0]["completion_s"].get<double>());
+    EXPECT_GT(overlapped["moe"]["gpu_compute"]["shared_expert_s"].get<double>(), 0.0);
+}
+
+TEST(GpuComputeEngine, StreamsRunExpertKernelsTogetherAndWholeKernelsAlone)
+{
+    FabricHelper::EnsurePicosecondResolution();
+    Ptr<GpuComputeEngine> e = CreateObject<GpuComputeEngine>();
+    e->SetAttribute("Streams", UintegerValue(2));
+    std::vector<std::pair<Time, Time>> runs(4);
+
+    struct Sink
+    {
+        std::vector<std::pair<Time, Time>>* runs;
+
+        void Done(uint32_t i, Time start, Time end)
+        {
+            (*runs)[i] = {start, end};
+        }
+    } sink{&runs};
+
+    // Two expert kernels share the GPU, an attention kernel waits for both, and the expert
+    // kernel queued behind it waits for it (first come, first served).
+    e->Submit(GpuComputeEngine::EXPERT,
+              MicroSeconds(10),
+              MakeCallback(&Sink::Done, &sink).Bind(0u));
+    e->Submit(GpuComputeEngine::EXPERT, MicroSeconds(4), MakeCallback(&Sink::Done, &sink).Bind(1u));
+    e->Submit(GpuComputeEngine::ATTENTION,
+              MicroSeconds(5),
+              MakeCallback(&Sink::Done, &sink).Bind(2u));
+    e->Submit(GpuComputeEngine::EXPERT, MicroSeconds(1), MakeCallback(&Sink::Done, &sink).Bind(3u));
+    Simulator::Run();
+    Simulator::Destroy();
+    EXPECT_EQ(runs[0].first, Time(0));
+    EXPECT_EQ(runs[1].first, Time(0));
+    EXPECT_EQ(runs[2].first, MicroSeconds(10));
+    EXPECT_EQ(runs[2].second, MicroSeconds(15));
+    EXPECT_EQ(runs[3].first, MicroSeconds(15));
+    EXPECT_EQ(runs[3].second, MicroSeconds(16));
 }
 
 TEST(MoeWorkload, ReplanningFollowsDriftingHotExperts)

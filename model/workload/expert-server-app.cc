@@ -80,6 +80,8 @@ ExpertServerApp::GetWork(uint32_t group, uint32_t unit, uint32_t rank)
     const bool lowLatency = m_workload->GetSpec().dispatch == DispatchVariant::LOW_LATENCY;
     const uint64_t bpt = m_workload->SendBytesPerToken(stage);
     Work& w = m_work[Key(group, unit)];
+    w.plan = &plan;
+    w.stage = stage;
     w.nodes = plan.nodes;
     w.slots = plan.slots;
     w.rank = rank;
@@ -92,6 +94,7 @@ ExpertServerApp::GetWork(uint32_t group, uint32_t unit, uint32_t rank)
     w.srcCombined.assign(plan.nodes, false);
     w.pending.assign(plan.slots, {});
     w.windowOpen.assign(plan.slots, false);
+    w.queued.assign(plan.slots, false);
     for (uint32_t n = 0; n < plan.nodes; ++n)
     {
         const uint64_t copies = lowLatency ? plan.PairPicks(n, rank) : plan.PairTokens(n, rank);
@@ -127,8 +130,7 @@ ExpertServerApp::AddTokens(Work& w,
                            uint64_t before,
                            uint64_t after)
 {
-    const LayerPlan& plan = m_workload->GetUnitPlan(group, unit);
-    const uint32_t* work = plan.Work(node, w.rank);
+    const uint32_t* work = w.plan->Work(node, w.rank);
     const uint64_t total = w.srcExpected[node];
     // A part carrying bytes [before, after) of the node's payload brings the same share of each
     // expert's picks (copies of one token for two local experts travel once).
@@ -147,8 +149,7 @@ ExpertServerApp::AddTokens(Work& w,
             w.pending[s].emplace_back(node, picks);
         }
     }
-    const MoeWorkloadSpec& spec = m_workload->GetSpec();
-    if (!spec.eager)
+    if (!m_workload->GetSpec().eager)
     {
         if (w.arrivedBytes < w.expectedBytes || w.submittedAll)
         {
@@ -160,35 +161,16 @@ ExpertServerApp::AddTokens(Work& w,
         {
             if (!w.pending[s].empty())
             {
-                auto composition = std::move(w.pending[s]);
-                w.pending[s].clear();
-                SubmitBatch(group, unit, s, std::move(composition));
-            }
-        }
-        if (w.running == 0)
-        {
-            // Nothing to compute (cannot happen for a non-empty plan); still answer.
-            for (uint32_t n = 0; n < w.nodes; ++n)
-            {
-                if (w.srcExpected[n] > 0 && !w.srcCombined[n])
-                {
-                    SendCombine(group, unit, w, n);
-                }
+                QueueBatch(w, group, unit, s);
             }
         }
         return;
     }
     for (uint32_t s = 0; s < w.slots; ++s)
     {
-        if (!w.pending[s].empty() && !w.windowOpen[s])
+        if (!w.pending[s].empty())
         {
-            w.windowOpen[s] = true;
-            Simulator::Schedule(PicoSeconds(spec.batchWindowPs),
-                                &ExpertServerApp::Flush,
-                                this,
-                                group,
-                                unit,
-                                s);
+            OpenWindow(w, group, unit, s);
         }
     }
     // A part may complete a source whose tokens are all computed already (rounding).
@@ -200,73 +182,94 @@ ExpertServerApp::AddTokens(Work& w,
 }
 
 void
+ExpertServerApp::OpenWindow(Work& w, uint32_t group, uint32_t unit, uint32_t slot)
+{
+    if (w.windowOpen[slot] || w.queued[slot])
+    {
+        return; // the tokens join the batch being formed
+    }
+    w.windowOpen[slot] = true;
+    Simulator::Schedule(PicoSeconds(m_workload->GetSpec().batchWindowPs),
+                        &ExpertServerApp::Flush,
+                        this,
+                        group,
+                        unit,
+                        slot);
+}
+
+void
 ExpertServerApp::Flush(uint32_t group, uint32_t unit, uint32_t slot)
 {
     auto it = m_work.find(Key(group, unit));
     NS_ABORT_MSG_IF(it == m_work.end(), "batch window of a released unit");
     Work& w = it->second;
     w.windowOpen[slot] = false;
-    if (w.pending[slot].empty())
+    if (!w.pending[slot].empty())
     {
-        return;
+        QueueBatch(w, group, unit, slot);
     }
-    auto composition = std::move(w.pending[slot]);
-    w.pending[slot].clear();
-    SubmitBatch(group, unit, slot, std::move(composition));
 }
 
 void
-ExpertServerApp::SubmitBatch(uint32_t group,
-                             uint32_t unit,
-                             uint32_t /* slot */,
-                             std::vector<std::pair<uint32_t, uint32_t>> composition)
+ExpertServerApp::QueueBatch(Work& w, uint32_t group, uint32_t unit, uint32_t slot)
+{
+    w.queued[slot] = true;
+    ++w.outstanding;
+    const uint32_t id = w.nextBatch++;
+    m_workload->GetEngine(m_gpu)->Submit(
+        GpuComputeEngine::EXPERT,
+        MakeCallback(&ExpertServerApp::StartBatch, this).Bind(group, unit, slot, id),
+        MakeCallback(&ExpertServerApp::OnBatchDone, this).Bind(group, unit, id));
+}
+
+Time
+ExpertServerApp::StartBatch(uint32_t group, uint32_t unit, uint32_t slot, uint32_t id)
 {
     Work& w = m_work.at(Key(group, unit));
+    w.queued[slot] = false;
+    Composition& batch = w.batches[id];
+    batch = std::move(w.pending[slot]);
+    w.pending[slot].clear();
     uint64_t tokens = 0;
-    for (const auto& c : composition)
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    for (const auto& [n, picks] : batch)
     {
-        tokens += c.second;
+        tokens += picks;
+        if (w.srcFirstStart[n] < 0)
+        {
+            w.srcFirstStart[n] = now; // batches start in time order: the first is the earliest
+        }
     }
-    const uint32_t stage = m_workload->StageOf(unit);
     KernelCost cost = m_workload->GetComputeModel().RoutedExpert(tokens);
-    if (m_workload->StageIsBackward(stage))
+    if (m_workload->StageIsBackward(w.stage))
     {
         cost.flops *= 2;
         cost.bytes *= 2;
     }
-    Ptr<GpuComputeEngine> engine = m_workload->GetEngine(m_gpu);
-    const Time t = m_workload->GetComputeModel().KernelTime(cost, 1.0 / engine->GetStreams());
-    ++w.running;
-    engine->Submit(GpuComputeEngine::EXPERT,
-                   t,
-                   MakeCallback(&ExpertServerApp::OnBatchDone, this)
-                       .Bind(group, unit, std::move(composition)));
+    return m_workload->GetComputeModel().KernelTime(cost,
+                                                    1.0 /
+                                                        m_workload->GetEngine(m_gpu)->GetStreams());
 }
 
 void
-ExpertServerApp::OnBatchDone(uint32_t group,
-                             uint32_t unit,
-                             std::vector<std::pair<uint32_t, uint32_t>> composition,
-                             Time start,
-                             Time end)
+ExpertServerApp::OnBatchDone(uint32_t group, uint32_t unit, uint32_t id, Time start, Time end)
 {
     m_workload->m_computePs[GpuComputeEngine::EXPERT] += (end - start).GetPicoSeconds();
     Work& w = m_work.at(Key(group, unit));
-    --w.running;
+    --w.outstanding;
+    const auto it = w.batches.find(id);
+    const Composition batch = std::move(it->second);
+    w.batches.erase(it);
     uint32_t tokens = 0;
-    for (const auto& [n, picks] : composition)
+    for (const auto& [n, picks] : batch)
     {
         tokens += picks;
         w.srcDone[n] += picks;
-        if (w.srcFirstStart[n] < 0)
-        {
-            w.srcFirstStart[n] = start.GetPicoSeconds();
-        }
     }
     m_batchTrace(group, unit, tokens, start, end);
     if (!m_workload->GetSpec().eager)
     {
-        if (w.running > 0)
+        if (w.outstanding > 0)
         {
             return;
         }
@@ -279,9 +282,8 @@ ExpertServerApp::OnBatchDone(uint32_t group,
         }
         return;
     }
-    for (const auto& c : composition)
+    for (const auto& [n, picks] : batch)
     {
-        const uint32_t n = c.first;
         if (w.srcArrived[n] == w.srcExpected[n] && w.srcDone[n] == w.srcPicks[n] &&
             !w.srcCombined[n])
         {
@@ -294,12 +296,11 @@ void
 ExpertServerApp::SendCombine(uint32_t group, uint32_t unit, Work& w, uint32_t n)
 {
     w.srcCombined[n] = true;
-    const uint32_t stage = m_workload->StageOf(unit);
-    const LayerPlan& plan = m_workload->GetUnitPlan(group, unit);
+    const LayerPlan& plan = *w.plan;
     const LayerPlanContext& pctx = m_workload->GetPlanContext(group);
     const MoeWorkloadSpec& spec = m_workload->GetSpec();
     const bool lowLatency = spec.dispatch == DispatchVariant::LOW_LATENCY;
-    const uint64_t bpt = m_workload->ReturnBytesPerToken(stage);
+    const uint64_t bpt = m_workload->ReturnBytesPerToken(w.stage);
     const uint32_t x = w.rank;
 
     MoeWorkload::MsgContext ctx;
@@ -336,30 +337,32 @@ ExpertServerApp::SendCombine(uint32_t group, uint32_t unit, Work& w, uint32_t n)
         }
         return;
     }
-    const uint64_t total = static_cast<uint64_t>(plan.PairTokens(n, x)) * bpt;
-    const uint32_t chunks = dst == m_gpu ? 1 : m_workload->Chunks(total);
-    for (uint32_t c = 0; c < chunks; ++c)
+    m_workload->SendChunked(m_gpu, dst, ctx, static_cast<uint64_t>(plan.PairTokens(n, x)) * bpt);
+}
+
+ExpertServerApp::Relay&
+ExpertServerApp::GetRelay(uint32_t group, uint32_t unit)
+{
+    Relay& r = m_relay[Key(group, unit)];
+    if (r.plan == nullptr)
     {
-        ctx.bytes = total * (c + 1) / chunks - total * c / chunks;
-        m_workload->SendMessage(m_gpu, dst, ctx);
+        r.plan = &m_workload->GetUnitPlan(group, unit);
+        r.arrived.assign(r.plan->nodes, 0);
+        r.contributions.assign(r.plan->nodes, 0);
+        r.expected.assign(r.plan->nodes, UINT32_MAX);
+        r.latest.assign(r.plan->nodes, MoeWorkload::MsgContext());
     }
+    return r;
 }
 
 void
 ExpertServerApp::OnRelayDispatch(const MoeWorkload::MsgContext& ctx)
 {
-    const uint32_t stage = m_workload->StageOf(ctx.unit);
-    const LayerPlan& plan = m_workload->GetUnitPlan(ctx.group, ctx.unit);
+    Relay& r = GetRelay(ctx.group, ctx.unit);
+    const LayerPlan& plan = *r.plan;
     const LayerPlanContext& pctx = m_workload->GetPlanContext(ctx.group);
-    Relay& r = m_relay[Key(ctx.group, ctx.unit)];
-    if (r.arrived.empty())
-    {
-        r.arrived.assign(plan.nodes, 0);
-        r.contributions.assign(plan.nodes, 0);
-        r.latest.assign(plan.nodes, MoeWorkload::MsgContext());
-    }
     const uint32_t n = ctx.node;
-    const uint64_t bpt = m_workload->SendBytesPerToken(stage);
+    const uint64_t bpt = m_workload->SendBytesPerToken(m_workload->StageOf(ctx.unit));
     const uint64_t expected = static_cast<uint64_t>(plan.ServerTokens(n, ctx.server)) * bpt;
     r.arrived[n] += ctx.bytes;
     NS_ABORT_MSG_IF(r.arrived[n] > expected, "relay received more than the plan holds");
@@ -369,13 +372,15 @@ ExpertServerApp::OnRelayDispatch(const MoeWorkload::MsgContext& ctx)
     }
     // Everything for this server is here: hand each GPU of the server its tokens over NVLink.
     MoeWorkload::MsgContext fwd = ctx;
+    fwd.kind = MoeMessageKind::FORWARD;
+    r.expected[n] = 0;
     for (uint32_t x = 0; x < plan.experts; ++x)
     {
         if (plan.serverOfExpertRank[x] != ctx.server || plan.PairTokens(n, x) == 0)
         {
             continue;
         }
-        fwd.kind = MoeMessageKind::FORWARD;
+        ++r.expected[n];
         fwd.dstRank = x;
         fwd.bytes = static_cast<uint64_t>(plan.PairTokens(n, x)) * bpt;
         m_workload->SendMessage(m_gpu, pctx.expertGpus[x], fwd);
@@ -385,35 +390,22 @@ ExpertServerApp::OnRelayDispatch(const MoeWorkload::MsgContext& ctx)
 void
 ExpertServerApp::OnCombineContribution(const MoeWorkload::MsgContext& ctx)
 {
-    const uint32_t stage = m_workload->StageOf(ctx.unit);
-    const LayerPlan& plan = m_workload->GetUnitPlan(ctx.group, ctx.unit);
-    const LayerPlanContext& pctx = m_workload->GetPlanContext(ctx.group);
-    Relay& r = m_relay[Key(ctx.group, ctx.unit)];
-    NS_ABORT_MSG_IF(r.arrived.empty(), "combine contribution before any relayed dispatch");
+    Relay& r = GetRelay(ctx.group, ctx.unit);
     const uint32_t n = ctx.node;
+    NS_ABORT_MSG_IF(r.expected[n] == UINT32_MAX,
+                    "combine contribution before the relayed dispatch was forwarded");
     ++r.contributions[n];
     r.latest[n] = ctx;
-    uint32_t expected = 0;
-    for (uint32_t x = 0; x < plan.experts; ++x)
-    {
-        expected += plan.serverOfExpertRank[x] == ctx.server && plan.PairTokens(n, x) > 0;
-    }
-    if (r.contributions[n] < expected)
+    if (r.contributions[n] < r.expected[n])
     {
         return;
     }
     // The server's results for node n are summed here and travel back as one copy per token.
     MoeWorkload::MsgContext back = r.latest[n];
     back.kind = MoeMessageKind::COMBINE;
-    const uint64_t total = static_cast<uint64_t>(plan.ServerTokens(n, ctx.server)) *
-                           m_workload->ReturnBytesPerToken(stage);
-    const uint32_t dst = pctx.nodeGpus[n];
-    const uint32_t chunks = m_workload->Chunks(total);
-    for (uint32_t c = 0; c < chunks; ++c)
-    {
-        back.bytes = total * (c + 1) / chunks - total * c / chunks;
-        m_workload->SendMessage(m_gpu, dst, back);
-    }
+    const uint64_t total = static_cast<uint64_t>(r.plan->ServerTokens(n, ctx.server)) *
+                           m_workload->ReturnBytesPerToken(m_workload->StageOf(ctx.unit));
+    m_workload->SendChunked(m_gpu, m_workload->GetPlanContext(ctx.group).nodeGpus[n], back, total);
 }
 
 void

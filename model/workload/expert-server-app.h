@@ -8,7 +8,6 @@
 #include "moe-workload.h"
 
 #include "ns3/application.h"
-#include "ns3/event-id.h"
 
 #include <map>
 #include <utility>
@@ -26,10 +25,11 @@ namespace moe
  * (collective semantics) nothing runs until every dispatch part of the stage has arrived; then
  * one batch per hosted expert is queued on the GPU's compute engine, and the combine to every
  * source is sent when all of them are done. With "eager" batching an expert's first queued
- * token opens a batching window; at its end everything queued for that expert runs as one
- * batch, and a source's combine leaves as soon as all its tokens are done. For hierarchical
- * dispatch the GPU also relays: it forwards a remote node's tokens to the other GPUs of its
- * server over NVLink and gathers their results into one combine message.
+ * token opens a batching window; when it closes, a batch of that expert is queued on the engine,
+ * and when the engine starts it, it takes every token queued for the expert by then (tokens
+ * arriving while it waits join it). A source's combine leaves as soon as all its tokens are done.
+ * For hierarchical dispatch the GPU also relays: it forwards a remote node's tokens to the other
+ * GPUs of its server over NVLink and gathers their results into one combine message.
  */
 class ExpertServerApp : public Application
 {
@@ -59,8 +59,13 @@ class ExpertServerApp : public Application
     void StartApplication() override;
     void StopApplication() override;
 
+    /// Picks of one node in one expert batch.
+    using Composition = std::vector<std::pair<uint32_t, uint32_t>>;
+
     struct Work
     {
+        const LayerPlan* plan{nullptr};
+        uint32_t stage{0};
         uint64_t expectedBytes{0};
         uint64_t arrivedBytes{0};
         uint32_t nodes{0};
@@ -70,39 +75,42 @@ class ExpertServerApp : public Application
         std::vector<uint32_t> srcPicks, srcDone;
         std::vector<int64_t> srcLast, srcFirstStart;
         std::vector<bool> srcCombined;
-        std::vector<std::vector<std::pair<uint32_t, uint32_t>>>
-            pending; ///< per slot: (node, picks)
-        std::vector<bool> windowOpen;
-        uint32_t running{0};
+        std::vector<Composition> pending;        ///< per slot: picks waiting, by node
+        std::vector<bool> windowOpen;            ///< per slot: eager batching window running
+        std::vector<bool> queued;                ///< per slot: a batch waits on the engine
+        std::map<uint32_t, Composition> batches; ///< running batches by id
+        uint32_t nextBatch{0};
+        uint32_t outstanding{0}; ///< batches queued or running
         int64_t lastArrival{-1};
         bool submittedAll{false};
     };
 
     struct Relay
     {
-        std::vector<uint64_t> arrived;               ///< dispatch bytes per node
-        std::vector<uint32_t> contributions;         ///< combine results per node
+        const LayerPlan* plan{nullptr};
+        std::vector<uint64_t> arrived;       ///< dispatch bytes per node
+        std::vector<uint32_t> contributions; ///< combine results per node
+        std::vector<uint32_t> expected;      ///< GPUs of the relayed server with the node's tokens
         std::vector<MoeWorkload::MsgContext> latest; ///< latest contribution per node
     };
 
     static uint64_t Key(uint32_t group, uint32_t unit);
     Work& GetWork(uint32_t group, uint32_t unit, uint32_t rank);
+    Relay& GetRelay(uint32_t group, uint32_t unit);
     void AddTokens(Work& w,
                    uint32_t group,
                    uint32_t unit,
                    uint32_t node,
                    uint64_t before,
                    uint64_t after);
+    /// Open a batching window for @p slot (eager) if none is open or queued.
+    void OpenWindow(Work& w, uint32_t group, uint32_t unit, uint32_t slot);
+    /// The window closed: queue one batch of @p slot on the engine.
     void Flush(uint32_t group, uint32_t unit, uint32_t slot);
-    void SubmitBatch(uint32_t group,
-                     uint32_t unit,
-                     uint32_t slot,
-                     std::vector<std::pair<uint32_t, uint32_t>> composition);
-    void OnBatchDone(uint32_t group,
-                     uint32_t unit,
-                     std::vector<std::pair<uint32_t, uint32_t>> composition,
-                     Time start,
-                     Time end);
+    void QueueBatch(Work& w, uint32_t group, uint32_t unit, uint32_t slot);
+    /// The engine starts batch @p id: it takes every pick of @p slot queued by now.
+    Time StartBatch(uint32_t group, uint32_t unit, uint32_t slot, uint32_t id);
+    void OnBatchDone(uint32_t group, uint32_t unit, uint32_t id, Time start, Time end);
     void SendCombine(uint32_t group, uint32_t unit, Work& w, uint32_t node);
 
     MoeWorkload* m_workload{nullptr};

@@ -48,7 +48,14 @@ GpuComputeEngine::DoDispose()
 void
 GpuComputeEngine::Submit(Kind kind, Time duration, Callback<void, Time, Time> done)
 {
-    m_queue.push_back(Task{kind, duration, done});
+    m_queue.push_back(Task{kind, duration, Callback<Time>(), done});
+    TryStart();
+}
+
+void
+GpuComputeEngine::Submit(Kind kind, Callback<Time> start, Callback<void, Time, Time> done)
+{
+    m_queue.push_back(Task{kind, Time(0), start, done});
     TryStart();
 }
 
@@ -64,9 +71,9 @@ GpuComputeEngine::TryStart()
         }
         Task task = m_queue.front();
         m_queue.pop_front();
-        if (m_running == 0)
+        if (!task.start.IsNull())
         {
-            m_busySince = Simulator::Now();
+            task.duration = task.start();
         }
         ++m_running;
         m_wholeRunning = whole;
@@ -84,10 +91,6 @@ GpuComputeEngine::Finish(Task task, Time start)
     {
         m_wholeRunning = false;
     }
-    if (m_running == 0)
-    {
-        m_busy += Simulator::Now() - m_busySince;
-    }
     task.done(start, Simulator::Now());
     TryStart();
 }
@@ -96,12 +99,6 @@ uint32_t
 GpuComputeEngine::GetStreams() const
 {
     return m_streams;
-}
-
-Time
-GpuComputeEngine::GetBusyTime() const
-{
-    return m_busy + (m_running > 0 ? Simulator::Now() - m_busySince : Time(0));
 }
 
 size_t

@@ -46,10 +46,11 @@ class GpuComputeEngine : public Object
     /// @brief Queue a kernel of @p duration; @p done(start, end) is called when it finishes.
     /// Expert kernels use a stream, the others the whole GPU.
     void Submit(Kind kind, Time duration, Callback<void, Time, Time> done);
+    /// @brief Queue a kernel whose work is decided when it starts: @p start() is called then and
+    /// returns the duration (an expert batch takes every token queued for it by that time).
+    void Submit(Kind kind, Callback<Time> start, Callback<void, Time, Time> done);
 
     uint32_t GetStreams() const;
-    /// @brief Busy time so far (any kernel running), for utilization.
-    Time GetBusyTime() const;
     /// @brief Kernels waiting to start.
     size_t GetQueueLength() const;
 
@@ -61,6 +62,7 @@ class GpuComputeEngine : public Object
     {
         Kind kind;
         Time duration;
+        Callback<Time> start; ///< if not null, gives the duration at the start
         Callback<void, Time, Time> done;
     };
 
@@ -71,8 +73,6 @@ class GpuComputeEngine : public Object
     std::deque<Task> m_queue;
     uint32_t m_running{0};
     bool m_wholeRunning{false};
-    Time m_busySince;
-    Time m_busy;
     TracedCallback<uint8_t, Time, Time> m_kernelTrace;
 };
 

@@ -110,32 +110,6 @@ GpuNodeApp::OnAttentionDone(uint32_t unit, Time start, Time end)
     const uint64_t returnBpt = m_workload->ReturnBytesPerToken(stage);
     const uint32_t n = m_node;
 
-    // What must come back: one combine per destination GPU reached directly, one per relayed
-    // server (the relay sums its server's results).
-    for (uint32_t x = 0; x < plan.experts; ++x)
-    {
-        const uint64_t copies = lowLatency ? plan.PairPicks(n, x) : plan.PairTokens(n, x);
-        if (copies == 0)
-        {
-            continue;
-        }
-        if (hierarchical && plan.Relay(n, plan.serverOfExpertRank[x]) != UINT32_MAX)
-        {
-            continue;
-        }
-        st.combineExpected += copies * returnBpt;
-    }
-    if (hierarchical)
-    {
-        for (uint32_t s = 0; s < plan.servers; ++s)
-        {
-            if (plan.Relay(n, s) != UINT32_MAX)
-            {
-                st.combineExpected += static_cast<uint64_t>(plan.ServerTokens(n, s)) * returnBpt;
-            }
-        }
-    }
-
     if (spec.model.sharedExperts > 0)
     {
         st.sharedPending = true;
@@ -159,8 +133,10 @@ GpuNodeApp::OnAttentionDone(uint32_t unit, Time start, Time end)
         }
         if (hierarchical && plan.Relay(n, plan.serverOfExpertRank[x]) != UINT32_MAX)
         {
-            continue;
+            continue; // through the relay of that server, below
         }
+        // What comes back: one result per copy sent directly (per pick for low-latency)...
+        st.combineExpected += copies * returnBpt;
         const uint32_t dst = pctx.expertGpus[x];
         ctx.kind = MoeMessageKind::DISPATCH;
         ctx.dstRank = x;
@@ -177,13 +153,7 @@ GpuNodeApp::OnAttentionDone(uint32_t unit, Time start, Time end)
             }
             continue;
         }
-        const uint64_t total = copies * sendBpt;
-        const uint32_t chunks = dst == m_gpu ? 1 : m_workload->Chunks(total);
-        for (uint32_t c = 0; c < chunks; ++c)
-        {
-            ctx.bytes = total * (c + 1) / chunks - total * c / chunks;
-            m_workload->SendMessage(m_gpu, dst, ctx);
-        }
+        m_workload->SendChunked(m_gpu, dst, ctx, copies * sendBpt);
     }
     if (hierarchical)
     {
@@ -195,17 +165,13 @@ GpuNodeApp::OnAttentionDone(uint32_t unit, Time start, Time end)
             {
                 continue;
             }
+            // ...and one per token and relayed server (the relay sums its server's results).
+            st.combineExpected += copies * returnBpt;
             ctx.kind = MoeMessageKind::RELAY_DISPATCH;
             ctx.dstRank = relay;
             ctx.server = s;
-            const uint64_t total = copies * sendBpt;
-            rec.dispatchBytes += total;
-            const uint32_t chunks = m_workload->Chunks(total);
-            for (uint32_t c = 0; c < chunks; ++c)
-            {
-                ctx.bytes = total * (c + 1) / chunks - total * c / chunks;
-                m_workload->SendMessage(m_gpu, pctx.expertGpus[relay], ctx);
-            }
+            rec.dispatchBytes += copies * sendBpt;
+            m_workload->SendChunked(m_gpu, pctx.expertGpus[relay], ctx, copies * sendBpt);
         }
     }
     if (st.combineExpected == 0)

@@ -73,7 +73,8 @@ BuildLayerPlan(const LayerPlanContext& ctx,
                uint32_t iteration,
                uint32_t layer,
                uint32_t microBatch,
-               uint32_t tokensPerNode)
+               uint32_t tokensPerNode,
+               uint32_t batchTokens)
 {
     NS_ABORT_MSG_IF(ctx.gate == nullptr || ctx.layout == nullptr, "BuildLayerPlan: no gate");
     const GateModel& gate = *ctx.gate;
@@ -137,12 +138,13 @@ BuildLayerPlan(const LayerPlanContext& ctx,
     plan.serverTokens.assign(static_cast<size_t>(plan.nodes) * plan.servers, 0);
     plan.expertTokens.assign(numExperts, 0);
 
-    // Capacity per (source batch, expert): ceil(cf * tokens * topK / experts).
-    const uint64_t capacity =
-        ctx.capacityFactor > 0
-            ? static_cast<uint64_t>(std::ceil(ctx.capacityFactor * tokensPerNode * topK /
-                                              static_cast<double>(numExperts)))
-            : UINT64_MAX;
+    // Capacity per (source batch, expert): ceil(cf * tokens * topK / experts), over the whole
+    // batch, so that splitting it into micro-batches drops exactly the same picks.
+    const uint64_t capacity = ctx.capacityFactor > 0
+                                  ? static_cast<uint64_t>(std::ceil(
+                                        ctx.capacityFactor * std::max(batchTokens, tokensPerNode) *
+                                        topK / static_cast<double>(numExperts)))
+                                  : UINT64_MAX;
 
     selector.Reset();
     std::vector<uint32_t> routed;
@@ -156,6 +158,14 @@ BuildLayerPlan(const LayerPlanContext& ctx,
     {
         gate.Route(iteration, layer, n + ctx.gateRankOffset, first + tokensPerNode, routed);
         std::fill(used.begin(), used.end(), 0);
+        if (capacity != UINT64_MAX)
+        {
+            // The earlier micro-batches' tokens already took their share of each capacity.
+            for (size_t i = 0; i < static_cast<size_t>(first) * topK; ++i)
+            {
+                used[routed[i]] += used[routed[i]] < capacity;
+            }
+        }
         const uint32_t self = ctx.selectorRank[n];
         for (uint32_t t = first; t < first + tokensPerNode; ++t)
         {

@@ -131,7 +131,10 @@ struct LayerPlanContext
  * bucket the picks by the replica @p selector chooses.
  *
  * Micro-batch m of a layer routes the gate's tokens [m * tokensPerNode, (m+1) * tokensPerNode)
- * of the layer, so splitting a batch into micro-batches routes exactly the same tokens.
+ * of the layer, so splitting a batch into micro-batches routes exactly the same tokens; expert
+ * capacity (ctx.capacityFactor) applies to the whole batch of @p batchTokens tokens per node
+ * (0 = this micro-batch alone), counting the earlier micro-batches' picks, so the same picks
+ * are dropped too. Replica selection starts afresh in every plan.
  */
 LayerPlan BuildLayerPlan(const LayerPlanContext& ctx,
                          const ExpertPlacement& placement,
@@ -139,7 +142,8 @@ LayerPlan BuildLayerPlan(const LayerPlanContext& ctx,
                          uint32_t iteration,
                          uint32_t layer,
                          uint32_t microBatch,
-                         uint32_t tokensPerNode);
+                         uint32_t tokensPerNode,
+                         uint32_t batchTokens = 0);
 
 /// @brief Bytes by Locality that the plan's dispatch puts on each kind of path for @p variant
 /// and @p bytesPerToken (same_gpu: copies that stay on the source GPU).

@@ -21,6 +21,12 @@ NS_LOG_COMPONENT_DEFINE("MoeWorkload");
 
 NS_OBJECT_ENSURE_REGISTERED(MoeWorkload);
 
+namespace
+{
+/// Largest number of per-stage records (about 80 bytes each) a workload may keep.
+constexpr uint64_t MAX_UNIT_RECORDS = 1ull << 24;
+} // namespace
+
 const char*
 MoeMessageKindName(MoeMessageKind k)
 {
@@ -104,6 +110,19 @@ MoeWorkload::Configure(const MoeWorkloadSpec& spec, const GpuLayout& layout)
     }
     m_compute = GpuComputeModel(spec.gpu, spec.model);
     m_stages = spec.mode == "training" ? 2 * spec.layers : spec.layers;
+    // Every (GPU, iteration, stage, micro-batch) keeps a record for the outputs: refuse runs
+    // whose records alone would not fit comfortably in memory.
+    const uint64_t records = static_cast<uint64_t>(spec.iterations) * m_stages * spec.microBatches *
+                             spec.nodeGpus.size();
+    if (records > MAX_UNIT_RECORDS)
+    {
+        throw std::invalid_argument(
+            "workload.iterations: " + std::to_string(spec.iterations) + " iterations x " +
+            std::to_string(m_stages) + " stages x " + std::to_string(spec.microBatches) +
+            " micro-batch(es) x " + std::to_string(spec.nodeGpus.size()) +
+            " GPUs = " + std::to_string(records) + " per-stage records; accepted: at most " +
+            std::to_string(MAX_UNIT_RECORDS) + " (fewer iterations, layers or GPUs)");
+    }
     BuildGroups();
 }
 
@@ -167,16 +186,22 @@ MoeWorkload::BuildGroups()
                 pc.selectorRank[n] = n;
                 continue;
             }
-            uint32_t best = 0;
-            for (uint32_t x = 1; x < ranks; ++x)
+            // The nearest pool GPU; nodes that are equally near several share them out
+            // (node n takes the (n mod ties)-th), so that no pool GPU is everyone's "own".
+            Locality nearest = Locality::ACROSS_SPINE;
+            for (uint32_t x = 0; x < ranks; ++x)
             {
-                if (m_layout.Between(grp.nodeGpus[n], ctx.gpus[x]) <
-                    m_layout.Between(grp.nodeGpus[n], ctx.gpus[best]))
+                nearest = std::min(nearest, m_layout.Between(grp.nodeGpus[n], ctx.gpus[x]));
+            }
+            std::vector<uint32_t> ties;
+            for (uint32_t x = 0; x < ranks; ++x)
+            {
+                if (m_layout.Between(grp.nodeGpus[n], ctx.gpus[x]) == nearest)
                 {
-                    best = x;
+                    ties.push_back(x);
                 }
             }
-            pc.selectorRank[n] = best;
+            pc.selectorRank[n] = ties[n % ties.size()];
         }
         grp.placements.assign(spec.layers, {});
         grp.records.assign(static_cast<size_t>(NumUnits()) * size, MoeUnitRecord());
@@ -306,7 +331,8 @@ MoeWorkload::GetPlan(uint32_t group, uint32_t iteration, uint32_t layer, uint32_
                                                    iteration,
                                                    layer,
                                                    mb,
-                                                   m_spec.tokensPerGpu / m_spec.microBatches));
+                                                   m_spec.tokensPerGpu / m_spec.microBatches,
+                                                   m_spec.tokensPerGpu));
     grp.builtPlans.insert(key);
     // Statistics, once per plan (deterministic: independent of timing).
     auto& measured = grp.measured[PlanKey(iteration, layer, 0)];
@@ -620,7 +646,6 @@ MoeWorkload::PumpAllReduce(uint32_t group, uint32_t node, uint32_t iteration, ui
         ctx.unit = static_cast<uint32_t>(pair);
         ctx.node = node;
         ctx.dstRank = (group + 1) % d;
-        ctx.server = r.sent;
         ctx.bytes = total * (chunk + 1) / d - total * chunk / d;
         ++r.sent;
         SendMessage(m_groups[group].nodeGpus[node], m_groups[ctx.dstRank].nodeGpus[node], ctx);
@@ -733,6 +758,17 @@ MoeWorkload::SendMessage(uint32_t srcGpu, uint32_t dstGpu, const MsgContext& ctx
 }
 
 void
+MoeWorkload::SendChunked(uint32_t srcGpu, uint32_t dstGpu, MsgContext ctx, uint64_t total)
+{
+    const uint32_t chunks = srcGpu == dstGpu ? 1 : Chunks(total);
+    for (uint32_t c = 0; c < chunks; ++c)
+    {
+        ctx.bytes = total * (c + 1) / chunks - total * c / chunks;
+        SendMessage(srcGpu, dstGpu, ctx);
+    }
+}
+
+void
 MoeWorkload::OnDelivered(const MessageRecord& record)
 {
     Deliver(record, true);
@@ -804,6 +840,12 @@ MoeWorkload::StartUnit(uint32_t group, uint32_t unit, uint32_t node)
     uint32_t stage;
     uint32_t mb;
     UnitOf(unit, iteration, stage, mb);
+    // The previous unit of this chain ends its barrier wait (and any all-reduce hold) now.
+    const uint32_t step = m_spec.overlapMicroBatches ? m_spec.microBatches : 1;
+    if (unit >= step)
+    {
+        Record(group, unit - step, node).next = Simulator::Now().GetPicoSeconds();
+    }
     m_unitStartTrace(group, node, iteration, stage, mb);
     m_nodeApps[m_groups[group].nodeGpus[node]]->BeginUnit(unit);
 }
@@ -835,7 +877,6 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
     }
     const uint32_t count = ++grp.unitDoneCount[unit];
     const uint32_t next = Successor(unit);
-    const int64_t now = Simulator::Now().GetPicoSeconds();
     if (m_spec.globalBarrier)
     {
         if (count == nodes)
@@ -844,7 +885,6 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
             {
                 if (next != UINT32_MAX)
                 {
-                    Record(group, unit, n).next = now;
                     StartOrHold(group, next, n);
                 }
                 else
@@ -856,7 +896,6 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
     }
     else if (next != UINT32_MAX)
     {
-        Record(group, unit, node).next = now;
         StartOrHold(group, next, node);
     }
     else

@@ -183,7 +183,7 @@ class MoeWorkload : public Object
     /// @brief The time the last stage finished.
     Time GetEndTime() const;
 
-    /// @brief Message records with their context, in message-id order.
+    /// @brief Fabric message records with their context, in delivery order.
     struct MessageLog
     {
         MessageRecord record;
@@ -223,6 +223,9 @@ class MoeWorkload : public Object
 
     /// @brief Send a workload message; local (same GPU) messages complete at once.
     void SendMessage(uint32_t srcGpu, uint32_t dstGpu, const MsgContext& ctx);
+    /// @brief Send @p total bytes as messages of at most dispatch.chunk_bytes (one message if
+    /// chunking is off or the copy stays on the GPU), each with @p ctx and its share of bytes.
+    void SendChunked(uint32_t srcGpu, uint32_t dstGpu, MsgContext ctx, uint64_t total);
     /// @brief The plan of (group, iteration, layer, microBatch), built on first use.
     const LayerPlan& GetPlan(uint32_t group, uint32_t iteration, uint32_t layer, uint32_t mb);
     /// @brief The plan unit @p unit of @p group runs (its iteration, layer and micro-batch).
@@ -320,7 +323,7 @@ class MoeWorkload : public Object
     std::vector<uint32_t> m_ringsDone; ///< per (iteration, global node): layers finished
     /// per global node: units waiting for the previous iteration's all-reduces, since when
     std::vector<std::vector<std::pair<uint32_t, int64_t>>> m_held;
-    std::vector<int64_t> m_allReduceWaitPs;  ///< per (global node, iteration)
+    std::vector<int64_t> m_allReduceWaitPs;  ///< [iteration * nodes + global node]
     std::vector<int64_t> m_allReduceSpanPs;  ///< per (iteration, layer)
     std::vector<int64_t> m_allReduceStartPs; ///< per (iteration, layer)
     std::vector<uint32_t> m_ringFinished;    ///< per (iteration, layer): GPUs done
