@@ -186,13 +186,17 @@ main(int argc, char* argv[])
         }
         std::cout << ", " << outDir << "/effective_config.json" << std::endl;
     }
+    const std::string stopReason = scenario->GetStopReason();
     scenario.reset();
     Simulator::Destroy();
     if (!complete)
     {
-        std::cerr << "moe-fabric-sim: the simulation stopped before every message completed "
-                     "(see simulation.stop_time)"
-                  << std::endl;
+        std::cerr << "moe-fabric-sim: the simulation stopped before every message completed ("
+                  << (stopReason == "no_progress"
+                          ? "nothing moved for simulation.no_progress_timeout; the diagnosis is "
+                            "in summary.json, sim.diagnosis"
+                          : "see simulation.stop_time")
+                  << ")" << std::endl;
         return 3;
     }
     return 0;

@@ -8,6 +8,7 @@
 #include "ns3/abort.h"
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-hash.h"
+#include "ns3/fabric-net-device.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/global-value.h"
 #include "ns3/ideal-transport.h"
@@ -465,6 +466,7 @@ ParseScenario(const Json& config, Json& effective)
     {
         ConfigReader sim = root.GetObject("simulation");
         s.stopTimePs = sim.GetTimePs("stop_time", "10s", 1, 1000 * PS_PER_S);
+        s.noProgressPs = sim.GetTimePs("no_progress_timeout", "100ms", 0, 1000 * PS_PER_S);
         s.scheduler = sim.GetEnum("scheduler", "map", {"map", "heap", "calendar", "list"});
         sim.Finish();
     }
@@ -734,11 +736,97 @@ Scenario::OnTrafficDone()
     if (idle)
     {
         m_complete = true;
+        m_stopReason = "complete";
         m_endTime = Simulator::Now();
         Simulator::Stop();
         return;
     }
     Simulator::Schedule(NanoSeconds(100), &Scenario::OnTrafficDone, this);
+}
+
+const std::string&
+Scenario::GetStopReason() const
+{
+    return m_stopReason;
+}
+
+uint64_t
+Scenario::ProgressCounter() const
+{
+    uint64_t c = FabricStats(m_topology).GetPacketHops() + m_transport->GetMessagesDelivered();
+    if (m_moe != nullptr)
+    {
+        for (int64_t ps : m_moe->GetComputePs())
+        {
+            c += static_cast<uint64_t>(ps);
+        }
+        c += m_moe->IsComputing() ? 1 : 0;
+    }
+    return c;
+}
+
+void
+Scenario::CheckProgress()
+{
+    if (m_complete)
+    {
+        return;
+    }
+    // A kernel still running counts as movement: its completion will change the counter.
+    const uint64_t now = ProgressCounter();
+    const bool computing = m_moe != nullptr && m_moe->IsComputing();
+    if (now != m_lastProgress || computing)
+    {
+        m_lastProgress = now;
+        m_lastProgressTime = Simulator::Now();
+    }
+    else if (Simulator::Now() - m_lastProgressTime >= PicoSeconds(m_settings.noProgressPs))
+    {
+        m_stopReason = "no_progress";
+        m_endTime = Simulator::Now();
+        Simulator::Stop();
+        return;
+    }
+    Simulator::Schedule(PicoSeconds(m_settings.noProgressPs / 4), &Scenario::CheckProgress, this);
+}
+
+Json
+Scenario::MakeDiagnosis() const
+{
+    // What was still waiting when the run stopped: messages, frames, paused queues.
+    Json d = Json::object();
+    d["reason"] = m_stopReason;
+    d["pending_messages"] = m_transport->GetMessagesStarted() - m_transport->GetMessagesDelivered();
+    FabricStats stats(m_topology);
+    d["queued_frames"] = stats.GetQueuedFrames();
+    d["frames_in_flight"] = stats.GetFramesInFlight();
+    if (m_stopReason == "no_progress")
+    {
+        d["idle_for_s"] = Seconds((Simulator::Now() - m_lastProgressTime).GetPicoSeconds());
+    }
+    Json paused = Json::array();
+    const TopologySpec& spec = m_topology->GetSpec();
+    for (uint32_t node = 0; node < spec.nodes.size(); ++node)
+    {
+        for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+        {
+            Ptr<FabricNetDevice> dev = m_topology->GetPort(node, port);
+            for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+            {
+                if (dev->IsPaused(p))
+                {
+                    Json q = Json::object();
+                    q["node"] = spec.nodes[node].name;
+                    q["port"] = port;
+                    q["priority"] = p;
+                    q["queued_bytes"] = dev->GetQueueBytes(p);
+                    paused.push_back(q);
+                }
+            }
+        }
+    }
+    d["paused_queues"] = paused;
+    return d;
 }
 
 void
@@ -767,6 +855,14 @@ Scenario::Run()
         m_traffic->Start(m_transport, Time(0));
     }
     Simulator::Stop(PicoSeconds(m_settings.stopTimePs));
+    if (m_settings.noProgressPs > 0)
+    {
+        // Checked a few times per timeout: a stall is reported within 1.25 timeouts.
+        m_lastProgressTime = Time(0);
+        Simulator::Schedule(PicoSeconds(m_settings.noProgressPs / 4),
+                            &Scenario::CheckProgress,
+                            this);
+    }
     const auto t0 = std::chrono::steady_clock::now();
     Simulator::Run();
     m_wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -883,6 +979,11 @@ Scenario::MakeSummary() const
     const uint64_t hops = stats.GetPacketHops();
     Json sim = Json::object();
     sim["complete"] = m_complete;
+    sim["stop_reason"] = m_stopReason;
+    if (!m_complete)
+    {
+        sim["diagnosis"] = MakeDiagnosis();
+    }
     sim["sim_time_s"] = Seconds(m_endTime.GetPicoSeconds());
     sim["events"] = m_events;
     sim["packet_hops"] = hops;
@@ -1071,7 +1172,12 @@ Scenario::HumanSummary() const
     {
         os << "  INCOMPLETE: stopped at " << FormatDurationHuman(m_endTime) << " with "
            << m_transport->GetMessagesStarted() - m_transport->GetMessagesDelivered()
-           << " messages undelivered (simulation.stop_time)\n";
+           << " messages undelivered ("
+           << (m_stopReason == "no_progress"
+                   ? "nothing moved for simulation.no_progress_timeout; see sim.diagnosis in "
+                     "summary.json"
+                   : "simulation.stop_time")
+           << ")\n";
     }
     return os.str();
 }

@@ -66,6 +66,7 @@ struct ScenarioSettings
     std::string pcap; ///< "none" | "hosts" | "all"
 
     int64_t stopTimePs{0};
+    int64_t noProgressPs{0}; ///< stop with a diagnosis after this long without progress
     std::string scheduler; ///< "map" | "heap" | "calendar" | "list"
 };
 
@@ -110,6 +111,9 @@ class Scenario
     /// @brief Write summary.json, messages.csv (if enabled) and effective_config.json.
     void WriteOutputs(const std::string& dir) const;
 
+    /// @brief Why Run() returned: "complete", "stop_time" or "no_progress".
+    const std::string& GetStopReason() const;
+
     /// @brief "fnv1a64:<16 hex digits>" of the canonical effective config.
     std::string GetConfigHash() const;
     const Json& GetEffectiveConfig() const;
@@ -129,6 +133,11 @@ class Scenario
     void ComputeBound();
     void OnTrafficDone();
     void OnMoeDone();
+    /// Periodic check: stop with a diagnosis when nothing moved for simulation.no_progress_timeout.
+    void CheckProgress();
+    /// Counter that grows whenever anything happens: frames sent, messages delivered, kernels.
+    uint64_t ProgressCounter() const;
+    Json MakeDiagnosis() const;
     Json MakeMoeSummary() const;
     std::string DescribeMoe() const;
     std::string MoeHumanSummary() const;
@@ -149,6 +158,9 @@ class Scenario
     uint64_t m_events{0};
     Time m_endTime;
     bool m_complete{false};
+    std::string m_stopReason{"stop_time"};
+    uint64_t m_lastProgress{0};
+    Time m_lastProgressTime;
     bool m_built{false};
     bool m_ran{false};
 };

@@ -763,3 +763,26 @@ TEST(MoeWorkload, AStoppedRunReportsWhatDidNotComplete)
     EXPECT_FALSE(s["moe"]["fabric_tax"]["total"].contains("tax_s"));
     EXPECT_FALSE(s["moe"]["fabric_tax"]["layers"][0].contains("packet_s"));
 }
+
+TEST_F(MoeCli, AStalledRunStopsWithADiagnosis)
+{
+    // Lossy ECMP all-to-all: losses wait for a 320 us retransmission timeout, longer than the
+    // 20 us no-progress timeout, so the run stops early and says what was pending.
+    const Json c = Json::parse(R"({ "topology": { "type": "fat-tree", "k": 4 },
+        "traffic": { "type": "all-to-all", "bytes_per_pair": "1MiB" },
+        "simulation": { "no_progress_timeout": "20us" } })");
+    const std::string dir = MakeTempDir("stall");
+    const std::string path = dir + "/config.json";
+    FILE* f = fopen(path.c_str(), "w");
+    const std::string text = c.dump(2);
+    fwrite(text.data(), 1, text.size(), f);
+    fclose(f);
+    const CommandResult r = RunCommand(SimBinary() + " --config=" + path + " --out=" + dir + "/o");
+    EXPECT_EQ(r.exitCode, 3) << r.output;
+    EXPECT_NE(r.output.find("no_progress_timeout"), std::string::npos) << r.output;
+    const Json s = Json::parse(ReadFile(dir + "/o/summary.json"));
+    EXPECT_EQ(s["sim"]["stop_reason"], "no_progress");
+    EXPECT_GT(s["sim"]["diagnosis"]["pending_messages"].get<uint64_t>(), 0u);
+    EXPECT_GE(s["sim"]["diagnosis"]["idle_for_s"].get<double>(), 20e-6);
+    EXPECT_TRUE(s["sim"]["diagnosis"]["paused_queues"].empty());
+}

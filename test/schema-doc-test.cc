@@ -869,7 +869,7 @@ FlattenSummary(const Json& j,
         }
         return;
     }
-    if (j.is_array())
+    if (j.is_array() && !j.empty())
     {
         for (const auto& e : j)
         {
@@ -877,7 +877,7 @@ FlattenSummary(const Json& j,
         }
         return;
     }
-    out[prefix].push_back(j);
+    out[prefix].push_back(j); // a scalar, or an empty array (documented as type array)
 }
 
 std::map<std::string, std::vector<Json>>
@@ -1252,6 +1252,23 @@ MoeFullConfig()
                    "dispatch": {"variant": "hierarchical"},
                    "allreduce": {"enabled": true, "bytes_per_layer": "256KiB"}},
       "output": {"messages_csv": true, "layer_phases_csv": false}})");
+}
+
+/// summary.json of a run that stalls (losses wait for a retransmission timeout longer than the
+/// no-progress timeout): it carries sim.diagnosis.
+Json
+StalledSummary()
+{
+    Json c = SmallConfig("rdma");
+    c["traffic"]["bytes_per_pair"] = "1MiB";
+    c["simulation"]["no_progress_timeout"] = "20us";
+    Scenario sc(c);
+    sc.Build();
+    EXPECT_FALSE(sc.Run());
+    Json summary = sc.MakeSummary();
+    Simulator::Destroy();
+    EXPECT_EQ(summary["sim"]["stop_reason"], "no_progress");
+    return summary;
 }
 
 /// Run the CLI on @p config; returns the output directory (empty on failure).
@@ -1640,10 +1657,12 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
     ASSERT_FALSE(ideal.empty());
     ASSERT_FALSE(moe.empty());
     ASSERT_FALSE(moeFull.empty());
+    const Json stalled = StalledSummary();
     const std::vector<Json> summaries{ReadJson(rdma + "/summary.json"),
                                       ReadJson(ideal + "/summary.json"),
                                       ReadJson(moe + "/summary.json"),
-                                      ReadJson(moeFull + "/summary.json")};
+                                      ReadJson(moeFull + "/summary.json"),
+                                      stalled};
     std::vector<std::string> problems = CheckSummaryKeys(doc, summaries);
     EXPECT_TRUE(problems.empty()) << JoinLines(problems);
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
@@ -1913,7 +1932,9 @@ TEST(SchemaDoc, ChecksFailWhenDocsAndCodeDrift)
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
     const std::string moeDir = RunCli(MoeFullConfig(), "schema-doc-drift-moe");
     ASSERT_FALSE(moeDir.empty());
-    const std::vector<Json> summaries{InProcessSummary(), ReadJson(moeDir + "/summary.json")};
+    const std::vector<Json> summaries{InProcessSummary(),
+                                      ReadJson(moeDir + "/summary.json"),
+                                      StalledSummary()};
     ASSERT_TRUE(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries).empty())
         << JoinLines(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries));
     ASSERT_TRUE(CheckSummaryNames(outputText, summaries).empty())

@@ -101,6 +101,12 @@ GpuComputeEngine::GetStreams() const
     return m_streams;
 }
 
+bool
+GpuComputeEngine::IsBusy() const
+{
+    return m_running > 0;
+}
+
 size_t
 GpuComputeEngine::GetQueueLength() const
 {

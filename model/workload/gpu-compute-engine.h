@@ -53,6 +53,8 @@ class GpuComputeEngine : public Object
     uint32_t GetStreams() const;
     /// @brief Kernels waiting to start.
     size_t GetQueueLength() const;
+    /// @brief True while a kernel runs.
+    bool IsBusy() const;
 
   protected:
     void DoDispose() override;

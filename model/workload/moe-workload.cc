@@ -996,6 +996,19 @@ MoeWorkload::GetComputePs() const
     return m_computePs;
 }
 
+bool
+MoeWorkload::IsComputing() const
+{
+    for (const auto& e : m_engines)
+    {
+        if (e != nullptr && e->IsBusy())
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
 Time
 MoeWorkload::GetEndTime() const
 {

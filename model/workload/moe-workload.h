@@ -180,6 +180,8 @@ class MoeWorkload : public Object
     const std::array<int64_t, 3>& GetComputePs() const;
     /// @brief Placement of @p group, @p layer in force at @p iteration.
     const ExpertPlacement& GetPlacement(uint32_t group, uint32_t layer, uint32_t iteration);
+    /// @brief True while a kernel runs on any of the workload's GPUs.
+    bool IsComputing() const;
     /// @brief The time the last stage finished.
     Time GetEndTime() const;
 
