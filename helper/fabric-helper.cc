@@ -11,6 +11,7 @@
 #include "ns3/log.h"
 #include "ns3/nstime.h"
 #include "ns3/pcap-file-wrapper.h"
+#include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
 #include "ns3/uinteger.h"
 
@@ -330,7 +331,19 @@ FabricHelper::Install(const TopologySpec& spec)
             sw->SetRouting(routing, i);
             const ObjectFactory& admission =
                 node.role == TopologySpec::NVSWITCH ? m_nvSwitchAdmission : m_switchAdmission;
-            sw->SetAdmission(admission.Create<FabricAdmission>());
+            Ptr<FabricAdmission> adm = admission.Create<FabricAdmission>();
+            if (auto mmu = DynamicCast<SharedBufferMmu>(adm))
+            {
+                // Each switch marks ECN with its own random stream.
+                mmu->SetAttribute("Seed", UintegerValue(Mix64(m_seed ^ Mix64(i) ^ 0x6d6d75)));
+            }
+            sw->SetAdmission(adm);
+            if (auto mmu = DynamicCast<SharedBufferMmu>(adm))
+            {
+                // Headroom is sized from the rate and delay of each port's own link.
+                const std::string problem = mmu->ConfigurePorts(sw);
+                NS_ABORT_MSG_IF(!problem.empty(), "switch " << node.name << ": " << problem);
+            }
             ns3Node->AggregateObject(sw);
             topo->SetSwitch(i, sw);
         }

@@ -15,6 +15,7 @@
 #include "ns3/log.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/rng-seed-manager.h"
+#include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
@@ -239,6 +240,94 @@ DistributionJson(std::vector<int64_t> ps)
 // =============================================================================================
 // Parsing
 
+namespace
+{
+/// @p v as text that reads back as the same double.
+std::string
+ExactDouble(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+    return buf;
+}
+
+/// Hand the shared-buffer settings of @p s to @p set(attribute name, value) of a SharedBufferMmu.
+template <typename Setter>
+void
+ApplySharedBuffer(const ScenarioSettings& s, Setter set)
+{
+    set("BufferSize", UintegerValue(s.bufferBytes));
+    set("CellSize", UintegerValue(s.cellBytes));
+    set("Alpha", StringValue(ExactDouble(s.alpha)));
+    set("EgressReservedBytes", UintegerValue(s.egressReservedBytes));
+    set("MaxFrameBytes", UintegerValue(s.mtu + ROCE_DATA_HEADER_BYTES));
+    set("EcnPriorities", UintegerValue(s.ecn ? 0xff : 0));
+    if (s.ecn)
+    {
+        set("EcnKminBytes", StringValue(std::to_string(s.ecnKminBytes)));
+        set("EcnKmaxBytes", StringValue(std::to_string(s.ecnKmaxBytes)));
+        set("EcnPmax", StringValue(ExactDouble(s.ecnPmax)));
+    }
+}
+
+/// switch.buffer (type "shared") and switch.ecn: a SharedBufferMmu per switch, checked here by
+/// building one with the settings and asking it, so that an impossible carving is a config error
+/// naming the JSON key.
+void
+ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
+{
+    s.bufferBytes = buf.GetBytes("size", 16 << 20, 4096, 1ull << 36);
+    s.cellBytes = buf.GetBytes("cell_size", 256, 16, 16384);
+    s.alpha = buf.GetDouble("alpha", 1.0, 1.0 / 1024, 1024);
+    s.egressReservedBytes = buf.GetBytes("egress_reserved", 1518, 0, 1ull << 30);
+    ConfigReader ecn = sw.GetObject("ecn");
+    s.ecn = ecn.GetBool("enabled", true);
+    if (s.ecn)
+    {
+        // DCQCN's marking defaults (Zhu et al., SIGCOMM 2015): 5 KB, 200 KB, 1%.
+        s.ecnKminBytes = ecn.GetBytes("kmin", 5120, 0, 1ull << 36);
+        s.ecnKmaxBytes = ecn.GetBytes("kmax", 204800, 0, 1ull << 36);
+        s.ecnPmax = ecn.GetDouble("pmax", 0.01, 0, 1);
+        if (s.ecnKmaxBytes < s.ecnKminBytes)
+        {
+            throw ConfigError(ecn.PathOf("kmax"),
+                              std::to_string(s.ecnKmaxBytes) + " is below switch.ecn.kmin (" +
+                                  std::to_string(s.ecnKminBytes) +
+                                  "); accepted: kmax >= kmin (equal = a step threshold)");
+        }
+    }
+    ecn.Finish();
+    uint32_t maxPorts = 0;
+    std::vector<uint32_t> ports(s.spec.nodes.size(), 0);
+    for (const auto& l : s.spec.links)
+    {
+        maxPorts = std::max({maxPorts, ++ports[l.a], ++ports[l.b]});
+    }
+    Ptr<SharedBufferMmu> probe = CreateObject<SharedBufferMmu>();
+    ApplySharedBuffer(s, [&probe](const std::string& n, const AttributeValue& v) {
+        probe->SetAttribute(n, v);
+    });
+    const std::string problem = probe->Validate(maxPorts);
+    if (!problem.empty())
+    {
+        static const std::map<std::string, std::string> keys{
+            {"BufferSize", "switch.buffer.size"},
+            {"CellSize", "switch.buffer.cell_size"},
+            {"Alpha", "switch.buffer.alpha"},
+            {"EgressReservedBytes", "switch.buffer.egress_reserved"},
+            {"EcnKminBytes", "switch.ecn.kmin"},
+            {"EcnKmaxBytes", "switch.ecn.kmax"},
+            {"EcnPmax", "switch.ecn.pmax"}};
+        const std::string attribute = problem.substr(0, problem.find(':'));
+        const auto it = keys.find(attribute);
+        throw ConfigError(it != keys.end() ? it->second : "switch.buffer",
+                          it != keys.end() && problem.size() > attribute.size() + 2
+                              ? problem.substr(attribute.size() + 2)
+                              : problem);
+    }
+}
+} // namespace
+
 ScenarioSettings
 ParseScenario(const Json& config, Json& effective)
 {
@@ -312,9 +401,16 @@ ParseScenario(const Json& config, Json& effective)
 
     {
         ConfigReader buf = sw.GetObject("buffer");
-        buf.GetEnum("type", "tail-drop", {"tail-drop"});
+        s.bufferType = buf.GetEnum("type", "tail-drop", {"tail-drop", "shared"});
         const uint64_t frame = s.mtu + ROCE_DATA_HEADER_BYTES;
-        s.queueLimitBytes = buf.GetBytes("queue_limit", 1 << 20, 0, 1ull << 40);
+        if (s.bufferType == "shared")
+        {
+            ParseSharedBuffer(s, buf, sw);
+        }
+        else
+        {
+            s.queueLimitBytes = buf.GetBytes("queue_limit", 1 << 20, 0, 1ull << 40);
+        }
         if (s.queueLimitBytes != 0 && s.queueLimitBytes < frame)
         {
             throw ConfigError(buf.PathOf("queue_limit"),
@@ -564,7 +660,17 @@ Scenario::Build(const std::string& outputDir)
     FabricHelper fabric;
     fabric.SetSeed(s.seed);
     fabric.SetSwitchAttribute("LoadBalancing", StringValue(s.loadBalancing));
-    fabric.SetSwitchAdmissionAttribute("QueueLimit", UintegerValue(s.queueLimitBytes));
+    if (s.bufferType == "shared")
+    {
+        fabric.SetSwitchAdmission("ns3::moe::SharedBufferMmu");
+        ApplySharedBuffer(s, [&fabric](const std::string& n, const AttributeValue& v) {
+            fabric.SetSwitchAdmissionAttribute(n, v);
+        });
+    }
+    else
+    {
+        fabric.SetSwitchAdmissionAttribute("QueueLimit", UintegerValue(s.queueLimitBytes));
+    }
     fabric.SetDeviceAttribute("Mtu", UintegerValue(s.deviceMtu));
     m_topology = fabric.Install(s.spec);
     if (s.pcap != "none" && !outputDir.empty())
@@ -1102,7 +1208,47 @@ Scenario::MakeSummary() const
         tiers[t.name] = jt;
         totalDrops += t.TotalDrops();
     }
+    // ECN marks (shared-buffer switches mark at dequeue) per tier of the marking port's link,
+    // and the buffer's peak use over the switches.
+    std::vector<uint64_t> marks(spec.tierNames.size(), 0);
+    uint64_t peakUsed = 0;
+    uint64_t peakLossy = 0;
+    for (uint32_t node = 0; node < spec.nodes.size(); ++node)
+    {
+        Ptr<FabricSwitch> sw = m_topology->GetSwitch(node);
+        Ptr<SharedBufferMmu> mmu =
+            sw == nullptr ? nullptr : DynamicCast<SharedBufferMmu>(sw->GetAdmission());
+        if (mmu == nullptr)
+        {
+            continue;
+        }
+        for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+        {
+            marks[spec.links[m_topology->GetPortLink(node, port)].tier] += mmu->GetEcnMarks(port);
+        }
+        peakUsed = std::max(peakUsed, mmu->GetPeakUsedCells() * s.cellBytes);
+        peakLossy = std::max(peakLossy, mmu->GetPeakPoolBytes(SharedBufferMmu::LOSSY_POOL));
+    }
+    uint64_t totalMarks = 0;
+    for (size_t t = 0; t < spec.tierNames.size(); ++t)
+    {
+        if (tiers.contains(spec.tierNames[t]))
+        {
+            tiers[spec.tierNames[t]]["ecn_marks"] = marks[t];
+        }
+        totalMarks += marks[t];
+    }
     fabric["tiers"] = tiers;
+    fabric["ecn_marks"] = totalMarks;
+    Json buffer = Json::object();
+    buffer["type"] = s.bufferType;
+    if (s.bufferType == "shared")
+    {
+        buffer["size_bytes"] = s.bufferBytes;
+        buffer["peak_used_bytes"] = peakUsed;
+        buffer["peak_lossy_pool_bytes"] = peakLossy;
+    }
+    fabric["buffer"] = buffer;
     fabric["drops"] = totalDrops;
     fabric["queued_frames_at_end"] = stats.GetQueuedFrames();
     const std::string conservation = stats.CheckConservation();

@@ -37,6 +37,15 @@ struct ScenarioSettings
     TopologySpec spec;           ///< the graph built by the topology helper
     std::string loadBalancing;   ///< "ecmp" | "spray"
     uint64_t queueLimitBytes{0}; ///< per (port, priority) tail-drop limit, 0 = unlimited
+    std::string bufferType;      ///< "tail-drop" | "shared"
+    uint64_t bufferBytes{0};     ///< shared: total buffer per switch
+    uint64_t cellBytes{256};     ///< shared: accounting cell
+    double alpha{1.0};           ///< shared: dynamic threshold of the lossy pool
+    uint64_t egressReservedBytes{0};
+    bool ecn{false}; ///< shared: RED marking at dequeue
+    uint64_t ecnKminBytes{0};
+    uint64_t ecnKmaxBytes{0};
+    double ecnPmax{0};
     uint32_t deviceMtu{9000};
 
     std::string transportType; ///< "rdma" | "ideal"
@@ -67,7 +76,7 @@ struct ScenarioSettings
 
     int64_t stopTimePs{0};
     int64_t noProgressPs{0}; ///< stop with a diagnosis after this long without progress
-    std::string scheduler; ///< "map" | "heap" | "calendar" | "list"
+    std::string scheduler;   ///< "map" | "heap" | "calendar" | "list"
 };
 
 /**

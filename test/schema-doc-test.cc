@@ -309,6 +309,7 @@ struct Variant
     std::string workload;   ///< "all-to-all" (no workload section) or "moe"
     std::string gate;       ///< workload.gate.type ("" without a workload)
     std::string deployment; ///< workload.deployment.type ("" without a workload)
+    std::string buffer;     ///< switch.buffer.type
 };
 
 /// The words of "Applies to", by the setting they name (values of one setting are alternatives).
@@ -318,6 +319,7 @@ const std::vector<std::pair<std::string, std::set<std::string>>> APPLIES_WORDS{
     {"workload", {"all-to-all", "moe"}},
     {"gate", {"uniform", "zipf", "affinity", "replay"}},
     {"deployment", {"co-located", "disaggregated"}},
+    {"buffer", {"tail-drop", "shared"}},
 };
 
 /// Whether @p row's "Applies to" cell admits a config of variant @p v: `all`, or for every
@@ -359,7 +361,8 @@ Applies(const DocRow& row, const Variant& v, std::vector<std::string>* problems 
                                 row.key + "`: unknown word \"" + word +
                                 "\" in Applies to (use all, or values of topology.type, "
                                 "transport.type, the workload (all-to-all, moe), "
-                                "workload.gate.type or workload.deployment.type)");
+                                "workload.gate.type, workload.deployment.type or "
+                                "switch.buffer.type)");
         }
     }
     if (!all && !any && problems != nullptr)
@@ -371,7 +374,8 @@ Applies(const DocRow& row, const Variant& v, std::vector<std::string>* problems 
                                           v.transport,
                                           v.workload,
                                           v.gate,
-                                          v.deployment};
+                                          v.deployment,
+                                          v.buffer};
     for (size_t k = 0; k < named.size(); ++k)
     {
         if (!named[k].empty() && named[k].count(values[k]) == 0)
@@ -453,6 +457,12 @@ CoverageConfigs()
             out.push_back({t.name + " / " + transport, c});
         }
     }
+    out.push_back({"shared buffer with ECN", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "switch": {"buffer": {"type": "shared"}} })")});
+    out.push_back({"shared buffer without ECN", Json::parse(R"({
+        "topology": {"type": "fat-tree", "k": 4},
+        "switch": {"buffer": {"type": "shared", "alpha": 2}, "ecn": {"enabled": false}} })")});
     out.push_back({"traffic matrix, GPU list, spraying", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"load_balancing": "spray"},
@@ -553,6 +563,7 @@ Parse(const Json& config)
     ParseScenario(config, p.effective);
     p.variant.topology = p.effective["topology"]["type"].get<std::string>();
     p.variant.transport = p.effective["transport"]["type"].get<std::string>();
+    p.variant.buffer = p.effective["switch"]["buffer"]["type"].get<std::string>();
     if (p.effective.contains("workload"))
     {
         p.variant.workload = "moe";
@@ -1248,6 +1259,7 @@ MoeFullConfig()
 {
     return MoeConfig("rdma", R"({
       "topology": {"type": "fat-tree", "k": 4, "servers": null, "gpus_per_server": 4},
+      "switch": {"buffer": {"type": "shared", "size": "1MiB"}},
       "workload": {"ep_size": 8, "iterations": 2, "fabric_tax": true,
                    "dispatch": {"variant": "hierarchical"},
                    "allreduce": {"enabled": true, "bytes_per_layer": "256KiB"}},
@@ -1482,13 +1494,18 @@ TEST(SchemaDoc, ParserReadsOnlyKeyTables)
     EXPECT_EQ(t.rows[0].line, 5);
     EXPECT_EQ(t.rows[1].key, "c.<tier>.d");
     EXPECT_EQ(t.rows[1].cells.at("Type"), "`x|y` stays one cell");
-    const Variant a2a{"fat-tree", "rdma", "all-to-all", "", ""};
-    const Variant zipf{"fat-tree", "rdma", "moe", "zipf", "co-located"};
-    const Variant uniformPool{"rail-optimized", "ideal", "moe", "uniform", "disaggregated"};
+    const Variant a2a{"fat-tree", "rdma", "all-to-all", "", "", "tail-drop"};
+    const Variant zipf{"fat-tree", "rdma", "moe", "zipf", "co-located", "tail-drop"};
+    const Variant uniformPool{"rail-optimized",
+                              "ideal",
+                              "moe",
+                              "uniform",
+                              "disaggregated",
+                              "shared"};
     EXPECT_TRUE(Applies(t.rows[1], a2a));
     EXPECT_TRUE(Applies(t.rows[1], zipf));
-    EXPECT_FALSE(Applies(t.rows[1], {"leaf-spine", "rdma", "all-to-all", "", ""}));
-    EXPECT_FALSE(Applies(t.rows[1], {"fat-tree", "ideal", "all-to-all", "", ""}));
+    EXPECT_FALSE(Applies(t.rows[1], {"leaf-spine", "rdma", "all-to-all", "", "", "tail-drop"}));
+    EXPECT_FALSE(Applies(t.rows[1], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop"}));
     EXPECT_TRUE(Applies(t.rows[0], uniformPool));
     EXPECT_TRUE(Applies(t.rows[2], zipf));
     EXPECT_FALSE(Applies(t.rows[2], uniformPool));
@@ -1499,7 +1516,7 @@ TEST(SchemaDoc, ParserReadsOnlyKeyTables)
     EXPECT_FALSE(Applies(t.rows[4], zipf));
     EXPECT_TRUE(Applies(t.rows[5], uniformPool));
     EXPECT_FALSE(Applies(t.rows[5], zipf)); // rdma
-    EXPECT_FALSE(Applies(t.rows[5], {"fat-tree", "ideal", "all-to-all", "", ""}));
+    EXPECT_FALSE(Applies(t.rows[5], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop"}));
     std::vector<std::string> problems;
     for (const auto& row : t.rows)
     {

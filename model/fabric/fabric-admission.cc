@@ -28,6 +28,12 @@ DropReasonName(DropReason r)
         return "no_route";
     case DropReason::NOT_ROUTABLE:
         return "not_routable";
+    case DropReason::EGRESS_THRESHOLD:
+        return "egress_threshold";
+    case DropReason::POOL_FULL:
+        return "pool_full";
+    case DropReason::HEADROOM_OVERFLOW:
+        return "headroom_overflow";
     case DropReason::COUNT:
         break;
     }

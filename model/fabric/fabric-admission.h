@@ -27,6 +27,9 @@ enum class DropReason : uint8_t
     RX_ERROR,              ///< the receive error model corrupted the frame
     NO_ROUTE,              ///< no next hop towards the destination
     NOT_ROUTABLE,          ///< not an IPv4 frame addressed to a GPU
+    EGRESS_THRESHOLD,      ///< shared buffer: the queue is at its dynamic threshold
+    POOL_FULL,             ///< shared buffer: the service pool has no cell left
+    HEADROOM_OVERFLOW,     ///< shared buffer: lossless traffic beyond XOFF exhausted headroom
     COUNT                  ///< number of reasons (not a reason)
 };
 

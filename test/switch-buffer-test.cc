@@ -1,0 +1,118 @@
+/*
+ * Shared-buffer switches through the scenario: the MMU is installed, drops carry its reasons,
+ * ECN marks are counted per tier, and every switch's accounting drains to zero.
+ */
+#include "test-util.h"
+
+#include "ns3/fabric-switch.h"
+#include "ns3/moe-config-reader.h"
+#include "ns3/moe-scenario.h"
+#include "ns3/shared-buffer-mmu.h"
+#include "ns3/simulator.h"
+
+#include <gtest/gtest.h>
+
+using namespace ns3;
+using namespace ns3::moe;
+
+namespace
+{
+/// A k = 4 fat-tree incast-heavy all-to-all: 16 GPUs, 256 KiB per pair.
+Json
+Incast(const std::string& buffer)
+{
+    Json c = Json::parse(R"({ "seed": 3,
+      "topology": { "type": "fat-tree", "k": 4, "link": { "rate": "100Gbps", "delay": "1us" } },
+      "traffic": { "type": "all-to-all", "bytes_per_pair": "256KiB" } })");
+    c["switch"]["buffer"]["type"] = buffer;
+    return c;
+}
+} // namespace
+
+TEST(SwitchBuffer, SharedBufferDropsByItsReasonsMarksAndDrains)
+{
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["size"] = "512KiB";
+    Scenario sc(c);
+    sc.Build();
+    ASSERT_TRUE(sc.Run());
+    const Json s = sc.MakeSummary();
+    // Every switch of the fabric has an MMU, and its pools are empty once the fabric drained.
+    Ptr<FabricTopology> topo = sc.GetTopology();
+    uint32_t mmus = 0;
+    for (uint32_t i = 0; i < topo->GetSpec().nodes.size(); ++i)
+    {
+        if (Ptr<FabricSwitch> sw = topo->GetSwitch(i))
+        {
+            Ptr<SharedBufferMmu> mmu = DynamicCast<SharedBufferMmu>(sw->GetAdmission());
+            ASSERT_NE(mmu, nullptr);
+            EXPECT_EQ(mmu->CheckAccounting(), "") << "switch " << i;
+            ++mmus;
+        }
+    }
+    Simulator::Destroy();
+    EXPECT_EQ(mmus, 20u);
+    const Json& f = s["fabric"];
+    EXPECT_GT(f["drops"].get<uint64_t>(), 0u);
+    uint64_t thresholdDrops = 0;
+    for (const auto& [name, tier] : f["tiers"].items())
+    {
+        EXPECT_EQ(tier["drops_by_reason"]["egress_queue_full"].get<uint64_t>(), 0u) << name;
+        thresholdDrops += tier["drops_by_reason"]["egress_threshold"].get<uint64_t>() +
+                          tier["drops_by_reason"]["pool_full"].get<uint64_t>();
+    }
+    EXPECT_EQ(thresholdDrops, f["drops"].get<uint64_t>());
+    EXPECT_GT(f["ecn_marks"].get<uint64_t>(), 0u);
+    EXPECT_LE(f["buffer"]["peak_used_bytes"].get<uint64_t>(), 512u * 1024);
+    // Every byte still arrives (the transport recovers what the switches dropped).
+    EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
+}
+
+TEST(SwitchBuffer, DynamicThresholdsAbsorbWhatPerQueueLimitsDrop)
+{
+    // The same memory per switch: 4 ports x 256 KiB of per-queue tail drop against a 1 MiB
+    // shared buffer whose queues may grow into what the idle ones leave.
+    Json tail = Incast("tail-drop");
+    tail["switch"]["buffer"]["queue_limit"] = "256KiB";
+    Json shared = Incast("shared");
+    shared["switch"]["buffer"]["size"] = "1MiB";
+    uint64_t drops[2];
+    int i = 0;
+    for (const Json& c : {tail, shared})
+    {
+        Scenario sc(c);
+        sc.Build();
+        EXPECT_TRUE(sc.Run());
+        drops[i++] = sc.MakeSummary()["fabric"]["drops"].get<uint64_t>();
+        Simulator::Destroy();
+    }
+    EXPECT_LT(drops[1], drops[0]);
+}
+
+TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
+{
+    auto error = [](const Json& c) {
+        try
+        {
+            Scenario sc(c);
+        }
+        catch (const ConfigError& e)
+        {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["size"] = "8KiB";
+    EXPECT_EQ(error(c).rfind("switch.buffer.egress_reserved:", 0), 0u) << error(c);
+    c = Incast("shared");
+    c["switch"]["ecn"]["kmin"] = "64KiB";
+    c["switch"]["ecn"]["kmax"] = "32KiB";
+    EXPECT_EQ(error(c).rfind("switch.ecn.kmax:", 0), 0u) << error(c);
+    c = Incast("shared");
+    c["switch"]["buffer"]["alpha"] = 0;
+    EXPECT_EQ(error(c).rfind("switch.buffer.alpha:", 0), 0u) << error(c);
+    c = Incast("tail-drop");
+    c["switch"]["buffer"]["alpha"] = 1;
+    EXPECT_EQ(error(c).rfind("switch.buffer.alpha: unknown key", 0), 0u) << error(c);
+}
