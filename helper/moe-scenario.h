@@ -59,7 +59,7 @@ struct ScenarioSettings
     std::string pcap; ///< "none" | "hosts" | "all"
 
     int64_t stopTimePs{0};
-    std::string scheduler; ///< "map" | "heap" | "calendar" | "list"
+    std::string scheduler; ///< "map" | "heap" | "calendar" | "list" | "moe-heap"
 };
 
 /**
