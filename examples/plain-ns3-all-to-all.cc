@@ -38,9 +38,14 @@
  * Simulator::Run(), events executed, packet-hops (every frame that begins transmission on any
  * link, ACKs included), their ratios, and the peak resident set size.
  *
+ * Event scheduler: --scheduler picks the same choices as moe-fabric-sim's simulation.scheduler,
+ * so that a benchmark can run both programs on the same scheduler. "moe-heap" is moe-fabric's
+ * FabricHeapScheduler, which depends on ns-3's core module only: its source file is compiled into
+ * this program (see examples/CMakeLists.txt) rather than linking the moe-fabric library.
+ *
  * Usage:
  *   plain-ns3-all-to-all [--k=4] [--bytesPerPair=1048576] [--rate=100Gbps] [--delay=1us]
- *                        [--mtu=4200] [--maxSimTime=10s] [--out=result.json]
+ *                        [--mtu=4200] [--maxSimTime=10s] [--scheduler=map] [--out=result.json]
  */
 
 #include "ns3/applications-module.h"
@@ -53,6 +58,7 @@
 #include <cstdint>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/resource.h>
@@ -119,6 +125,7 @@ main(int argc, char* argv[])
     std::string delay = "1us";
     uint32_t mtu = 4200;
     Time maxSimTime = Seconds(10);
+    std::string scheduler = "map";
     std::string out;
 
     CommandLine cmd(__FILE__);
@@ -130,8 +137,29 @@ main(int argc, char* argv[])
     cmd.AddValue("delay", "Propagation delay of every link", delay);
     cmd.AddValue("mtu", "IP MTU of the point-to-point devices (bytes)", mtu);
     cmd.AddValue("maxSimTime", "Safety stop: simulated time after which to give up", maxSimTime);
+    cmd.AddValue("scheduler",
+                 "Event scheduler: map, heap, calendar, list or moe-heap (as moe-fabric-sim)",
+                 scheduler);
     cmd.AddValue("out", "Write the JSON result to this file (default: stdout)", out);
     cmd.Parse(argc, argv);
+
+    static const std::map<std::string, std::string> schedulers{
+        {"map", "ns3::MapScheduler"},
+        {"heap", "ns3::HeapScheduler"},
+        {"calendar", "ns3::CalendarScheduler"},
+        {"list", "ns3::ListScheduler"},
+        {"moe-heap", "ns3::moe::FabricHeapScheduler"}};
+    const auto schedulerType = schedulers.find(scheduler);
+    if (schedulerType == schedulers.end())
+    {
+        std::cerr << "plain-ns3-all-to-all: --scheduler must be map, heap, calendar, list or "
+                     "moe-heap (got "
+                  << scheduler << ")\n";
+        return 2;
+    }
+    ObjectFactory schedulerFactory;
+    schedulerFactory.SetTypeId(schedulerType->second);
+    Simulator::SetScheduler(schedulerFactory);
 
     if (k < 2 || k % 2 != 0)
     {
@@ -301,6 +329,7 @@ main(int argc, char* argv[])
         {"k", k},
         {"hosts", nHosts},
         {"bytes_per_pair", bytesPerPair},
+        {"scheduler", scheduler},
         {"sim_time_s", g_lastRx.GetSeconds()},
         {"wall_s", wallS},
         {"events", events},

@@ -563,7 +563,8 @@ ParseScenario(const Json& config, Json& effective)
         ConfigReader sim = root.GetObject("simulation");
         s.stopTimePs = sim.GetTimePs("stop_time", "10s", 1, 1000 * PS_PER_S);
         s.noProgressPs = sim.GetTimePs("no_progress_timeout", "100ms", 0, 1000 * PS_PER_S);
-        s.scheduler = sim.GetEnum("scheduler", "map", {"map", "heap", "calendar", "list"});
+        s.scheduler =
+            sim.GetEnum("scheduler", "map", {"map", "heap", "calendar", "list", "moe-heap"});
         sim.Finish();
     }
 
@@ -650,7 +651,8 @@ Scenario::Build(const std::string& outputDir)
         {"map", "ns3::MapScheduler"},
         {"heap", "ns3::HeapScheduler"},
         {"calendar", "ns3::CalendarScheduler"},
-        {"list", "ns3::ListScheduler"}};
+        {"list", "ns3::ListScheduler"},
+        {"moe-heap", "ns3::moe::FabricHeapScheduler"}};
     ObjectFactory scheduler;
     scheduler.SetTypeId(schedulers.at(s.scheduler));
     Simulator::SetScheduler(scheduler);

@@ -76,7 +76,7 @@ struct ScenarioSettings
 
     int64_t stopTimePs{0};
     int64_t noProgressPs{0}; ///< stop with a diagnosis after this long without progress
-    std::string scheduler;   ///< "map" | "heap" | "calendar" | "list"
+    std::string scheduler;   ///< "map" | "heap" | "calendar" | "list" | "moe-heap"
 };
 
 /**

@@ -40,6 +40,9 @@ LINK_RATE = "100Gbps"
 LINK_DELAY = "1us"
 MOE_MTU = 4096  # RoCE payload bytes per packet
 PLAIN_MTU = 4200  # IP MTU; the comparator derives a 4096-byte TCP segment from it
+# Event schedulers both programs accept (moe-fabric-sim: simulation.scheduler; the comparator:
+# --scheduler). Both sides of a benchmark always run on the same one.
+SCHEDULERS = ("moe-heap", "map", "heap", "calendar", "list")
 
 # Cases. k16 runs moe-fabric only: 1024 hosts, 1,047,552 pairs; at 16 KiB per pair that is
 # ~4.2 M data packets x ~5.9 hops ~= 25 M data packet-hops, ~50 M with one ACK per packet, i.e.
@@ -70,10 +73,11 @@ class RunError(Exception):
     """A run failed; the message says why."""
 
 
-def moe_config(case):
+def moe_config(case, scheduler):
     """The moe-fabric scenario for one case (same fabric and traffic as the comparator)."""
     return {
         "seed": 1,
+        "simulation": {"scheduler": scheduler},
         "topology": {
             "type": "fat-tree",
             "k": case["k"],
@@ -146,18 +150,18 @@ def numeric_fields(data, fields, where):
     return values
 
 
-def run_moe(binary, case, sets, timeout):
+def run_moe(binary, case, scheduler, sets, timeout):
     with tempfile.TemporaryDirectory(prefix="moe-bench-") as tmp:
         config = Path(tmp) / "config.json"
         outdir = Path(tmp) / "out"
-        config.write_text(json.dumps(moe_config(case), indent=2) + "\n", encoding="utf-8")
+        config.write_text(json.dumps(moe_config(case, scheduler), indent=2) + "\n", encoding="utf-8")
         argv = [str(binary), f"--config={config}", f"--out={outdir}"]
         argv += [f"--set={s}" for s in sets]
         try:
             execute(argv, timeout)
         except RunError as exc:
             # The temporary config is gone by the time the user reads this: show it inline.
-            raise RunError(f"{exc}\n  config: {json.dumps(moe_config(case))}") from exc
+            raise RunError(f"{exc}\n  config: {json.dumps(moe_config(case, scheduler))}") from exc
         summary = load_json(outdir / "summary.json", MOE_BINARY)
         sim = summary.get("sim") if isinstance(summary, dict) else None
         values = numeric_fields(sim, SIM_FIELDS, "summary.json: sim")
@@ -166,7 +170,7 @@ def run_moe(binary, case, sets, timeout):
         return values
 
 
-def run_plain(binary, case, timeout):
+def run_plain(binary, case, scheduler, timeout):
     with tempfile.TemporaryDirectory(prefix="plain-bench-") as tmp:
         out = Path(tmp) / "result.json"
         argv = [
@@ -176,6 +180,7 @@ def run_plain(binary, case, timeout):
             f"--rate={LINK_RATE}",
             f"--delay={LINK_DELAY}",
             f"--mtu={PLAIN_MTU}",
+            f"--scheduler={scheduler}",
             f"--out={out}",
         ]
         execute(argv, timeout)
@@ -297,6 +302,13 @@ def parse_args(argv):
         metavar="CASE=BYTES",
         help="bytes per pair for a case, e.g. --bytes k8=262144 (repeatable)",
     )
+    parser.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=SCHEDULERS[0],
+        help="ns-3 event scheduler for both programs (default: %(default)s, moe-fabric's "
+        "FabricHeapScheduler)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE")
     parser.add_argument(
         "--rst",
@@ -326,6 +338,8 @@ def parse_args(argv):
         if name not in CASES or not value.isdigit() or int(value) <= 0:
             parser.error(f"--bytes {item!r}: expected CASE=BYTES with CASE in {', '.join(CASES)}")
         CASES[name]["bytes_per_pair"] = int(value)
+    if any(s.startswith("simulation.scheduler=") for s in args.sets):
+        parser.error("use --scheduler (it applies to both programs), not --set simulation.scheduler")
     args.case_names = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in args.case_names if c not in CASES]
     if unknown or not args.case_names:
@@ -365,15 +379,17 @@ def write_rst(args, medians, ratios, flatness):
     """The results as an RST fragment included by doc/moe-fabric.rst."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     lines = [
-        "Measured with ``python3 utils/benchmark.py --repeat %d --rst doc/moe-fabric-benchmark.rst``"
-        % args.repeat,
-        "on %s, %s CPUs (load average %s at the end), %s; medians of %d interleaved repetitions."
+        "Measured with ``python3 utils/benchmark.py --repeat %d --scheduler %s --rst "
+        "doc/moe-fabric-benchmark.rst``" % (args.repeat, args.scheduler),
+        "on %s, %s CPUs (load average %s at the end), %s; medians of %d interleaved repetitions;"
+        " both programs on the %s event scheduler."
         % (
             platform.platform(),
             os.cpu_count(),
             "n/a" if load is None else "%.1f" % load[0],
             time.strftime("%Y-%m-%d"),
             args.repeat,
+            args.scheduler,
         ),
         "",
         ".. list-table::",
@@ -451,9 +467,9 @@ def main(argv=None):
         started = time.monotonic()
         try:
             if program == MOE:
-                values = run_moe(moe_bin, case, args.sets, args.timeout)
+                values = run_moe(moe_bin, case, args.scheduler, args.sets, args.timeout)
             else:
-                values = run_plain(plain_bin, case, args.timeout)
+                values = run_plain(plain_bin, case, args.scheduler, args.timeout)
         except RunError as exc:
             print(f"benchmark: error: {program} {name}: {exc}", file=sys.stderr, flush=True)
             failures.append(
@@ -577,6 +593,7 @@ def main(argv=None):
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build": str(Path(args.build).resolve()),
             "repeat": args.repeat,
+            "scheduler": args.scheduler,
             "moe_sets": args.sets,
             "cases": {name: CASES[name] for name in args.case_names},
             "runs": runs,

@@ -110,6 +110,11 @@ FabricNetDevice::GetTypeId()
 FabricNetDevice::FabricNetDevice()
 {
     NS_LOG_FUNCTION(this);
+    m_enqueueTrace.SetFlag(&m_tracing);
+    m_dequeueTrace.SetFlag(&m_tracing);
+    m_phyTxBeginTrace.SetFlag(&m_tracing);
+    m_phyRxEndTrace.SetFlag(&m_tracing);
+    m_snifferTrace.SetFlag(&m_tracing);
 }
 
 FabricNetDevice::~FabricNetDevice()
@@ -129,7 +134,7 @@ FabricNetDevice::DoDispose()
     m_receiveErrorModel = nullptr;
     for (auto& q : m_queues)
     {
-        q.clear();
+        q.frames.clear();
     }
     m_pull = nullptr;
     m_sink = nullptr;
@@ -186,9 +191,10 @@ FabricNetDevice::UpdateQueuePeak(uint8_t priority)
     {
         m_counters.maxQueueBytes = m_totalQueueBytes;
     }
-    if (m_queueBytes[priority] > m_counters.maxQueueBytesPerPriority[priority])
+    PriorityQueue& q = m_queues[priority];
+    if (q.bytes > q.peakBytes)
     {
-        m_counters.maxQueueBytesPerPriority[priority] = m_queueBytes[priority];
+        q.peakBytes = q.bytes;
     }
 }
 
@@ -197,17 +203,17 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
 {
     const uint8_t p = entry.priority;
     NS_ASSERT(p < NUM_PRIORITIES);
-    m_queueBytes[p] += entry.bytes;
+    m_queues[p].bytes += entry.bytes;
     m_totalQueueBytes += entry.bytes;
     ++m_totalQueueFrames;
     ++m_counters.enqueuedFrames;
     m_queuedMask |= static_cast<uint8_t>(1u << p);
     UpdateQueuePeak(p);
-    if (!m_enqueueTrace.IsEmpty())
+    if (m_tracing && !m_enqueueTrace.IsEmpty())
     {
         m_enqueueTrace(entry.packet, p);
     }
-    m_queues[p].push_back(std::move(entry));
+    m_queues[p].frames.push_back(std::move(entry));
     if (!m_transmitting)
     {
         TryTransmit();
@@ -286,7 +292,7 @@ FabricNetDevice::RecordDrop(Ptr<const Packet> packet, DropReason reason)
 uint64_t
 FabricNetDevice::GetQueueBytes(uint8_t priority) const
 {
-    return m_queueBytes[priority];
+    return m_queues[priority].bytes;
 }
 
 uint64_t
@@ -341,10 +347,11 @@ FabricNetDevice::TryTransmit()
         }
         // Serve the queue. The packet's reference moves from the queue slot to the wire without
         // touching the Packet object (see DetachPacket()).
-        auto& q = m_queues[p];
+        PriorityQueue& pq = m_queues[p];
+        auto& q = pq.frames;
         QueueEntry& entry = q.front();
         const uint32_t bytes = entry.bytes;
-        m_queueBytes[p] -= bytes;
+        pq.bytes -= bytes;
         m_totalQueueBytes -= bytes;
         --m_totalQueueFrames;
         m_lastFromPull &= static_cast<uint8_t>(~bit);
@@ -352,7 +359,7 @@ FabricNetDevice::TryTransmit()
         {
             m_admissionRaw->Release(entry, m_portIndex);
         }
-        if (!m_dequeueTrace.IsEmpty())
+        if (m_tracing && !m_dequeueTrace.IsEmpty())
         {
             m_dequeueTrace(entry.packet, p);
         }
@@ -378,7 +385,7 @@ FabricNetDevice::StartTransmission(Packet* owned, uint32_t size, uint8_t priorit
     m_counters.txBytes += size;
     m_counters.txWireBytes += wire;
     // Trace sources cost nothing when unconnected: no Ptr<const Packet> is even built.
-    if (!m_phyTxBeginTrace.IsEmpty() || !m_snifferTrace.IsEmpty())
+    if (m_tracing && (!m_phyTxBeginTrace.IsEmpty() || !m_snifferTrace.IsEmpty()))
     {
         const Ptr<const Packet> packet(owned);
         m_phyTxBeginTrace(packet);
@@ -407,13 +414,16 @@ FabricNetDevice::Receive(const Ptr<Packet>& packet)
     }
     ++m_counters.rxFrames;
     m_counters.rxBytes += packet->GetSize();
-    if (!m_phyRxEndTrace.IsEmpty())
+    if (m_tracing)
     {
-        m_phyRxEndTrace(packet);
-    }
-    if (!m_snifferTrace.IsEmpty())
-    {
-        m_snifferTrace(packet);
+        if (!m_phyRxEndTrace.IsEmpty())
+        {
+            m_phyRxEndTrace(packet);
+        }
+        if (!m_snifferTrace.IsEmpty())
+        {
+            m_snifferTrace(packet);
+        }
     }
     if (m_sink != nullptr)
     {
@@ -485,6 +495,10 @@ FabricNetDevice::GetTxPs(uint32_t packetBytes) const
 const FabricPortCounters&
 FabricNetDevice::GetCounters() const
 {
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        m_counters.maxQueueBytesPerPriority[p] = m_queues[p].peakBytes;
+    }
     return m_counters;
 }
 

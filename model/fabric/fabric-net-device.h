@@ -5,6 +5,7 @@
 #define MOE_FABRIC_NET_DEVICE_H
 
 #include "fabric-admission.h"
+#include "fabric-flagged-trace.h"
 #include "fabric-frame.h"
 #include "fabric-ring-buffer.h"
 
@@ -56,15 +57,16 @@ class FabricPullSource
  */
 struct FabricPortCounters
 {
+    // Updated for every frame: first, so that they share a cache line.
     uint64_t txFrames{0};    ///< frames whose transmission started
     uint64_t txBytes{0};     ///< their bytes as buffered (Ethernet header .. payload)
     uint64_t txWireBytes{0}; ///< their bytes on the wire (+ FCS, preamble, IFG, padding)
     uint64_t rxFrames{0};    ///< frames received intact
     uint64_t rxBytes{0};
     uint64_t enqueuedFrames{0};
+    uint64_t maxQueueBytes{0}; ///< peak of the sum over priorities
     std::array<uint64_t, static_cast<size_t>(DropReason::COUNT)> dropFrames{}; ///< by reason
     uint64_t dropBytes{0};
-    uint64_t maxQueueBytes{0}; ///< peak of the sum over priorities
     std::array<uint64_t, NUM_PRIORITIES> maxQueueBytesPerPriority{};
 
     /// @brief All drops, whatever the reason.
@@ -193,14 +195,27 @@ class FabricNetDevice : public NetDevice
     void StartTransmission(Packet* owned, uint32_t size, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
 
-    // Hot: touched for every frame (kept together for cache locality).
+    /// @brief One egress priority: its FIFO, the bytes in it and their peak, side by side so
+    /// that a frame's enqueue and dequeue touch one place.
+    struct PriorityQueue
+    {
+        RingBuffer<QueueEntry> frames;
+        uint64_t bytes{0};
+        uint64_t peakBytes{0}; ///< copied to the counters' maxQueueBytesPerPriority on demand
+    };
+
+    // Hot: everything a frame's visit reads or writes, kept together in the first few cache
+    // lines of the object: with thousands of busy ports each visit misses on every line it
+    // touches, so the per-frame paths must not reach into the cold part below.
     uint8_t m_queuedMask{0};   ///< bit p set: queue p non-empty
     uint8_t m_pullMask{0};     ///< bit p set: the pull source may have frames for p
     uint8_t m_pausedMask{0};   ///< bit p set: priority p paused
     uint8_t m_lastFromPull{0}; ///< bit p set: last frame of p came from the pull source
     bool m_transmitting{false};
+    bool m_tracing{false}; ///< some per-frame trace source has (had) a sink: check them
     uint32_t m_portIndex{0};
     uint32_t m_nodeId{0};
+    uint32_t m_totalQueueFrames{0};
     uint64_t m_bps{0};
     FabricChannel* m_channelRaw{nullptr};
     FabricPullSource* m_pull{nullptr};
@@ -208,9 +223,9 @@ class FabricNetDevice : public NetDevice
     FabricAdmission* m_admissionRaw{nullptr};
     Ptr<ErrorModel> m_receiveErrorModel;
     uint64_t m_totalQueueBytes{0};
-    uint32_t m_totalQueueFrames{0};
-    std::array<uint64_t, NUM_PRIORITIES> m_queueBytes{};
-    std::array<RingBuffer<QueueEntry>, NUM_PRIORITIES> m_queues;
+    /// Mutable only so that GetCounters() can fill in the per-priority peaks kept in m_queues.
+    mutable FabricPortCounters m_counters;
+    std::array<PriorityQueue, NUM_PRIORITIES> m_queues;
 
     // Cold: configuration and ns-3 plumbing.
     Ptr<Node> m_node;
@@ -224,14 +239,13 @@ class FabricNetDevice : public NetDevice
     NetDevice::ReceiveCallback m_rxCallback;
     NetDevice::PromiscReceiveCallback m_promiscCallback;
 
-    FabricPortCounters m_counters;
-
-    TracedCallback<Ptr<const Packet>, uint8_t> m_enqueueTrace;
-    TracedCallback<Ptr<const Packet>, uint8_t> m_dequeueTrace;
-    TracedCallback<Ptr<const Packet>> m_phyTxBeginTrace;
-    TracedCallback<Ptr<const Packet>> m_phyRxEndTrace;
+    // Per-frame trace sources: they raise m_tracing when connected (see FlaggedTracedCallback).
+    FlaggedTracedCallback<Ptr<const Packet>, uint8_t> m_enqueueTrace;
+    FlaggedTracedCallback<Ptr<const Packet>, uint8_t> m_dequeueTrace;
+    FlaggedTracedCallback<Ptr<const Packet>> m_phyTxBeginTrace;
+    FlaggedTracedCallback<Ptr<const Packet>> m_phyRxEndTrace;
+    FlaggedTracedCallback<Ptr<const Packet>> m_snifferTrace;
     TracedCallback<Ptr<const Packet>, DropReason> m_dropTrace;
-    TracedCallback<Ptr<const Packet>> m_snifferTrace;
     TracedCallback<uint8_t, bool> m_pauseStateTrace;
 };
 

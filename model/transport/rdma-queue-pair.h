@@ -7,6 +7,7 @@
 #include "ns3/fabric-ring-buffer.h"
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -105,20 +106,77 @@ struct RdmaMessage
 };
 
 /**
+ * @brief The PSNs a sender queue pair must retransmit (selective repeat), in increasing order.
+ *
+ * Almost always empty: holding a pointer instead of a std::set (48 bytes) keeps SenderQp, which
+ * is touched by every packet sent and every ACK, within two cache lines. The set is allocated at
+ * the first NAK and freed when cleared.
+ */
+class RetxSet
+{
+  public:
+    bool empty() const
+    {
+        return !m_set || m_set->empty();
+    }
+
+    /// @brief Remove and return the lowest PSN (the set must not be empty).
+    uint64_t PopFront()
+    {
+        const auto it = m_set->begin();
+        const uint64_t psn = *it;
+        m_set->erase(it);
+        return psn;
+    }
+
+    void insert(uint64_t psn)
+    {
+        if (!m_set)
+        {
+            m_set = std::make_unique<std::set<uint64_t>>();
+        }
+        m_set->insert(psn);
+    }
+
+    /// @brief Forget every PSN below @p psn (acknowledged).
+    void EraseBelow(uint64_t psn)
+    {
+        if (m_set)
+        {
+            m_set->erase(m_set->begin(), m_set->lower_bound(psn));
+        }
+    }
+
+    void clear()
+    {
+        m_set.reset();
+    }
+
+  private:
+    std::unique_ptr<std::set<uint64_t>> m_set;
+};
+
+/**
  * @brief Sender side of a reliable-connected queue pair (one per source, destination, class).
  *
  * PSN bookkeeping: [sndUna, sndNxt) has been sent and not acknowledged; sndMax is one past the
  * highest PSN ever sent (go-back-N and timeouts move sndNxt back below it); postedPsn is one past
  * the last PSN of the posted messages.
  */
-struct SenderQp
+struct alignas(64) SenderQp
 {
+    // 128 bytes, cache-line aligned: two lines per queue pair. A NIC holds one per destination
+    // and class (about a million in a 1024-GPU all-to-all), and every packet sent and every ACK
+    // touches one, so the size is what the whole transport's working set scales with.
     uint32_t dst{0};
     uint8_t cls{0};
     uint8_t priority{0};
-    uint8_t port{0};        ///< host port the QP sends on (0 NIC, 1 NVLink)
-    uint16_t udpSrcPort{0}; ///< ECMP entropy of this QP
-    uint32_t remoteQpn{0};  ///< the receiver QP at dst
+    uint8_t port{0};         ///< host port the QP sends on (0 NIC, 1 NVLink)
+    bool rtoPending{false};  ///< the QP has an entry in its NIC's timer heap
+    uint16_t udpSrcPort{0};  ///< ECMP entropy of this QP
+    bool inList{false};      ///< in its (port, priority) active list
+    bool wakePending{false}; ///< a pacing wake-up is scheduled
+    uint32_t remoteQpn{0};   ///< the receiver QP at dst
 
     RingBuffer<RdmaMessage> msgs; ///< not yet acknowledged, in PSN order
     /// msgs.front().endPsn, or UINT64_MAX if empty: lets an ACK that completes no message skip
@@ -129,17 +187,16 @@ struct SenderQp
     uint64_t sndNxt{0};
     uint64_t sndUna{0};
     uint64_t sndMax{0};
-    std::set<uint64_t> retx; ///< PSNs to retransmit (selective repeat), all >= sndUna
+    RetxSet retx; ///< PSNs to retransmit (selective repeat), all >= sndUna
 
     uint64_t rateBps{0};     ///< pacing rate; 0 = line rate (set by congestion control)
     uint64_t windowBytes{0}; ///< in-flight cap; 0 = unlimited (set by congestion control)
     int64_t nextSendPs{0};   ///< pacing: earliest time of the next packet
 
     int64_t rtoDeadlinePs{-1}; ///< -1: no timer running
-    bool rtoPending{false};    ///< the QP has an entry in its NIC's timer heap
-    bool inList{false};
-    bool wakePending{false};
 };
+
+static_assert(sizeof(SenderQp) == 128, "SenderQp should stay two cache lines");
 
 /// @brief Receiver side of a reliable-connected queue pair.
 struct ReceiverQp

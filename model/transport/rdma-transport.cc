@@ -292,8 +292,7 @@ RdmaNic::SendNext(uint32_t index)
     bool retransmission;
     if (!qp.retx.empty())
     {
-        psn = *qp.retx.begin();
-        qp.retx.erase(qp.retx.begin());
+        psn = qp.retx.PopFront();
         retransmission = true;
     }
     else
@@ -682,7 +681,7 @@ RdmaNic::HandleAck(const RoceInfo& roce)
         {
             qp.sndNxt = una;
         }
-        qp.retx.erase(qp.retx.begin(), qp.retx.lower_bound(una));
+        qp.retx.EraseBelow(una);
         if (qp.sndUna < qp.sndMax)
         {
             qp.rtoDeadlinePs = NowPs() + CurrentRtoPs(qp);
