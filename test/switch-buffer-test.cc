@@ -11,6 +11,7 @@
 #include "ns3/simulator.h"
 
 #include <gtest/gtest.h>
+#include <sstream>
 
 using namespace ns3;
 using namespace ns3::moe;
@@ -115,4 +116,40 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
     c = Incast("tail-drop");
     c["switch"]["buffer"]["alpha"] = 1;
     EXPECT_EQ(error(c).rfind("switch.buffer.alpha: unknown key", 0), 0u) << error(c);
+}
+
+TEST(SwitchBuffer, TheSizingSweepWritesItsTable)
+{
+    if (moe_test::SimBinary().empty())
+    {
+        GTEST_SKIP() << "moe-fabric-sim was not built";
+    }
+    const std::string dir = moe_test::MakeTempDir("sweep");
+    const auto r = moe_test::RunCommand(
+        "python3 " + moe_test::SourcePath("examples/studies/buffer-sizing-sweep.py") + " --sim " +
+        moe_test::SimBinary() + " --config " +
+        moe_test::SourcePath("examples/configs/moe-buffer-sizing.json") + " --out " + dir +
+        " --sizes 1MiB,32MiB --alphas 1 --no-plot");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    std::istringstream csv(moe_test::ReadFile(dir + "/buffer-sweep.csv"));
+    std::string header;
+    std::getline(csv, header);
+    EXPECT_EQ(header.rfind("buffer_bytes,alpha,complete,drops,", 0), 0u) << header;
+    std::vector<std::vector<std::string>> rows;
+    for (std::string line; std::getline(csv, line);)
+    {
+        std::vector<std::string> fields;
+        std::istringstream in(line);
+        for (std::string f; std::getline(in, f, ',');)
+        {
+            fields.push_back(f);
+        }
+        rows.push_back(fields);
+    }
+    ASSERT_EQ(rows.size(), 2u);
+    // 1 MiB drops under the dispatch incast, 32 MiB does not; both runs complete.
+    EXPECT_EQ(rows[0][2], "1");
+    EXPECT_EQ(rows[1][2], "1");
+    EXPECT_GT(std::stoull(rows[0][3]), 0u);
+    EXPECT_EQ(rows[1][3], "0");
 }

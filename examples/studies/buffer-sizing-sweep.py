@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Buffer-sizing sweep: run an MoE scenario over switch buffer sizes and dynamic-threshold alphas
+and write one CSV row per setting (drops, ECN marks, PFC pauses, peak buffer use, p99 layer and
+dispatch times), plus a figure when matplotlib is available.
+
+    python3 examples/studies/buffer-sizing-sweep.py --sim build/bin/moe-fabric-sim \
+        --config examples/configs/moe-buffer-sizing.json --out out/buffer-sweep \
+        --sizes 2MiB,4MiB,8MiB,16MiB,32MiB --alphas 0.25,1,4
+
+Every run is the same workload and seed; only switch.buffer.size and switch.buffer.alpha change.
+The study is documented in doc/moe-fabric.rst ("Buffer sizing").
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+
+COLUMNS = [
+    "buffer_bytes", "alpha", "complete", "drops", "drops_egress_threshold", "drops_pool_full",
+    "ecn_marks", "pfc_pauses", "pfc_paused_s", "peak_used_bytes", "peak_lossy_pool_bytes",
+    "p99_layer_s", "max_layer_s", "p99_dispatch_s", "iteration_s", "retransmitted_packets",
+]
+
+
+def parse_bytes(text):
+    units = {"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 1000, "mb": 10**6, "b": 1}
+    t = text.strip().lower()
+    for u, f in units.items():
+        if t.endswith(u):
+            return int(float(t[: -len(u)]) * f)
+    return int(t)
+
+
+def percentile(values, p):
+    """Nearest-rank percentile, as summary.json computes its own."""
+    v = sorted(values)
+    if not v:
+        return 0.0
+    rank = max(1, -(-len(v) * p // 100))
+    return v[min(int(rank), len(v)) - 1]
+
+
+def run(sim, config, out, size, alpha):
+    d = os.path.join(out, "size-%d-alpha-%g" % (size, alpha))
+    cmd = [sim, "--config=" + config, "--out=" + d, "--quiet",
+           "--set=switch.buffer.type=shared",
+           "--set=switch.buffer.size=%d" % size,
+           "--set=switch.buffer.alpha=%r" % alpha]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode not in (0, 3):  # 3: incomplete run, still reported
+        sys.exit("moe-fabric-sim failed (%d):\n%s" % (r.returncode, r.stderr))
+    with open(os.path.join(d, "summary.json")) as f:
+        s = json.load(f)
+    fab = s["fabric"]
+    tiers = fab["tiers"].values()
+    layers = [l for l in s["moe"]["layers"] if l.get("complete")]
+    row = {
+        "buffer_bytes": size,
+        "alpha": alpha,
+        "complete": int(s["sim"]["complete"]),
+        "drops": fab["drops"],
+        "drops_egress_threshold": sum(t["drops_by_reason"]["egress_threshold"] for t in tiers),
+        "drops_pool_full": sum(t["drops_by_reason"]["pool_full"] for t in tiers),
+        "ecn_marks": fab["ecn_marks"],
+        "pfc_pauses": sum(t.get("pfc_pauses", 0) for t in tiers),
+        "pfc_paused_s": sum(t.get("pfc_paused_s", 0.0) for t in tiers),
+        "peak_used_bytes": fab["buffer"].get("peak_used_bytes", 0),
+        "peak_lossy_pool_bytes": fab["buffer"].get("peak_lossy_pool_bytes", 0),
+        "p99_layer_s": percentile([l["completion_s"] for l in layers], 99),
+        "max_layer_s": max((l["completion_s"] for l in layers), default=0.0),
+        "p99_dispatch_s": max((l["phases"]["dispatch"]["p99_s"] for l in layers), default=0.0),
+        "iteration_s": sum(i.get("completion_s", 0.0) for i in s["moe"]["iterations"]),
+        "retransmitted_packets": s["transport"].get("retransmitted_packets", 0),
+    }
+    return row
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no figure (apt-get install python3-matplotlib)")
+        return
+    alphas = sorted({r["alpha"] for r in rows})
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
+    for alpha in alphas:
+        rs = sorted((r for r in rows if r["alpha"] == alpha), key=lambda r: r["buffer_bytes"])
+        x = [r["buffer_bytes"] / 2**20 for r in rs]
+        a1.plot(x, [r["drops"] for r in rs], marker="o", label="alpha %g" % alpha)
+        a2.plot(x, [r["p99_layer_s"] * 1e3 for r in rs], marker="o", label="alpha %g" % alpha)
+    for a, title, ylabel in ((a1, "Frames dropped", "drops"),
+                             (a2, "p99 MoE layer time", "ms")):
+        a.set_xscale("log", base=2)
+        a.set_xlabel("switch buffer (MiB)")
+        a.set_ylabel(ylabel)
+        a.set_title(title)
+        a.grid(True, alpha=0.3)
+        a.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print("figure:", path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sim", default="build/bin/moe-fabric-sim")
+    ap.add_argument("--config", default="examples/configs/moe-buffer-sizing.json")
+    ap.add_argument("--out", default="out/buffer-sweep")
+    ap.add_argument("--sizes", default="2MiB,4MiB,8MiB,16MiB,32MiB")
+    ap.add_argument("--alphas", default="0.25,1,4")
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    rows = []
+    for size in [parse_bytes(s) for s in args.sizes.split(",")]:
+        for alpha in [float(a) for a in args.alphas.split(",")]:
+            rows.append(run(args.sim, args.config, args.out, size, alpha))
+            r = rows[-1]
+            print("size %9d alpha %-5g drops %7d marks %7d peak %9d p99 layer %.6f s" % (
+                size, alpha, r["drops"], r["ecn_marks"], r["peak_used_bytes"], r["p99_layer_s"]))
+    path = os.path.join(args.out, "buffer-sweep.csv")
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    print("table:", path)
+    if not args.no_plot:
+        plot(rows, os.path.join(args.out, "buffer-sweep.png"))
+
+
+if __name__ == "__main__":
+    main()
