@@ -343,6 +343,9 @@ FabricHelper::Install(const TopologySpec& spec)
                 // Headroom is sized from the rate and delay of each port's own link.
                 const std::string problem = mmu->ConfigurePorts(sw);
                 NS_ABORT_MSG_IF(!problem.empty(), "switch " << node.name << ": " << problem);
+                // XOFF/XON become PFC frames on the port the lossless traffic came in by. A raw
+                // pointer, as a Ptr would make a cycle (the switch owns the MMU).
+                mmu->SetPauseCallback(MakeCallback(&FabricSwitch::RequestPfc, PeekPointer(sw)));
             }
             ns3Node->AggregateObject(sw);
             topo->SetSwitch(i, sw);

@@ -6,12 +6,15 @@
 #include "rail-optimized-helper.h"
 
 #include "ns3/abort.h"
+#include "ns3/data-rate.h"
+#include "ns3/double.h"
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-hash.h"
 #include "ns3/fabric-net-device.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/global-value.h"
 #include "ns3/ideal-transport.h"
+#include "ns3/integer.h"
 #include "ns3/log.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/rng-seed-manager.h"
@@ -260,6 +263,13 @@ ApplySharedBuffer(const ScenarioSettings& s, Setter set)
     set("CellSize", UintegerValue(s.cellBytes));
     set("Alpha", StringValue(ExactDouble(s.alpha)));
     set("EgressReservedBytes", UintegerValue(s.egressReservedBytes));
+    set("LosslessPriorities", UintegerValue(s.losslessMask));
+    set("XoffAlpha", DoubleValue(s.xoffAlpha));
+    set("XonOffsetBytes", IntegerValue(static_cast<int64_t>(s.xonOffsetBytes)));
+    // Headroom is sized per port from its own link once the switch exists; before that (and
+    // for the validation probe) the fastest, longest link of the fabric is the worst case.
+    set("HeadroomLinkRate", DataRateValue(DataRate(s.maxLinkRateBps)));
+    set("HeadroomPropagationDelay", TimeValue(PicoSeconds(s.maxLinkDelayPs)));
     set("MaxFrameBytes", UintegerValue(s.mtu + ROCE_DATA_HEADER_BYTES));
     set("EcnPriorities", UintegerValue(s.ecn ? 0xff : 0));
     if (s.ecn)
@@ -280,6 +290,36 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     s.cellBytes = buf.GetBytes("cell_size", 256, 16, 16384);
     s.alpha = buf.GetDouble("alpha", 1.0, 1.0 / 1024, 1024);
     s.egressReservedBytes = buf.GetBytes("egress_reserved", 1518, 0, 1ull << 30);
+    // Lossless priorities get ingress accounting with XOFF/XON and headroom, and PFC frames.
+    s.losslessMask = 0;
+    if (const Json* lossless = buf.GetArray("lossless_priorities"))
+    {
+        for (size_t i = 0; i < lossless->size(); ++i)
+        {
+            const uint64_t p =
+                ReadJsonUint((*lossless)[i], buf.ElementPath("lossless_priorities", i), 0, 7);
+            s.losslessMask |= static_cast<uint8_t>(1u << p);
+        }
+    }
+    else
+    {
+        buf.SetEffective("lossless_priorities", Json::array());
+    }
+    // Used by the lossless priorities only (SONiC's Broadcom defaults: XOFF alpha 1/8, XON
+    // offset 2288 bytes; see the MMU's documentation).
+    s.xoffAlpha = buf.GetDouble("xoff_alpha", 0.125, 1.0 / 1024, 1024);
+    s.xonOffsetBytes = buf.GetBytes("xon_offset", 2288, 0, 1ull << 30);
+    ConfigReader pfc = sw.GetObject("pfc");
+    s.pfcQuanta = static_cast<uint32_t>(pfc.GetUint("quanta", 65535, 1, 65535));
+    pfc.Finish();
+    for (const auto& l : s.spec.links)
+    {
+        if (s.spec.tierNames[l.tier] != "nvlink")
+        {
+            s.maxLinkRateBps = std::max(s.maxLinkRateBps, l.rateBps);
+            s.maxLinkDelayPs = std::max(s.maxLinkDelayPs, l.delayPs);
+        }
+    }
     ConfigReader ecn = sw.GetObject("ecn");
     s.ecn = ecn.GetBool("enabled", true);
     if (s.ecn)
@@ -315,6 +355,11 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
             {"CellSize", "switch.buffer.cell_size"},
             {"Alpha", "switch.buffer.alpha"},
             {"EgressReservedBytes", "switch.buffer.egress_reserved"},
+            {"IngressReservedBytes", "switch.buffer.lossless_priorities"},
+            {"HeadroomBytes", "switch.buffer.lossless_priorities"},
+            {"LosslessPriorities", "switch.buffer.lossless_priorities"},
+            {"XoffAlpha", "switch.buffer.xoff_alpha"},
+            {"XonOffsetBytes", "switch.buffer.xon_offset"},
             {"EcnKminBytes", "switch.ecn.kmin"},
             {"EcnKmaxBytes", "switch.ecn.kmax"},
             {"EcnPmax", "switch.ecn.pmax"}};
@@ -668,6 +713,7 @@ Scenario::Build(const std::string& outputDir)
         ApplySharedBuffer(s, [&fabric](const std::string& n, const AttributeValue& v) {
             fabric.SetSwitchAdmissionAttribute(n, v);
         });
+        fabric.SetDeviceAttribute("PfcPauseQuanta", UintegerValue(s.pfcQuanta));
     }
     else
     {
@@ -1206,6 +1252,8 @@ Scenario::MakeSummary() const
         }
         jt["drops_by_reason"] = reasons;
         jt["drop_bytes"] = t.dropBytes;
+        jt["pfc_pauses"] = t.pfcPauses;
+        jt["pfc_paused_s"] = t.pfcPausedSeconds;
         jt["mean_utilization"] = t.Utilization(duration);
         tiers[t.name] = jt;
         totalDrops += t.TotalDrops();
@@ -1242,6 +1290,8 @@ Scenario::MakeSummary() const
     }
     fabric["tiers"] = tiers;
     fabric["ecn_marks"] = totalMarks;
+    fabric["pfc_pauses"] = stats.GetPfcPauses();
+    fabric["pfc_paused_s"] = stats.GetPfcPausedSeconds();
     Json buffer = Json::object();
     buffer["type"] = s.bufferType;
     if (s.bufferType == "shared")

@@ -42,6 +42,12 @@ struct ScenarioSettings
     uint64_t cellBytes{256};     ///< shared: accounting cell
     double alpha{1.0};           ///< shared: dynamic threshold of the lossy pool
     uint64_t egressReservedBytes{0};
+    uint8_t losslessMask{0};     ///< shared: lossless priorities (PFC), bit per priority
+    double xoffAlpha{0.125};     ///< shared: dynamic XOFF of the lossless pool
+    uint64_t xonOffsetBytes{0};  ///< shared: XON = XOFF - offset
+    uint32_t pfcQuanta{65535};   ///< PFC pause time per frame, 512-bit quanta
+    uint64_t maxLinkRateBps{0};  ///< fastest switch link (headroom sizing default)
+    int64_t maxLinkDelayPs{0};   ///< longest switch link delay (headroom sizing default)
     bool ecn{false}; ///< shared: RED marking at dequeue
     uint64_t ecnKminBytes{0};
     uint64_t ecnKmaxBytes{0};

@@ -460,6 +460,10 @@ CoverageConfigs()
     out.push_back({"shared buffer with ECN", Json::parse(R"({
         "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
         "switch": {"buffer": {"type": "shared"}} })")});
+    out.push_back({"shared buffer with a lossless priority", Json::parse(R"({
+        "topology": {"type": "fat-tree", "k": 4},
+        "switch": {"buffer": {"type": "shared", "lossless_priorities": [0, 3]},
+                   "pfc": {"quanta": 1000}} })")});
     out.push_back({"shared buffer without ECN", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"buffer": {"type": "shared", "alpha": 2}, "ecn": {"enabled": false}} })")});

@@ -153,3 +153,40 @@ TEST(SwitchBuffer, TheSizingSweepWritesItsTable)
     EXPECT_GT(std::stoull(rows[0][3]), 0u);
     EXPECT_EQ(rows[1][3], "0");
 }
+
+TEST(SwitchBuffer, LosslessPriorityPausesInsteadOfDropping)
+{
+    // The same incast on a small shared buffer: lossy drops, lossless (PFC on priority 0, the
+    // data class's) pauses and drops nothing; both deliver every byte.
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["size"] = "1MiB";
+    uint64_t drops[2];
+    uint64_t pauses[2];
+    double paused[2];
+    for (int lossless = 0; lossless < 2; ++lossless)
+    {
+        c["switch"]["buffer"]["lossless_priorities"] = lossless ? Json::array({0}) : Json::array();
+        Scenario sc(c);
+        sc.Build();
+        EXPECT_TRUE(sc.Run());
+        const Json s = sc.MakeSummary();
+        Ptr<FabricTopology> topo = sc.GetTopology();
+        for (uint32_t i = 0; i < topo->GetSpec().nodes.size(); ++i)
+        {
+            if (Ptr<FabricSwitch> sw = topo->GetSwitch(i))
+            {
+                EXPECT_EQ(DynamicCast<SharedBufferMmu>(sw->GetAdmission())->CheckAccounting(), "");
+            }
+        }
+        Simulator::Destroy();
+        drops[lossless] = s["fabric"]["drops"].get<uint64_t>();
+        pauses[lossless] = s["fabric"]["pfc_pauses"].get<uint64_t>();
+        paused[lossless] = s["fabric"]["pfc_paused_s"].get<double>();
+        EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
+    }
+    EXPECT_GT(drops[0], 0u);
+    EXPECT_EQ(pauses[0], 0u);
+    EXPECT_EQ(drops[1], 0u);
+    EXPECT_GT(pauses[1], 0u);
+    EXPECT_GT(paused[1], 0.0);
+}

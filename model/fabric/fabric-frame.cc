@@ -150,6 +150,48 @@ ParseFrame(const Ptr<const Packet>& packet, FrameInfo& info, RoceInfo* roce)
     return true;
 }
 
+Ptr<Packet>
+BuildPfcFrame(Mac48Address source, const PfcInfo& pfc)
+{
+    uint8_t buf[PFC_FRAME_BYTES] = {0x01, 0x80, 0xC2, 0x00, 0x00, 0x01}; // the rest is zero
+    source.CopyTo(buf + 6);
+    buf[12] = static_cast<uint8_t>(ETHERTYPE_MAC_CONTROL >> 8);
+    buf[13] = static_cast<uint8_t>(ETHERTYPE_MAC_CONTROL & 0xff);
+    buf[14] = static_cast<uint8_t>(MAC_CONTROL_OPCODE_PFC >> 8);
+    buf[15] = static_cast<uint8_t>(MAC_CONTROL_OPCODE_PFC & 0xff);
+    buf[16] = 0; // reserved upper byte of the priority-enable vector
+    buf[17] = pfc.enableVector;
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        const uint16_t q = (pfc.enableVector & (1u << p)) != 0 ? pfc.quanta[p] : 0;
+        buf[18 + 2 * p] = static_cast<uint8_t>(q >> 8);
+        buf[19 + 2 * p] = static_cast<uint8_t>(q & 0xff);
+    }
+    return Create<Packet>(buf, PFC_FRAME_BYTES);
+}
+
+bool
+ParsePfcFrame(const Ptr<const Packet>& packet, PfcInfo& pfc)
+{
+    constexpr uint32_t WANT = ETH_HEADER_BYTES + 4 + 2 * NUM_PRIORITIES; // 34
+    uint8_t buf[WANT];
+    if (packet->GetSize() < WANT)
+    {
+        return false;
+    }
+    packet->CopyData(buf, WANT);
+    if (Read16(buf + 12) != ETHERTYPE_MAC_CONTROL || Read16(buf + 14) != MAC_CONTROL_OPCODE_PFC)
+    {
+        return false;
+    }
+    pfc.enableVector = buf[17];
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        pfc.quanta[p] = Read16(buf + 18 + 2 * p);
+    }
+    return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // BthHeader
 

@@ -15,6 +15,7 @@
 #include "ns3/mac48-address.h"
 #include "ns3/packet.h"
 
+#include <array>
 #include <cstdint>
 
 namespace ns3
@@ -39,7 +40,12 @@ constexpr uint32_t ETH_IFG_BYTES = 12;       ///< minimum inter-frame gap
 constexpr uint32_t ETH_MIN_FRAME_BYTES = 60; ///< minimum frame without FCS (64 with it)
 constexpr uint16_t ROCEV2_UDP_PORT = 4791;   ///< IANA port of RoCEv2
 constexpr uint16_t ETHERTYPE_IPV4 = 0x0800;
-constexpr uint16_t ETHERTYPE_MAC_CONTROL = 0x8808; ///< PFC / PAUSE frames
+constexpr uint16_t ETHERTYPE_MAC_CONTROL = 0x8808;  ///< PFC / PAUSE frames
+constexpr uint16_t MAC_CONTROL_OPCODE_PFC = 0x0101; ///< IEEE 802.1Qbb priority-based flow control
+constexpr uint32_t PFC_QUANTUM_BITS = 512;          ///< one pause quantum, in bit times
+/// Stored bytes of a PFC frame: Ethernet header, opcode, enable vector, 8 quanta, zero padding
+/// up to the 60-byte minimum (64 bytes on the wire with the FCS).
+constexpr uint32_t PFC_FRAME_BYTES = ETH_MIN_FRAME_BYTES;
 /// Bytes a RoCEv2 data packet carries besides its payload and that sit in switch buffers:
 /// Ethernet + IPv4 + UDP + BTH + ICRC.
 constexpr uint32_t ROCE_DATA_HEADER_BYTES =
@@ -89,6 +95,37 @@ RoceMessageWireBytes(uint64_t bytes, uint32_t mtu)
     const uint32_t rem = static_cast<uint32_t>(bytes % mtu);
     return full * WireBytes(mtu + ROCE_DATA_HEADER_BYTES) +
            (rem > 0 ? WireBytes(rem + ROCE_DATA_HEADER_BYTES) : 0);
+}
+
+/**
+ * @brief The content of an IEEE 802.1Qbb PFC frame: which priorities it addresses (the low byte
+ * of the 16-bit priority-enable vector) and the pause time of each, in quanta of 512 bit times.
+ */
+struct PfcInfo
+{
+    uint8_t enableVector{0};                       ///< bit p set: quanta[p] applies to priority p
+    std::array<uint16_t, NUM_PRIORITIES> quanta{}; ///< 0 = resume now
+};
+
+/**
+ * @brief A real 802.1Qbb PFC frame (MAC Control, so Wireshark decodes it as PFC): destination
+ * 01:80:C2:00:00:01, source @p source, EtherType 0x8808, opcode 0x0101, the priority-enable
+ * vector (16 bits, upper byte reserved zero), eight 16-bit quanta (quanta of priorities outside
+ * the vector are written as 0), zero padding to PFC_FRAME_BYTES. All fields big-endian.
+ */
+Ptr<Packet> BuildPfcFrame(Mac48Address source, const PfcInfo& pfc);
+
+/**
+ * @brief Parse @p packet as a PFC frame; false (and @p pfc untouched) if it is not one: too
+ * short, not EtherType 0x8808 or not opcode 0x0101. The destination MAC is not checked.
+ */
+bool ParsePfcFrame(const Ptr<const Packet>& packet, PfcInfo& pfc);
+
+/// @brief Time @p quanta pause quanta last at @p bitsPerSecond, in picoseconds (rounded up).
+inline int64_t
+PfcQuantaPs(uint32_t quanta, uint64_t bitsPerSecond)
+{
+    return SerializationPs(static_cast<uint64_t>(quanta) * PFC_QUANTUM_BITS / 8, bitsPerSecond);
 }
 
 /// @brief DSCP carried in the IPv4 header for priority @p p (class selector CSp = 8p).

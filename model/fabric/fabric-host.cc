@@ -149,6 +149,11 @@ FabricHost::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
     if (!ParseFrame(packet, info, &roce) || info.etherType != ETHERTYPE_IPV4 ||
         info.dstGpu == UINT32_MAX)
     {
+        // PFC frames from the switch pause the NIC's egress; consumed by the port.
+        if (info.etherType == ETHERTYPE_MAC_CONTROL && m_ports[inPort]->ReceiveMacControl(packet))
+        {
+            return;
+        }
         m_ports[inPort]->RecordDrop(packet, DropReason::NOT_ROUTABLE);
         return;
     }

@@ -2,7 +2,9 @@
 
 #include "fabric-channel.h"
 #include "fabric-events.h"
+#include "shared-buffer-mmu.h"
 
+#include "ns3/double.h"
 #include "ns3/ethernet-header.h"
 #include "ns3/log.h"
 #include "ns3/pointer.h"
@@ -50,6 +52,51 @@ FabricPortCounters::TotalDrops() const
     }
     return n;
 }
+
+uint64_t
+FabricPfcCounters::TotalPausesSent() const
+{
+    uint64_t n = 0;
+    for (auto v : pausesSent)
+    {
+        n += v;
+    }
+    return n;
+}
+
+uint64_t
+FabricPfcCounters::TotalPauseEvents() const
+{
+    uint64_t n = 0;
+    for (auto v : pauseEvents)
+    {
+        n += v;
+    }
+    return n;
+}
+
+int64_t
+FabricPfcCounters::TotalPausedPs() const
+{
+    int64_t n = 0;
+    for (auto v : pausedPs)
+    {
+        n += v;
+    }
+    return n;
+}
+
+/// PFC state of a port: the sending side (what the MMU asks of the peer) and the receiving side
+/// (pause timers of this port's egress).
+struct FabricNetDevice::PfcState
+{
+    uint8_t requested{0};    ///< pause asked by RequestPfc() and not yet resumed
+    uint8_t advertised{0};   ///< nonzero quanta sent since the last resume
+    uint8_t pausePending{0}; ///< the next frame must carry a pause for these
+    uint8_t xonPending{0};   ///< the next frame must carry zero quanta for these
+    EventId refresh;
+    std::array<EventId, NUM_PRIORITIES> expiry;
+};
 
 TypeId
 FabricNetDevice::GetTypeId()
@@ -103,7 +150,38 @@ FabricNetDevice::GetTypeId()
             .AddTraceSource("PauseState",
                             "Egress of a priority was paused (true) or resumed (false).",
                             MakeTraceSourceAccessor(&FabricNetDevice::m_pauseStateTrace),
-                            "ns3::moe::FabricNetDevice::PauseStateTracedCallback");
+                            "ns3::moe::FabricNetDevice::PauseStateTracedCallback")
+            .AddAttribute("PfcPauseQuanta",
+                          "Pause time this port asks of its peer in a PFC pause frame, in quanta "
+                          "of 512 bit times (0xffff: 335 us at 100 Gb/s).",
+                          UintegerValue(0xffff),
+                          MakeUintegerAccessor(&FabricNetDevice::m_pfcPauseQuanta),
+                          MakeUintegerChecker<uint16_t>(1, 0xffff))
+            .AddAttribute("PfcRefreshFraction",
+                          "While a pause is still requested, it is sent again once this "
+                          "fraction of the pause time has passed since the last pause frame.",
+                          DoubleValue(0.5),
+                          MakeDoubleAccessor(&FabricNetDevice::m_pfcRefreshFraction),
+                          MakeDoubleChecker<double>(0.01, 1.0))
+            .AddAttribute("PfcResponseDelay",
+                          "Time from the arrival of a PFC frame to its effect on this port's "
+                          "egress; negative: the IEEE 802.3 Annex 31B bound at the port's rate "
+                          "(SharedBufferMmu::PauseResponseBits), the value the MMU's automatic "
+                          "headroom assumes.",
+                          TimeValue(NanoSeconds(-1)),
+                          MakeTimeAccessor(&FabricNetDevice::m_pfcResponseDelay),
+                          MakeTimeChecker())
+            .AddTraceSource("PfcSent",
+                            "A PFC frame left this port: once per priority it carries "
+                            "(priority, quanta; 0 = resume).",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_pfcSentTrace),
+                            "ns3::moe::FabricNetDevice::PfcTracedCallback")
+            .AddTraceSource("PfcReceived",
+                            "A PFC frame arrived at this port: once per priority it carries "
+                            "(priority, quanta; 0 = resume). It takes effect after "
+                            "PfcResponseDelay (see PauseState).",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_pfcReceivedTrace),
+                            "ns3::moe::FabricNetDevice::PfcTracedCallback");
     return tid;
 }
 
@@ -138,6 +216,16 @@ FabricNetDevice::DoDispose()
     }
     m_pull = nullptr;
     m_sink = nullptr;
+    if (m_pfc)
+    {
+        m_pfc->refresh.Cancel();
+        for (auto& e : m_pfc->expiry)
+        {
+            e.Cancel();
+        }
+        m_pfc.reset();
+    }
+    m_controlPending = false;
     m_rxCallback = NetDevice::ReceiveCallback();
     m_promiscCallback = NetDevice::PromiscReceiveCallback();
     NetDevice::DoDispose();
@@ -257,13 +345,17 @@ FabricNetDevice::SetPaused(uint8_t priority, bool paused)
     {
         return;
     }
+    const int64_t now = Simulator::Now().GetPicoSeconds();
     if (paused)
     {
         m_pausedMask |= bit;
+        m_pausedSincePs[priority] = now;
+        ++m_pfcCounters.pauseEvents[priority];
     }
     else
     {
         m_pausedMask &= static_cast<uint8_t>(~bit);
+        m_pausedAccumPs[priority] += now - m_pausedSincePs[priority];
     }
     m_pauseStateTrace(priority, paused);
     if (!paused && !m_transmitting)
@@ -276,6 +368,221 @@ bool
 FabricNetDevice::IsPaused(uint8_t priority) const
 {
     return (m_pausedMask & (1u << priority)) != 0;
+}
+
+FabricNetDevice::PfcState&
+FabricNetDevice::Pfc()
+{
+    if (!m_pfc)
+    {
+        m_pfc = std::make_unique<PfcState>();
+    }
+    return *m_pfc;
+}
+
+void
+FabricNetDevice::RequestPfc(uint8_t priority, bool pause)
+{
+    NS_LOG_FUNCTION(this << static_cast<uint32_t>(priority) << pause);
+    NS_ASSERT(priority < NUM_PRIORITIES);
+    PfcState& s = Pfc();
+    const uint8_t bit = static_cast<uint8_t>(1u << priority);
+    const uint8_t notBit = static_cast<uint8_t>(~bit);
+    if (pause)
+    {
+        s.requested |= bit;
+        s.pausePending |= bit;
+        s.xonPending &= notBit;
+    }
+    else
+    {
+        s.requested &= notBit;
+        s.pausePending &= notBit;
+        // A pause that never left needs no resume.
+        if ((s.advertised & bit) != 0)
+        {
+            s.xonPending |= bit;
+        }
+    }
+    m_controlPending = (s.pausePending | s.xonPending) != 0;
+    if (m_controlPending && !m_transmitting)
+    {
+        TryTransmit();
+    }
+}
+
+uint8_t
+FabricNetDevice::GetPfcRequested() const
+{
+    return m_pfc ? m_pfc->requested : 0;
+}
+
+void
+FabricNetDevice::SendPendingPfc()
+{
+    PfcState& s = *m_pfc;
+    PfcInfo pfc;
+    // Every frame refreshes every priority still requested, so one refresh timer serves all.
+    pfc.enableVector = static_cast<uint8_t>(s.requested | s.xonPending);
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        const uint8_t bit = static_cast<uint8_t>(1u << p);
+        if ((s.requested & bit) != 0)
+        {
+            pfc.quanta[p] = m_pfcPauseQuanta;
+            ++m_pfcCounters.pausesSent[p];
+        }
+        else if ((s.xonPending & bit) != 0)
+        {
+            ++m_pfcCounters.resumesSent[p];
+        }
+    }
+    s.advertised = s.requested;
+    s.pausePending = 0;
+    s.xonPending = 0;
+    m_controlPending = false;
+    ++m_pfcCounters.framesSent;
+    s.refresh.Cancel();
+    if (s.requested != 0)
+    {
+        const int64_t holdPs = PfcQuantaPs(m_pfcPauseQuanta, m_bps);
+        s.refresh = Simulator::Schedule(
+            PicoSeconds(static_cast<int64_t>(m_pfcRefreshFraction * static_cast<double>(holdPs))),
+            &FabricNetDevice::PfcRefresh,
+            this);
+    }
+    if (!m_pfcSentTrace.IsEmpty())
+    {
+        for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+        {
+            if ((pfc.enableVector & (1u << p)) != 0)
+            {
+                m_pfcSentTrace(p, pfc.quanta[p]);
+            }
+        }
+    }
+    NS_LOG_LOGIC("PFC out of port " << m_portIndex << " vector 0x" << std::hex
+                                    << static_cast<uint32_t>(pfc.enableVector));
+    Ptr<Packet> frame = BuildPfcFrame(m_address, pfc);
+    // Priority 7 only labels the frame in logs: the control slot is outside the priorities.
+    StartTransmission(DetachPacket(frame), PFC_FRAME_BYTES, NUM_PRIORITIES - 1);
+}
+
+void
+FabricNetDevice::PfcRefresh()
+{
+    PfcState& s = *m_pfc;
+    if (s.requested == 0)
+    {
+        return;
+    }
+    s.pausePending |= s.requested;
+    m_controlPending = true;
+    if (!m_transmitting)
+    {
+        TryTransmit();
+    }
+}
+
+bool
+FabricNetDevice::ReceiveMacControl(const Ptr<const Packet>& packet)
+{
+    PfcInfo pfc;
+    if (!ParsePfcFrame(packet, pfc))
+    {
+        return false;
+    }
+    ++m_pfcCounters.framesReceived;
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        if ((pfc.enableVector & (1u << p)) == 0)
+        {
+            continue;
+        }
+        if (pfc.quanta[p] != 0)
+        {
+            ++m_pfcCounters.pausesReceived[p];
+        }
+        else
+        {
+            ++m_pfcCounters.resumesReceived[p];
+        }
+        m_pfcReceivedTrace(p, pfc.quanta[p]);
+    }
+    const Time delay = GetPfcResponseDelay();
+    if (delay.IsZero())
+    {
+        ApplyPfc(pfc);
+    }
+    else
+    {
+        // Frames arrive in order and share one delay, so they also take effect in order.
+        Simulator::Schedule(delay, &FabricNetDevice::ApplyPfc, this, pfc);
+    }
+    return true;
+}
+
+void
+FabricNetDevice::ApplyPfc(PfcInfo pfc)
+{
+    PfcState& s = Pfc();
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        if ((pfc.enableVector & (1u << p)) == 0)
+        {
+            continue;
+        }
+        s.expiry[p].Cancel();
+        if (pfc.quanta[p] == 0)
+        {
+            SetPaused(p, false);
+            continue;
+        }
+        // The pause timer restarts with every frame (802.1Qbb): a refresh extends it.
+        s.expiry[p] = Simulator::Schedule(PicoSeconds(PfcQuantaPs(pfc.quanta[p], m_bps)),
+                                          &FabricNetDevice::PfcExpire,
+                                          this,
+                                          p);
+        SetPaused(p, true);
+    }
+}
+
+void
+FabricNetDevice::PfcExpire(uint8_t priority)
+{
+    SetPaused(priority, false);
+}
+
+Time
+FabricNetDevice::GetPausedTime(uint8_t priority) const
+{
+    int64_t ps = m_pausedAccumPs[priority];
+    if (IsPaused(priority))
+    {
+        ps += Simulator::Now().GetPicoSeconds() - m_pausedSincePs[priority];
+    }
+    return PicoSeconds(ps);
+}
+
+Time
+FabricNetDevice::GetPfcResponseDelay() const
+{
+    if (!m_pfcResponseDelay.IsStrictlyNegative())
+    {
+        return m_pfcResponseDelay;
+    }
+    const uint64_t bits = SharedBufferMmu::PauseResponseBits(m_bps);
+    return PicoSeconds(SerializationPs(bits / 8, m_bps));
+}
+
+const FabricPfcCounters&
+FabricNetDevice::GetPfcCounters() const
+{
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        m_pfcCounters.pausedPs[p] = GetPausedTime(p).GetPicoSeconds();
+    }
+    return m_pfcCounters;
 }
 
 void
@@ -317,6 +624,11 @@ void
 FabricNetDevice::TryTransmit()
 {
     NS_ASSERT(!m_transmitting);
+    if (m_controlPending)
+    {
+        SendPendingPfc();
+        return;
+    }
     // Candidate priorities: something queued or possibly pullable, and not paused.
     uint8_t candidates = static_cast<uint8_t>((m_queuedMask | m_pullMask) & ~m_pausedMask);
     while (candidates != 0)
@@ -357,6 +669,10 @@ FabricNetDevice::TryTransmit()
         m_lastFromPull &= static_cast<uint8_t>(~bit);
         if (m_admissionRaw != nullptr)
         {
+            // Release may resume a pause, i.e. call RequestPfc() on any port, this one included
+            // (a hairpin route): marking the port busy first keeps that from starting a frame
+            // under this one; the PFC frame then leaves at the end of this frame.
+            m_transmitting = true;
             m_admissionRaw->Release(entry, m_portIndex);
         }
         if (m_tracing && !m_dequeueTrace.IsEmpty())

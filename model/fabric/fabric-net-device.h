@@ -20,6 +20,7 @@
 #include "ns3/traced-callback.h"
 
 #include <array>
+#include <memory>
 
 namespace ns3
 {
@@ -74,6 +75,31 @@ struct FabricPortCounters
 };
 
 /**
+ * @brief PFC counters of a port (kept apart from FabricPortCounters, which every frame touches).
+ */
+struct FabricPfcCounters
+{
+    uint64_t framesSent{0};     ///< PFC frames this port transmitted
+    uint64_t framesReceived{0}; ///< PFC frames this port received (and consumed)
+    /// Per priority: transmitted frames that paused (or refreshed the pause of) it, and that
+    /// resumed it (zero quanta).
+    std::array<uint64_t, NUM_PRIORITIES> pausesSent{};
+    std::array<uint64_t, NUM_PRIORITIES> resumesSent{};
+    /// Per priority: received frames with nonzero / zero quanta for it.
+    std::array<uint64_t, NUM_PRIORITIES> pausesReceived{};
+    std::array<uint64_t, NUM_PRIORITIES> resumesReceived{};
+    /// Per priority: times this port's egress entered the paused state, and the time it has
+    /// spent paused (up to now, an ongoing pause included), in picoseconds.
+    std::array<uint64_t, NUM_PRIORITIES> pauseEvents{};
+    std::array<int64_t, NUM_PRIORITIES> pausedPs{};
+
+    /// @brief Sums over priorities.
+    uint64_t TotalPausesSent() const;
+    uint64_t TotalPauseEvents() const;
+    int64_t TotalPausedPs() const;
+};
+
+/**
  * @brief One end of a full-duplex fabric link: NIC port, switch port or NVLink port.
  *
  * Egress has NUM_PRIORITIES FIFO queues served in strict priority (7 highest). Each priority can
@@ -99,6 +125,8 @@ class FabricNetDevice : public NetDevice
     typedef void (*DropTracedCallback)(Ptr<const Packet> packet, DropReason reason);
     /// TracedCallback signature for pause state changes of a priority.
     typedef void (*PauseStateTracedCallback)(uint8_t priority, bool paused);
+    /// TracedCallback signature for PFC frames sent or received, once per priority they carry.
+    typedef void (*PfcTracedCallback)(uint8_t priority, uint16_t quanta);
 
     /// @brief Connect this device to @p channel (exactly two devices per channel).
     bool Attach(Ptr<FabricChannel> channel);
@@ -125,6 +153,37 @@ class FabricNetDevice : public NetDevice
     /// @brief Pause or resume egress of @p priority (takes effect at the next frame boundary).
     void SetPaused(uint8_t priority, bool paused);
     bool IsPaused(uint8_t priority) const;
+
+    /**
+     * @brief Ask the peer to stop (@p pause) or resume sending @p priority, with 802.1Qbb PFC
+     * frames sent from this port (what the MMU's pause callback ends in).
+     *
+     * The frame goes out ahead of all queued data at the next frame boundary (a control slot
+     * served before every priority, never paused, not admitted through the MMU). A pause
+     * carries PfcPauseQuanta and, while it is still requested, is refreshed once
+     * PfcRefreshFraction of its quanta time has passed since the last pause frame was sent; a
+     * resume sends zero quanta (only if a pause for the priority had been sent). Requests made
+     * before the pending frame leaves merge into it; every frame also refreshes all other
+     * priorities still requested.
+     */
+    void RequestPfc(uint8_t priority, bool pause);
+    /// @brief Priorities for which RequestPfc() currently asks a pause (bit p = priority p).
+    uint8_t GetPfcRequested() const;
+
+    /**
+     * @brief Consume a received MAC Control frame: a PFC frame pauses (for quanta x 512 bit
+     * times at this port's rate, from PfcResponseDelay after its arrival) or resumes the
+     * priorities it names. Called by the node's frame sink for EtherType 0x8808; false if the
+     * frame is not PFC (the sink then drops it).
+     */
+    bool ReceiveMacControl(const Ptr<const Packet>& packet);
+
+    /// @brief PFC counters, paused time up to now included.
+    const FabricPfcCounters& GetPfcCounters() const;
+    /// @brief Time egress of @p priority has spent paused so far (an ongoing pause included).
+    Time GetPausedTime(uint8_t priority) const;
+    /// @brief The delay between a PFC frame's arrival and its effect on this port's egress.
+    Time GetPfcResponseDelay() const;
 
     /// @brief Record a frame that this port's node dropped on its way to this egress port.
     void RecordDrop(Ptr<const Packet> packet, DropReason reason);
@@ -194,6 +253,14 @@ class FabricNetDevice : public NetDevice
     /// Put a frame on the wire; takes over the packet reference @p owned (DetachPacket()).
     void StartTransmission(Packet* owned, uint32_t size, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
+    /// Transmit the pending PFC frame (m_controlPending is set).
+    void SendPendingPfc();
+    void PfcRefresh();
+    void ApplyPfc(PfcInfo pfc);
+    void PfcExpire(uint8_t priority);
+    /// The PFC state, created on first use.
+    struct PfcState;
+    PfcState& Pfc();
 
     /// @brief One egress priority: its FIFO, the bytes in it and their peak, side by side so
     /// that a frame's enqueue and dequeue touch one place.
@@ -212,7 +279,8 @@ class FabricNetDevice : public NetDevice
     uint8_t m_pausedMask{0};   ///< bit p set: priority p paused
     uint8_t m_lastFromPull{0}; ///< bit p set: last frame of p came from the pull source
     bool m_transmitting{false};
-    bool m_tracing{false}; ///< some per-frame trace source has (had) a sink: check them
+    bool m_controlPending{false}; ///< a PFC frame waits for the next frame boundary
+    bool m_tracing{false};        ///< some per-frame trace source has (had) a sink: check them
     uint32_t m_portIndex{0};
     uint32_t m_nodeId{0};
     uint32_t m_totalQueueFrames{0};
@@ -239,6 +307,15 @@ class FabricNetDevice : public NetDevice
     NetDevice::ReceiveCallback m_rxCallback;
     NetDevice::PromiscReceiveCallback m_promiscCallback;
 
+    // PFC: configuration, counters and (lazily allocated) state.
+    uint16_t m_pfcPauseQuanta{0xffff};
+    double m_pfcRefreshFraction{0.5};
+    Time m_pfcResponseDelay;
+    std::array<int64_t, NUM_PRIORITIES> m_pausedSincePs{}; ///< start of the ongoing pause
+    std::array<int64_t, NUM_PRIORITIES> m_pausedAccumPs{}; ///< finished pauses
+    mutable FabricPfcCounters m_pfcCounters;
+    std::unique_ptr<PfcState> m_pfc;
+
     // Per-frame trace sources: they raise m_tracing when connected (see FlaggedTracedCallback).
     FlaggedTracedCallback<Ptr<const Packet>, uint8_t> m_enqueueTrace;
     FlaggedTracedCallback<Ptr<const Packet>, uint8_t> m_dequeueTrace;
@@ -247,6 +324,8 @@ class FabricNetDevice : public NetDevice
     FlaggedTracedCallback<Ptr<const Packet>> m_snifferTrace;
     TracedCallback<Ptr<const Packet>, DropReason> m_dropTrace;
     TracedCallback<uint8_t, bool> m_pauseStateTrace;
+    TracedCallback<uint8_t, uint16_t> m_pfcSentTrace;
+    TracedCallback<uint8_t, uint16_t> m_pfcReceivedTrace;
 };
 
 } // namespace moe

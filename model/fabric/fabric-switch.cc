@@ -122,12 +122,24 @@ FabricSwitch::SelectEcmpPort(const FabricRouting::PortSet& set,
 }
 
 void
+FabricSwitch::RequestPfc(uint32_t inPort, uint8_t priority, bool pause)
+{
+    m_portPtrs.at(inPort)->RequestPfc(priority, pause);
+}
+
+void
 FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
 {
     FrameInfo info;
     if (!ParseFrame(packet, info) || info.etherType != ETHERTYPE_IPV4 ||
         info.dstGpu == UINT32_MAX || info.dstGpu >= m_routing->GetNumHosts())
     {
+        // PFC frames are consumed by the port they arrive on; checked only off the data path.
+        if (info.etherType == ETHERTYPE_MAC_CONTROL &&
+            m_portPtrs[inPort]->ReceiveMacControl(packet))
+        {
+            return;
+        }
         NS_LOG_WARN("switch " << m_nodeIndex << ": unroutable frame on port " << inPort);
         m_portPtrs[inPort]->RecordDrop(packet, DropReason::NOT_ROUTABLE);
         return;

@@ -59,6 +59,12 @@ class FabricSwitch : public Object, public FabricFrameSink
     /// @brief Called by a port when a frame arrives.
     void ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort) override;
 
+    /**
+     * @brief Pause (or resume) @p priority on the link of port @p inPort: the port sends PFC
+     * frames to its peer (FabricNetDevice::RequestPfc). The MMU's pause callback lands here.
+     */
+    void RequestPfc(uint32_t inPort, uint8_t priority, bool pause);
+
     /// @brief The egress port ECMP would choose for this 5-tuple (exposed for tests/queries).
     uint32_t SelectEcmpPort(const FabricRouting::PortSet& set,
                             uint32_t srcIp,

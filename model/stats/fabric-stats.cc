@@ -64,6 +64,11 @@ FabricStats::CollectTiers() const
             t.drops[r] += c.dropFrames[r];
         }
         t.dropBytes += c.dropBytes;
+        const FabricPfcCounters& pfc = dev->GetPfcCounters();
+        t.pfcFrames += pfc.framesSent;
+        t.pfcPauses += pfc.TotalPausesSent();
+        t.pfcPauseEvents += pfc.TotalPauseEvents();
+        t.pfcPausedSeconds += static_cast<double>(pfc.TotalPausedPs()) * 1e-12;
     }
     return tiers;
 }
@@ -77,6 +82,28 @@ FabricStats::GetPacketHops() const
         n += dev->GetCounters().txFrames;
     }
     return n;
+}
+
+uint64_t
+FabricStats::GetPfcPauses() const
+{
+    uint64_t n = 0;
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        n += dev->GetPfcCounters().TotalPausesSent();
+    }
+    return n;
+}
+
+double
+FabricStats::GetPfcPausedSeconds() const
+{
+    int64_t ps = 0;
+    for (const auto& dev : m_topology->GetAllDevices())
+    {
+        ps += dev->GetPfcCounters().TotalPausedPs();
+    }
+    return static_cast<double>(ps) * 1e-12;
 }
 
 uint64_t

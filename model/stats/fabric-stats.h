@@ -31,6 +31,14 @@ struct TierStats
     uint64_t maxQueueBytes{0}; ///< largest egress queue seen on any port of the tier
     std::array<uint64_t, static_cast<size_t>(DropReason::COUNT)> drops{};
     uint64_t dropBytes{0};
+    /// PFC: frames sent (pauses, refreshes and resumes), pause quanta sent (one per priority
+    /// per frame with nonzero quanta: the usual "PFC pause frames" counter), times an egress
+    /// priority entered the paused state, and the time egress priorities spent paused (summed
+    /// over ports and priorities).
+    uint64_t pfcFrames{0};
+    uint64_t pfcPauses{0};
+    uint64_t pfcPauseEvents{0};
+    double pfcPausedSeconds{0};
 
     uint64_t TotalDrops() const;
     /// @brief Wire bytes over capacity during @p duration (0..1).
@@ -50,6 +58,10 @@ class FabricStats
     std::vector<TierStats> CollectTiers() const;
     /// @brief Frames transmitted on all links (every hop of every frame, ACKs included).
     uint64_t GetPacketHops() const;
+    /// @brief PFC pauses sent on all links (TierStats::pfcPauses summed).
+    uint64_t GetPfcPauses() const;
+    /// @brief Time egress priorities spent paused, summed over all ports and priorities.
+    double GetPfcPausedSeconds() const;
     /// @brief Frames still queued anywhere.
     uint64_t GetQueuedFrames() const;
     /// @brief Frames on the wire (being serialized or propagating, not yet arrived).
