@@ -11,6 +11,7 @@
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-hash.h"
 #include "ns3/fabric-net-device.h"
+#include "ns3/fabric-routing.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/global-value.h"
 #include "ns3/ideal-transport.h"
@@ -27,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -980,6 +982,60 @@ Scenario::MakeDiagnosis() const
         }
     }
     d["paused_queues"] = paused;
+    // Cyclic buffer dependency: node A waits for node B when A's queue towards B is paused with
+    // frames in it. A cycle of such waits can never clear by itself (a PFC deadlock).
+    std::vector<std::vector<uint32_t>> waits(spec.nodes.size());
+    for (uint32_t node = 0; node < spec.nodes.size(); ++node)
+    {
+        for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+        {
+            Ptr<FabricNetDevice> dev = m_topology->GetPort(node, port);
+            for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+            {
+                if (dev->IsPaused(p) && dev->GetQueueBytes(p) > 0)
+                {
+                    waits[node].push_back(m_topology->GetRouting()->GetPeer(node, port));
+                    break;
+                }
+            }
+        }
+    }
+    // Depth-first search for a back edge; the cycle is the stack from its target.
+    std::vector<uint8_t> state(spec.nodes.size(), 0); // 0 new, 1 on the stack, 2 done
+    std::vector<uint32_t> stack;
+    std::vector<uint32_t> cycle;
+    std::function<bool(uint32_t)> visit = [&](uint32_t n) {
+        state[n] = 1;
+        stack.push_back(n);
+        for (uint32_t m : waits[n])
+        {
+            if (state[m] == 1)
+            {
+                cycle.assign(std::find(stack.begin(), stack.end(), m), stack.end());
+                return true;
+            }
+            if (state[m] == 0 && visit(m))
+            {
+                return true;
+            }
+        }
+        stack.pop_back();
+        state[n] = 2;
+        return false;
+    };
+    for (uint32_t n = 0; n < spec.nodes.size() && cycle.empty(); ++n)
+    {
+        if (state[n] == 0)
+        {
+            visit(n);
+        }
+    }
+    Json names = Json::array();
+    for (uint32_t n : cycle)
+    {
+        names.push_back(spec.nodes[n].name);
+    }
+    d["dependency_cycle"] = names;
     return d;
 }
 

@@ -4,6 +4,8 @@
  */
 #include "test-util.h"
 
+#include "ns3/fabric-net-device.h"
+#include "ns3/fabric-routing.h"
 #include "ns3/fabric-switch.h"
 #include "ns3/moe-config-reader.h"
 #include "ns3/moe-scenario.h"
@@ -11,6 +13,7 @@
 #include "ns3/simulator.h"
 
 #include <gtest/gtest.h>
+#include <set>
 #include <sstream>
 
 using namespace ns3;
@@ -189,4 +192,49 @@ TEST(SwitchBuffer, LosslessPriorityPausesInsteadOfDropping)
     EXPECT_EQ(drops[1], 0u);
     EXPECT_GT(pauses[1], 0u);
     EXPECT_GT(paused[1], 0.0);
+}
+
+TEST(SwitchBuffer, AStuckRunNamesItsCyclicBufferDependency)
+{
+    // Pause, forever, both directions of one edge-aggregation link in the middle of an
+    // all-to-all (as a PFC deadlock would): the queues on either side fill and wait for each
+    // other. The run cannot complete, and the diagnosis names the two switches.
+    Json c = Incast("shared");
+    c["simulation"]["stop_time"] = "2ms";
+    Scenario sc(c);
+    sc.Build();
+    Ptr<FabricTopology> topo = sc.GetTopology();
+    Ptr<FabricRouting> routing = topo->GetRouting();
+    const auto& nodes = topo->GetSpec().nodes;
+    uint32_t edge = 0;
+    while (nodes[edge].role != TopologySpec::SWITCH || nodes[edge].level != 1)
+    {
+        ++edge;
+    }
+    uint32_t up = 0;
+    while (nodes[routing->GetPeer(edge, up)].level != 2)
+    {
+        ++up;
+    }
+    const uint32_t agg = routing->GetPeer(edge, up);
+    uint32_t down = 0;
+    while (routing->GetPeer(agg, down) != edge)
+    {
+        ++down;
+    }
+    Simulator::Schedule(MicroSeconds(5), [&]() {
+        topo->GetPort(edge, up)->SetPaused(0, true);
+        topo->GetPort(agg, down)->SetPaused(0, true);
+    });
+    EXPECT_FALSE(sc.Run());
+    const Json d = sc.MakeSummary()["sim"]["diagnosis"];
+    Simulator::Destroy();
+    EXPECT_GT(d["pending_messages"].get<uint64_t>(), 0u);
+    EXPECT_EQ(d["paused_queues"].size(), 2u);
+    std::set<std::string> cycle;
+    for (const auto& n : d["dependency_cycle"])
+    {
+        cycle.insert(n.get<std::string>());
+    }
+    EXPECT_EQ(cycle, (std::set<std::string>{nodes[edge].name, nodes[agg].name}));
 }
