@@ -603,6 +603,8 @@ ParseScenario(const Json& config, Json& effective)
             s.layerPhasesCsv = out.GetBool("layer_phases_csv", true);
         }
         s.pcap = out.GetEnum("pcap", "none", {"none", "hosts", "all"});
+        s.sampleIntervalPs = out.GetTimePs("sample_interval", "0s", 0, 1000 * PS_PER_S);
+        s.pfcEventsCsv = out.GetBool("pfc_events_csv", false);
         out.Finish();
     }
 
@@ -1048,10 +1050,97 @@ Scenario::OnMoeDone()
     }
 }
 
+void
+Scenario::Sample()
+{
+    // Non-empty egress queues of every port (one row per queue) and, for shared-buffer switches,
+    // the buffer's use; rows only where something is buffered, to keep the files small.
+    const TopologySpec& spec = m_topology->GetSpec();
+    const std::string t = FormatSeconds(Simulator::Now());
+    for (uint32_t node = 0; node < spec.nodes.size(); ++node)
+    {
+        for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+        {
+            Ptr<FabricNetDevice> dev = m_topology->GetPort(node, port);
+            for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+            {
+                const uint64_t bytes = dev->GetQueueBytes(p);
+                if (bytes > 0 || dev->IsPaused(p))
+                {
+                    m_queueSamples
+                        << t << ',' << spec.nodes[node].name << ',' << port << ','
+                        << spec.tierNames[spec.links[m_topology->GetPortLink(node, port)].tier]
+                        << ',' << static_cast<uint32_t>(p) << ',' << bytes << ','
+                        << (dev->IsPaused(p) ? 1 : 0) << '\n';
+                }
+            }
+        }
+        Ptr<FabricSwitch> sw = m_topology->GetSwitch(node);
+        Ptr<SharedBufferMmu> mmu =
+            sw == nullptr ? nullptr : DynamicCast<SharedBufferMmu>(sw->GetAdmission());
+        if (mmu != nullptr && mmu->GetUsedCells() > 0)
+        {
+            m_bufferSamples << t << ',' << spec.nodes[node].name << ','
+                            << mmu->GetUsedCells() * m_settings.cellBytes << ','
+                            << mmu->GetPoolBytes(SharedBufferMmu::LOSSY_POOL) << ','
+                            << mmu->GetPoolBytes(SharedBufferMmu::LOSSLESS_POOL) << ','
+                            << mmu->GetPoolBytes(SharedBufferMmu::HEADROOM_POOL) << '\n';
+        }
+    }
+    if (!m_complete)
+    {
+        Simulator::Schedule(PicoSeconds(m_settings.sampleIntervalPs), &Scenario::Sample, this);
+    }
+}
+
+void
+Scenario::OnPfcEvent(uint32_t node, uint32_t port, bool sent, uint8_t priority, uint16_t quanta)
+{
+    m_pfcEvents << FormatSeconds(Simulator::Now()) << ',' << m_topology->GetSpec().nodes[node].name
+                << ',' << port << ',' << (sent ? "sent" : "received") << ','
+                << static_cast<uint32_t>(priority) << ',' << quanta << '\n';
+}
+
+namespace
+{
+void
+PfcSentSink(Scenario* sc, uint32_t node, uint32_t port, uint8_t priority, uint16_t quanta)
+{
+    sc->OnPfcEvent(node, port, true, priority, quanta);
+}
+
+void
+PfcReceivedSink(Scenario* sc, uint32_t node, uint32_t port, uint8_t priority, uint16_t quanta)
+{
+    sc->OnPfcEvent(node, port, false, priority, quanta);
+}
+} // namespace
+
 bool
 Scenario::Run()
 {
     NS_ABORT_MSG_IF(!m_built || m_ran, "Scenario::Run needs Build() and runs once");
+    if (m_settings.sampleIntervalPs > 0)
+    {
+        Simulator::Schedule(Time(0), &Scenario::Sample, this);
+    }
+    if (m_settings.pfcEventsCsv)
+    {
+        // Bound sinks without context: (node, port) travel as bound integers.
+        const TopologySpec& spec = m_topology->GetSpec();
+        for (uint32_t node = 0; node < spec.nodes.size(); ++node)
+        {
+            for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+            {
+                Ptr<FabricNetDevice> dev = m_topology->GetPort(node, port);
+                dev->TraceConnectWithoutContext("PfcSent",
+                                                MakeBoundCallback(&PfcSentSink, this, node, port));
+                dev->TraceConnectWithoutContext(
+                    "PfcReceived",
+                    MakeBoundCallback(&PfcReceivedSink, this, node, port));
+            }
+        }
+    }
     if (m_moe != nullptr)
     {
         m_moe->Start(Time(0));
@@ -1454,6 +1543,23 @@ Scenario::WriteOutputs(const std::string& dir) const
     if (m_moe != nullptr && m_settings.layerPhasesCsv)
     {
         writeFile("layer_phases.csv", LayerPhasesCsv());
+    }
+    if (m_settings.sampleIntervalPs > 0)
+    {
+        writeFile("queue_samples.csv",
+                  "time_s,node,port,tier,priority,queue_bytes,paused\n" + m_queueSamples.str());
+        if (m_settings.bufferType == "shared")
+        {
+            writeFile("buffer_samples.csv",
+                      "time_s,node,used_bytes,lossy_pool_bytes,lossless_pool_bytes,"
+                      "headroom_bytes\n" +
+                          m_bufferSamples.str());
+        }
+    }
+    if (m_settings.pfcEventsCsv)
+    {
+        writeFile("pfc_events.csv",
+                  "time_s,node,port,direction,priority,quanta\n" + m_pfcEvents.str());
     }
     if (m_moe != nullptr && m_settings.messagesCsv)
     {

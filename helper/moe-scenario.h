@@ -14,6 +14,7 @@
 #include "ns3/moe-workload.h"
 
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,13 +43,13 @@ struct ScenarioSettings
     uint64_t cellBytes{256};     ///< shared: accounting cell
     double alpha{1.0};           ///< shared: dynamic threshold of the lossy pool
     uint64_t egressReservedBytes{0};
-    uint8_t losslessMask{0};     ///< shared: lossless priorities (PFC), bit per priority
-    double xoffAlpha{0.125};     ///< shared: dynamic XOFF of the lossless pool
-    uint64_t xonOffsetBytes{0};  ///< shared: XON = XOFF - offset
-    uint32_t pfcQuanta{65535};   ///< PFC pause time per frame, 512-bit quanta
-    uint64_t maxLinkRateBps{0};  ///< fastest switch link (headroom sizing default)
-    int64_t maxLinkDelayPs{0};   ///< longest switch link delay (headroom sizing default)
-    bool ecn{false}; ///< shared: RED marking at dequeue
+    uint8_t losslessMask{0};    ///< shared: lossless priorities (PFC), bit per priority
+    double xoffAlpha{0.125};    ///< shared: dynamic XOFF of the lossless pool
+    uint64_t xonOffsetBytes{0}; ///< shared: XON = XOFF - offset
+    uint32_t pfcQuanta{65535};  ///< PFC pause time per frame, 512-bit quanta
+    uint64_t maxLinkRateBps{0}; ///< fastest switch link (headroom sizing default)
+    int64_t maxLinkDelayPs{0};  ///< longest switch link delay (headroom sizing default)
+    bool ecn{false};            ///< shared: RED marking at dequeue
     uint64_t ecnKminBytes{0};
     uint64_t ecnKmaxBytes{0};
     double ecnPmax{0};
@@ -78,7 +79,9 @@ struct ScenarioSettings
 
     bool messagesCsv{true};
     bool layerPhasesCsv{true};
-    std::string pcap; ///< "none" | "hosts" | "all"
+    int64_t sampleIntervalPs{0}; ///< queue and buffer occupancy samples (0 = off)
+    bool pfcEventsCsv{false};    ///< log every PFC frame sent and received
+    std::string pcap;            ///< "none" | "hosts" | "all"
 
     int64_t stopTimePs{0};
     int64_t noProgressPs{0}; ///< stop with a diagnosis after this long without progress
@@ -129,6 +132,10 @@ class Scenario
     /// @brief Why Run() returned: "complete", "stop_time" or "no_progress".
     const std::string& GetStopReason() const;
 
+    /// @brief A PFC frame was sent (@p sent) or received on (@p node, @p port): a row of
+    /// pfc_events.csv (with output.pfc_events_csv).
+    void OnPfcEvent(uint32_t node, uint32_t port, bool sent, uint8_t priority, uint16_t quanta);
+
     /// @brief "fnv1a64:<16 hex digits>" of the canonical effective config.
     std::string GetConfigHash() const;
     const Json& GetEffectiveConfig() const;
@@ -157,6 +164,8 @@ class Scenario
     std::string DescribeMoe() const;
     std::string MoeHumanSummary() const;
     std::string LayerPhasesCsv() const;
+    /// Record queue and buffer occupancy now, and again after output.sample_interval.
+    void Sample();
 
     ScenarioSettings m_settings;
     Json m_effective;
@@ -173,6 +182,9 @@ class Scenario
     uint64_t m_events{0};
     Time m_endTime;
     bool m_complete{false};
+    std::ostringstream m_queueSamples;  ///< queue_samples.csv rows
+    std::ostringstream m_bufferSamples; ///< buffer_samples.csv rows
+    std::ostringstream m_pfcEvents;     ///< pfc_events.csv rows
     std::string m_stopReason{"stop_time"};
     uint64_t m_lastProgress{0};
     Time m_lastProgressTime;

@@ -1117,7 +1117,15 @@ StripPaths(Json& j, const std::string& prefix, const std::set<std::string>& drop
 const char* CSV_A2A_MESSAGES = "Column (messages.csv, all-to-all)";
 const char* CSV_MOE_MESSAGES = "Column (messages.csv, MoE)";
 const char* CSV_LAYER_PHASES = "Column (layer_phases.csv)";
-const std::vector<std::string> CSV_TABLES{CSV_A2A_MESSAGES, CSV_MOE_MESSAGES, CSV_LAYER_PHASES};
+const char* CSV_QUEUE_SAMPLES = "Column (queue_samples.csv)";
+const char* CSV_BUFFER_SAMPLES = "Column (buffer_samples.csv)";
+const char* CSV_PFC_EVENTS = "Column (pfc_events.csv)";
+const std::vector<std::string> CSV_TABLES{CSV_A2A_MESSAGES,
+                                          CSV_MOE_MESSAGES,
+                                          CSV_LAYER_PHASES,
+                                          CSV_QUEUE_SAMPLES,
+                                          CSV_BUFFER_SAMPLES,
+                                          CSV_PFC_EVENTS};
 
 std::vector<std::string>
 SplitCsvLine(const std::string& line)
@@ -1162,7 +1170,7 @@ CheckCsv(const DocTables& table, const std::string& name, const std::string& tex
     static const std::map<std::string, std::regex> forms{
         {"integer", std::regex("[0-9]+")},
         {"decimal", std::regex("[0-9]+\\.[0-9]{12}")},
-        {"string", std::regex("[a-z][a-z_-]*")}};
+        {"string", std::regex("[a-z][a-z0-9_-]*")}};
     std::vector<const std::regex*> form;
     for (const auto& row : table.rows)
     {
@@ -1793,6 +1801,29 @@ TEST(SchemaDoc, MessagesCsvColumnsMatch)
                                                        &csv);
     EXPECT_TRUE(problems.empty()) << JoinLines(problems);
     EXPECT_EQ(csv.rows.size(), 240u); // 16 GPUs, one round
+}
+
+TEST(SchemaDoc, SampleAndPfcCsvColumnsMatch)
+{
+    // A lossless incast on a small shared buffer, sampled every 5 us, with the PFC log.
+    Json c = SmallConfig("rdma");
+    c["traffic"]["bytes_per_pair"] = "256KiB";
+    c["switch"]["buffer"] = Json::parse(R"({"type": "shared", "size": "1MiB",
+                                            "lossless_priorities": [0]})");
+    c["output"]["sample_interval"] = "5us";
+    c["output"]["pfc_events_csv"] = true;
+    const std::string out = RunCli(c, "schema-doc-samples");
+    ASSERT_FALSE(out.empty());
+    for (const char* table : {CSV_QUEUE_SAMPLES, CSV_BUFFER_SAMPLES, CSV_PFC_EVENTS})
+    {
+        const std::string t = table;
+        const std::string file = t.substr(t.find('(') + 1, t.find(')') - t.find('(') - 1);
+        Csv csv;
+        const std::vector<std::string> problems =
+            CheckCsv(OutputDoc(table), table, ReadFile(out + "/" + file), &csv);
+        EXPECT_TRUE(problems.empty()) << JoinLines(problems);
+        EXPECT_GT(csv.rows.size(), 0u) << file;
+    }
 }
 
 TEST(SchemaDoc, MoeCsvColumnsMatch)
