@@ -313,6 +313,17 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     s.xonOffsetBytes = buf.GetBytes("xon_offset", 2288, 0, 1ull << 30);
     ConfigReader pfc = sw.GetObject("pfc");
     s.pfcQuanta = static_cast<uint32_t>(pfc.GetUint("quanta", 65535, 1, 65535));
+    {
+        // Storm detection: a priority paused this long with frames waiting.
+        ConfigReader wd = pfc.GetObject("watchdog");
+        s.pfcWatchdogPs = wd.GetTimePs("timeout", "0ps", 0, 1000 * PS_PER_S);
+        if (s.pfcWatchdogPs > 0)
+        {
+            s.pfcWatchdogAction = wd.GetEnum("action", "report", {"report", "ignore"});
+            s.pfcRestorePs = wd.GetTimePs("restore", "200ms", 1, 1000 * PS_PER_S);
+        }
+        wd.Finish();
+    }
     pfc.Finish();
     for (const auto& l : s.spec.links)
     {
@@ -467,6 +478,53 @@ ParseScenario(const Json& config, Json& effective)
                                   "); accepted: 0 (unlimited) or >= " + std::to_string(frame));
         }
         buf.Finish();
+        // Egress scheduling across priorities, on every port (switches and NICs).
+        ConfigReader sched = sw.GetObject("scheduler");
+        s.egressScheduler = sched.GetEnum("type", "strict", {"strict", "dwrr"});
+        if (s.egressScheduler == "dwrr")
+        {
+            std::vector<uint64_t> weights(NUM_PRIORITIES, 1);
+            if (const Json* w = sched.GetArray("weights"))
+            {
+                if (w->size() != NUM_PRIORITIES)
+                {
+                    throw ConfigError(sched.PathOf("weights"),
+                                      "expected 8 weights (one per priority, 0 first), got " +
+                                          std::to_string(w->size()));
+                }
+                for (size_t i = 0; i < w->size(); ++i)
+                {
+                    weights[i] = ReadJsonUint((*w)[i], sched.ElementPath("weights", i), 1, 1000);
+                }
+            }
+            else
+            {
+                sched.SetEffective("weights", Json(weights));
+            }
+            s.dwrrWeights.clear();
+            for (size_t i = 0; i < weights.size(); ++i)
+            {
+                s.dwrrWeights += (i ? "," : "") + std::to_string(weights[i]);
+            }
+            s.strictMask = 0;
+            if (const Json* strict = sched.GetArray("strict_priorities"))
+            {
+                for (size_t i = 0; i < strict->size(); ++i)
+                {
+                    s.strictMask |= static_cast<uint8_t>(
+                        1u << ReadJsonUint((*strict)[i],
+                                           sched.ElementPath("strict_priorities", i),
+                                           0,
+                                           7));
+                }
+            }
+            else
+            {
+                s.strictMask = 0xc0;
+                sched.SetEffective("strict_priorities", Json::array({6, 7}));
+            }
+        }
+        sched.Finish();
         sw.Finish();
     }
 
@@ -718,12 +776,25 @@ Scenario::Build(const std::string& outputDir)
             fabric.SetSwitchAdmissionAttribute(n, v);
         });
         fabric.SetDeviceAttribute("PfcPauseQuanta", UintegerValue(s.pfcQuanta));
+        if (s.pfcWatchdogPs > 0)
+        {
+            fabric.SetDeviceAttribute("PfcWatchdogTimeout",
+                                      TimeValue(PicoSeconds(s.pfcWatchdogPs)));
+            fabric.SetDeviceAttribute("PfcWatchdogAction", StringValue(s.pfcWatchdogAction));
+            fabric.SetDeviceAttribute("PfcWatchdogRestore", TimeValue(PicoSeconds(s.pfcRestorePs)));
+        }
     }
     else
     {
         fabric.SetSwitchAdmissionAttribute("QueueLimit", UintegerValue(s.queueLimitBytes));
     }
     fabric.SetDeviceAttribute("Mtu", UintegerValue(s.deviceMtu));
+    if (s.egressScheduler == "dwrr")
+    {
+        fabric.SetDeviceAttribute("Scheduler", StringValue("dwrr"));
+        fabric.SetDeviceAttribute("DwrrWeights", StringValue(s.dwrrWeights));
+        fabric.SetDeviceAttribute("StrictPriorities", UintegerValue(s.strictMask));
+    }
     m_topology = fabric.Install(s.spec);
     if (s.pcap != "none" && !outputDir.empty())
     {
@@ -1379,6 +1450,7 @@ Scenario::MakeSummary() const
 
     Json fabric = Json::object();
     Json tiers = Json::object();
+    uint64_t totalStorms = 0;
     uint64_t totalDrops = 0;
     const Time duration = m_endTime;
     for (const TierStats& t : stats.CollectTiers())
@@ -1399,6 +1471,8 @@ Scenario::MakeSummary() const
         jt["drop_bytes"] = t.dropBytes;
         jt["pfc_pauses"] = t.pfcPauses;
         jt["pfc_paused_s"] = t.pfcPausedSeconds;
+        jt["pfc_watchdog_storms"] = t.pfcWatchdogStorms;
+        totalStorms += t.pfcWatchdogStorms;
         jt["mean_utilization"] = t.Utilization(duration);
         tiers[t.name] = jt;
         totalDrops += t.TotalDrops();
@@ -1437,6 +1511,7 @@ Scenario::MakeSummary() const
     fabric["ecn_marks"] = totalMarks;
     fabric["pfc_pauses"] = stats.GetPfcPauses();
     fabric["pfc_paused_s"] = stats.GetPfcPausedSeconds();
+    fabric["pfc_watchdog_storms"] = totalStorms;
     Json buffer = Json::object();
     buffer["type"] = s.bufferType;
     if (s.bufferType == "shared")

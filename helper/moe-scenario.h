@@ -47,9 +47,15 @@ struct ScenarioSettings
     double xoffAlpha{0.125};    ///< shared: dynamic XOFF of the lossless pool
     uint64_t xonOffsetBytes{0}; ///< shared: XON = XOFF - offset
     uint32_t pfcQuanta{65535};  ///< PFC pause time per frame, 512-bit quanta
-    uint64_t maxLinkRateBps{0}; ///< fastest switch link (headroom sizing default)
-    int64_t maxLinkDelayPs{0};  ///< longest switch link delay (headroom sizing default)
-    bool ecn{false};            ///< shared: RED marking at dequeue
+    int64_t pfcWatchdogPs{0};   ///< PFC storm detection time (0 = off)
+    std::string pfcWatchdogAction{"report"};
+    int64_t pfcRestorePs{0};               ///< "ignore": how long pauses are ignored after a storm
+    std::string egressScheduler{"strict"}; ///< egress scheduling across priorities
+    std::string dwrrWeights;               ///< "w0,...,w7"
+    uint8_t strictMask{0xc0};              ///< dwrr: priorities served strictly above the rest
+    uint64_t maxLinkRateBps{0};            ///< fastest switch link (headroom sizing default)
+    int64_t maxLinkDelayPs{0};             ///< longest switch link delay (headroom sizing default)
+    bool ecn{false};                       ///< shared: RED marking at dequeue
     uint64_t ecnKminBytes{0};
     uint64_t ecnKmaxBytes{0};
     double ecnPmax{0};

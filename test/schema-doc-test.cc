@@ -463,7 +463,11 @@ CoverageConfigs()
     out.push_back({"shared buffer with a lossless priority", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"buffer": {"type": "shared", "lossless_priorities": [0, 3]},
-                   "pfc": {"quanta": 1000}} })")});
+                   "pfc": {"quanta": 1000, "watchdog": {"timeout": "1ms", "action": "ignore"}},
+                   "scheduler": {"type": "dwrr", "weights": [4, 1, 1, 1, 1, 1, 1, 1]}} })")});
+    out.push_back({"DWRR with default weights", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "switch": {"scheduler": {"type": "dwrr"}} })")});
     out.push_back({"shared buffer without ECN", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"buffer": {"type": "shared", "alpha": 2}, "ecn": {"enabled": false}} })")});

@@ -238,3 +238,37 @@ TEST(SwitchBuffer, AStuckRunNamesItsCyclicBufferDependency)
     }
     EXPECT_EQ(cycle, (std::set<std::string>{nodes[edge].name, nodes[agg].name}));
 }
+
+TEST(SwitchBuffer, SchedulerAndWatchdogKeysReachEveryPort)
+{
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["lossless_priorities"] = Json::array({0});
+    c["switch"]["scheduler"] =
+        Json::parse(R"({"type": "dwrr", "weights": [3, 1, 1, 1, 1, 1, 1, 1]})");
+    c["switch"]["pfc"]["watchdog"] = Json::parse(R"({"timeout": "1ms", "action": "ignore"})");
+    Scenario sc(c);
+    sc.Build();
+    Ptr<FabricTopology> topo = sc.GetTopology();
+    for (Ptr<FabricNetDevice> dev : topo->GetAllDevices())
+    {
+        EXPECT_EQ(dev->GetScheduler(), "dwrr");
+        EXPECT_EQ(dev->GetPfcWatchdogAction(), "ignore");
+    }
+    EXPECT_TRUE(sc.Run());
+    const Json s = sc.MakeSummary();
+    Simulator::Destroy();
+    EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
+    EXPECT_EQ(s["fabric"]["drops"].get<uint64_t>(), 0u);
+
+    Json bad = Incast("shared");
+    bad["switch"]["scheduler"] = Json::parse(R"({"type": "dwrr", "weights": [1, 2]})");
+    try
+    {
+        Scenario wrong(bad);
+        ADD_FAILURE() << "7 weights missing were accepted";
+    }
+    catch (const ConfigError& e)
+    {
+        EXPECT_EQ(std::string(e.what()).rfind("switch.scheduler.weights:", 0), 0u) << e.what();
+    }
+}

@@ -9,7 +9,10 @@
 #include "ns3/log.h"
 #include "ns3/pointer.h"
 #include "ns3/simulator.h"
+#include "ns3/string.h"
 #include "ns3/uinteger.h"
+
+#include <sstream>
 
 namespace ns3
 {
@@ -80,6 +83,17 @@ FabricPfcCounters::TotalPausedPs() const
 {
     int64_t n = 0;
     for (auto v : pausedPs)
+    {
+        n += v;
+    }
+    return n;
+}
+
+uint64_t
+FabricPfcCounters::TotalWatchdogStorms() const
+{
+    uint64_t n = 0;
+    for (auto v : watchdogStorms)
     {
         n += v;
     }
@@ -181,7 +195,56 @@ FabricNetDevice::GetTypeId()
                             "(priority, quanta; 0 = resume). It takes effect after "
                             "PfcResponseDelay (see PauseState).",
                             MakeTraceSourceAccessor(&FabricNetDevice::m_pfcReceivedTrace),
-                            "ns3::moe::FabricNetDevice::PfcTracedCallback");
+                            "ns3::moe::FabricNetDevice::PfcTracedCallback")
+            .AddAttribute(
+                "Scheduler",
+                "Egress scheduling across priorities: \"strict\" (strict priority, 7 "
+                "highest) or \"dwrr\" (Deficit Weighted Round Robin over the priorities "
+                "not in StrictPriorities, which are served strictly above it).",
+                StringValue("strict"),
+                MakeStringAccessor(&FabricNetDevice::SetScheduler, &FabricNetDevice::GetScheduler),
+                MakeStringChecker())
+            .AddAttribute("DwrrWeights",
+                          "DWRR weights of priorities 0..7: 8 comma-separated positive integers. "
+                          "Priority p's quantum per round is weight x (Mtu + 14) bytes, one "
+                          "largest frame as buffered.",
+                          StringValue("1,1,1,1,1,1,1,1"),
+                          MakeStringAccessor(&FabricNetDevice::SetDwrrWeights,
+                                             &FabricNetDevice::GetDwrrWeights),
+                          MakeStringChecker())
+            .AddAttribute("StrictPriorities",
+                          "With Scheduler \"dwrr\": bitmask of priorities (bit p = priority p) "
+                          "served in strict priority above the DWRR set. Default 0xc0: 6 and 7, "
+                          "where control traffic (CNPs, ACKs) usually travels.",
+                          UintegerValue(0xc0),
+                          MakeUintegerAccessor(&FabricNetDevice::m_strictMask),
+                          MakeUintegerChecker<uint8_t>())
+            .AddAttribute("PfcWatchdogTimeout",
+                          "PFC watchdog detection time: a priority paused without interruption "
+                          "this long while frames wait is a pause storm (PfcStorm). 0: off.",
+                          TimeValue(Time(0)),
+                          MakeTimeAccessor(&FabricNetDevice::m_pfcWatchdogTimeout),
+                          MakeTimeChecker())
+            .AddAttribute("PfcWatchdogAction",
+                          "What the PFC watchdog does on a storm: \"report\" (trace and count "
+                          "only) or \"ignore\" (also end the pause and ignore received pauses "
+                          "of the priority for PfcWatchdogRestore).",
+                          StringValue("report"),
+                          MakeStringAccessor(&FabricNetDevice::SetPfcWatchdogAction,
+                                             &FabricNetDevice::GetPfcWatchdogAction),
+                          MakeStringChecker())
+            .AddAttribute("PfcWatchdogRestore",
+                          "PFC watchdog restoration time: how long received pauses of a stormed "
+                          "priority are ignored (action \"ignore\"). Default 200 ms, SONiC's "
+                          "default restoration time (pfcwd start_default).",
+                          TimeValue(MilliSeconds(200)),
+                          MakeTimeAccessor(&FabricNetDevice::m_pfcWatchdogRestore),
+                          MakeTimeChecker())
+            .AddTraceSource("PfcStorm",
+                            "The PFC watchdog detected a pause storm: (priority, time the "
+                            "priority has been paused so far). Once per continuous pause.",
+                            MakeTraceSourceAccessor(&FabricNetDevice::m_pfcStormTrace),
+                            "ns3::moe::FabricNetDevice::PfcStormTracedCallback");
     return tid;
 }
 
@@ -224,6 +287,11 @@ FabricNetDevice::DoDispose()
             e.Cancel();
         }
         m_pfc.reset();
+    }
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        m_pfcWatchdogCheck[p].Cancel();
+        m_pfcWatchdogRestoreEvent[p].Cancel();
     }
     m_controlPending = false;
     m_rxCallback = NetDevice::ReceiveCallback();
@@ -351,11 +419,21 @@ FabricNetDevice::SetPaused(uint8_t priority, bool paused)
         m_pausedMask |= bit;
         m_pausedSincePs[priority] = now;
         ++m_pfcCounters.pauseEvents[priority];
+        if (m_pfcWatchdogTimeout.IsStrictlyPositive())
+        {
+            m_pfcWatchdogCheck[priority] = Simulator::Schedule(m_pfcWatchdogTimeout,
+                                                               &FabricNetDevice::PfcWatchdogCheck,
+                                                               this,
+                                                               priority);
+        }
     }
     else
     {
         m_pausedMask &= static_cast<uint8_t>(~bit);
         m_pausedAccumPs[priority] += now - m_pausedSincePs[priority];
+        // The pause is over: a later one is a new storm.
+        m_pfcStormMask &= static_cast<uint8_t>(~bit);
+        m_pfcWatchdogCheck[priority].Cancel();
     }
     m_pauseStateTrace(priority, paused);
     if (!paused && !m_transmitting)
@@ -532,6 +610,15 @@ FabricNetDevice::ApplyPfc(PfcInfo pfc)
         {
             continue;
         }
+        if ((m_pfcIgnoredMask & (1u << p)) != 0)
+        {
+            // The watchdog restores this priority: pauses have no effect until it ends.
+            if (pfc.quanta[p] != 0)
+            {
+                ++m_pfcCounters.watchdogIgnoredPauses[p];
+            }
+            continue;
+        }
         s.expiry[p].Cancel();
         if (pfc.quanta[p] == 0)
         {
@@ -551,6 +638,159 @@ void
 FabricNetDevice::PfcExpire(uint8_t priority)
 {
     SetPaused(priority, false);
+}
+
+void
+FabricNetDevice::PfcWatchdogCheck(uint8_t priority)
+{
+    const uint8_t bit = static_cast<uint8_t>(1u << priority);
+    if ((m_pausedMask & bit) == 0 || (m_pfcStormMask & bit) != 0)
+    {
+        return;
+    }
+    if (((m_queuedMask | m_pullMask) & bit) == 0)
+    {
+        // Paused but nothing waits: no storm yet. Look again one detection time later, as a
+        // switch's watchdog polls.
+        m_pfcWatchdogCheck[priority] = Simulator::Schedule(m_pfcWatchdogTimeout,
+                                                           &FabricNetDevice::PfcWatchdogCheck,
+                                                           this,
+                                                           priority);
+        return;
+    }
+    const Time pausedFor =
+        PicoSeconds(Simulator::Now().GetPicoSeconds() - m_pausedSincePs[priority]);
+    NS_LOG_WARN("PFC storm on port " << m_portIndex << " of node " << m_nodeId << " priority "
+                                     << static_cast<uint32_t>(priority) << ": paused for "
+                                     << pausedFor.As(Time::US));
+    m_pfcStormMask |= bit;
+    ++m_pfcCounters.watchdogStorms[priority];
+    m_pfcStormTrace(priority, pausedFor);
+    if (m_pfcWatchdogIgnore)
+    {
+        m_pfcIgnoredMask |= bit;
+        m_pfcWatchdogRestoreEvent[priority].Cancel();
+        m_pfcWatchdogRestoreEvent[priority] =
+            Simulator::Schedule(m_pfcWatchdogRestore,
+                                &FabricNetDevice::PfcWatchdogRestore,
+                                this,
+                                priority);
+        if (m_pfc)
+        {
+            m_pfc->expiry[priority].Cancel();
+        }
+        SetPaused(priority, false);
+    }
+}
+
+void
+FabricNetDevice::PfcWatchdogRestore(uint8_t priority)
+{
+    m_pfcIgnoredMask &= static_cast<uint8_t>(~(1u << priority));
+}
+
+bool
+FabricNetDevice::IsPfcIgnored(uint8_t priority) const
+{
+    return (m_pfcIgnoredMask & (1u << priority)) != 0;
+}
+
+void
+FabricNetDevice::SetScheduler(std::string name)
+{
+    if (name == "strict")
+    {
+        m_dwrr = false;
+    }
+    else if (name == "dwrr")
+    {
+        m_dwrr = true;
+    }
+    else
+    {
+        NS_ABORT_MSG("FabricNetDevice: Scheduler must be \"strict\" or \"dwrr\", not \"" << name
+                                                                                         << "\"");
+    }
+    m_dwrrCurrent = -1;
+    m_dwrrDeficit.fill(0);
+}
+
+std::string
+FabricNetDevice::GetScheduler() const
+{
+    return m_dwrr ? "dwrr" : "strict";
+}
+
+void
+FabricNetDevice::SetDwrrWeights(std::string weights)
+{
+    std::array<uint32_t, NUM_PRIORITIES> w{};
+    std::istringstream in(weights);
+    std::string item;
+    size_t n = 0;
+    while (std::getline(in, item, ','))
+    {
+        NS_ABORT_MSG_IF(n >= NUM_PRIORITIES,
+                        "FabricNetDevice: DwrrWeights needs exactly 8 weights: \"" << weights
+                                                                                   << "\"");
+        size_t used = 0;
+        long v = 0;
+        try
+        {
+            v = std::stol(item, &used);
+        }
+        catch (const std::exception&)
+        {
+            used = 0;
+        }
+        while (used < item.size() && item[used] == ' ')
+        {
+            ++used;
+        }
+        NS_ABORT_MSG_IF(used == 0 || used != item.size() || v <= 0 || v > 1000000,
+                        "FabricNetDevice: DwrrWeights must be positive integers: \"" << weights
+                                                                                     << "\"");
+        w[n++] = static_cast<uint32_t>(v);
+    }
+    NS_ABORT_MSG_IF(n != NUM_PRIORITIES,
+                    "FabricNetDevice: DwrrWeights needs exactly 8 weights: \"" << weights << "\"");
+    m_dwrrWeights = w;
+}
+
+std::string
+FabricNetDevice::GetDwrrWeights() const
+{
+    std::ostringstream out;
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        out << (p == 0 ? "" : ",") << m_dwrrWeights[p];
+    }
+    return out.str();
+}
+
+void
+FabricNetDevice::SetPfcWatchdogAction(std::string action)
+{
+    if (action == "report")
+    {
+        m_pfcWatchdogIgnore = false;
+    }
+    else if (action == "ignore")
+    {
+        m_pfcWatchdogIgnore = true;
+    }
+    else
+    {
+        // "drop" would need a drop reason of its own, which DropReason does not have yet.
+        NS_ABORT_MSG("FabricNetDevice: PfcWatchdogAction must be \"report\" or \"ignore\", not \""
+                     << action << "\"");
+    }
+}
+
+std::string
+FabricNetDevice::GetPfcWatchdogAction() const
+{
+    return m_pfcWatchdogIgnore ? "ignore" : "report";
 }
 
 Time
@@ -629,64 +869,136 @@ FabricNetDevice::TryTransmit()
         SendPendingPfc();
         return;
     }
+    if (m_dwrr)
+    {
+        TryTransmitDwrr();
+        return;
+    }
     // Candidate priorities: something queued or possibly pullable, and not paused.
     uint8_t candidates = static_cast<uint8_t>((m_queuedMask | m_pullMask) & ~m_pausedMask);
     while (candidates != 0)
     {
         const uint8_t p = static_cast<uint8_t>(31 - __builtin_clz(candidates));
-        const uint8_t bit = static_cast<uint8_t>(1u << p);
-        const bool hasQueued = (m_queuedMask & bit) != 0;
-        const bool mayPull = (m_pullMask & bit) != 0;
-        // Within a priority, alternate between queued frames (forwarded, control) and the pull
-        // source so neither starves the other.
-        const bool pullFirst = mayPull && (!hasQueued || (m_lastFromPull & bit) == 0);
-        if (pullFirst)
+        if (ServePriority(p) != 0)
         {
-            Ptr<Packet> packet = m_pull->PullFrame(m_portIndex, p);
-            if (packet)
+            return;
+        }
+        candidates &= static_cast<uint8_t>(~(1u << p));
+    }
+}
+
+inline uint32_t
+FabricNetDevice::ServePriority(uint8_t p)
+{
+    const uint8_t bit = static_cast<uint8_t>(1u << p);
+    const bool hasQueued = (m_queuedMask & bit) != 0;
+    const bool mayPull = (m_pullMask & bit) != 0;
+    // Within a priority, alternate between queued frames (forwarded, control) and the pull
+    // source so neither starves the other.
+    const bool pullFirst = mayPull && (!hasQueued || (m_lastFromPull & bit) == 0);
+    if (pullFirst)
+    {
+        Ptr<Packet> packet = m_pull->PullFrame(m_portIndex, p);
+        if (packet)
+        {
+            m_lastFromPull |= bit;
+            const uint32_t bytes = packet->GetSize();
+            StartTransmission(DetachPacket(packet), bytes, p);
+            return bytes;
+        }
+        m_pullMask &= static_cast<uint8_t>(~bit);
+        if (!hasQueued)
+        {
+            return 0;
+        }
+    }
+    // Serve the queue. The packet's reference moves from the queue slot to the wire without
+    // touching the Packet object (see DetachPacket()).
+    PriorityQueue& pq = m_queues[p];
+    auto& q = pq.frames;
+    QueueEntry& entry = q.front();
+    const uint32_t bytes = entry.bytes;
+    pq.bytes -= bytes;
+    m_totalQueueBytes -= bytes;
+    --m_totalQueueFrames;
+    m_lastFromPull &= static_cast<uint8_t>(~bit);
+    if (m_admissionRaw != nullptr)
+    {
+        // Release may resume a pause, i.e. call RequestPfc() on any port, this one included
+        // (a hairpin route): marking the port busy first keeps that from starting a frame
+        // under this one; the PFC frame then leaves at the end of this frame.
+        m_transmitting = true;
+        m_admissionRaw->Release(entry, m_portIndex);
+    }
+    if (m_tracing && !m_dequeueTrace.IsEmpty())
+    {
+        m_dequeueTrace(entry.packet, p);
+    }
+    Packet* raw = DetachPacket(entry.packet);
+    q.pop_front();
+    if (q.empty())
+    {
+        m_queuedMask &= static_cast<uint8_t>(~bit);
+    }
+    StartTransmission(raw, bytes, p);
+    // A zero-byte frame would read as "nothing served"; frames always carry a header.
+    return bytes;
+}
+
+void
+FabricNetDevice::TryTransmitDwrr()
+{
+    const uint8_t eligible = static_cast<uint8_t>((m_queuedMask | m_pullMask) & ~m_pausedMask);
+    // Strict priorities first, highest first.
+    uint8_t strict = static_cast<uint8_t>(eligible & m_strictMask);
+    while (strict != 0)
+    {
+        const uint8_t p = static_cast<uint8_t>(31 - __builtin_clz(strict));
+        if (ServePriority(p) != 0)
+        {
+            return;
+        }
+        strict &= static_cast<uint8_t>(~(1u << p));
+    }
+    uint8_t active = static_cast<uint8_t>(eligible & ~m_strictMask);
+    // Priorities out of the round lose their credit (DRR's reset), not their debt.
+    for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+    {
+        if ((active & (1u << p)) == 0 && m_dwrrDeficit[p] > 0)
+        {
+            m_dwrrDeficit[p] = 0;
+        }
+    }
+    const int64_t unit = static_cast<int64_t>(m_mtu) + ETH_HEADER_BYTES;
+    while (active != 0)
+    {
+        int p = m_dwrrCurrent;
+        if (p < 0 || (active & (1u << p)) == 0 || m_dwrrDeficit[p] <= 0)
+        {
+            // Next visit: the next active priority below the current one, cyclically (7..0).
+            const int from = p < 0 ? NUM_PRIORITIES : p;
+            const uint8_t below = static_cast<uint8_t>(active & ((1u << from) - 1u));
+            const uint8_t pick = below != 0 ? below : active;
+            p = 31 - __builtin_clz(pick);
+            m_dwrrCurrent = static_cast<int8_t>(p);
+            m_dwrrDeficit[p] += static_cast<int64_t>(m_dwrrWeights[p]) * unit;
+            if (m_dwrrDeficit[p] <= 0)
             {
-                m_lastFromPull |= bit;
-                const uint32_t bytes = packet->GetSize();
-                StartTransmission(DetachPacket(packet), bytes, p);
-                return;
-            }
-            m_pullMask &= static_cast<uint8_t>(~bit);
-            if (!hasQueued)
-            {
-                candidates &= static_cast<uint8_t>(~bit);
-                continue;
+                continue; // still repaying: on to the next
             }
         }
-        // Serve the queue. The packet's reference moves from the queue slot to the wire without
-        // touching the Packet object (see DetachPacket()).
-        PriorityQueue& pq = m_queues[p];
-        auto& q = pq.frames;
-        QueueEntry& entry = q.front();
-        const uint32_t bytes = entry.bytes;
-        pq.bytes -= bytes;
-        m_totalQueueBytes -= bytes;
-        --m_totalQueueFrames;
-        m_lastFromPull &= static_cast<uint8_t>(~bit);
-        if (m_admissionRaw != nullptr)
+        const uint32_t bytes = ServePriority(static_cast<uint8_t>(p));
+        if (bytes != 0)
         {
-            // Release may resume a pause, i.e. call RequestPfc() on any port, this one included
-            // (a hairpin route): marking the port busy first keeps that from starting a frame
-            // under this one; the PFC frame then leaves at the end of this frame.
-            m_transmitting = true;
-            m_admissionRaw->Release(entry, m_portIndex);
+            m_dwrrDeficit[p] -= bytes;
+            return;
         }
-        if (m_tracing && !m_dequeueTrace.IsEmpty())
+        // The pull source had nothing: not backlogged after all.
+        active &= static_cast<uint8_t>(~(1u << p));
+        if (m_dwrrDeficit[p] > 0)
         {
-            m_dequeueTrace(entry.packet, p);
+            m_dwrrDeficit[p] = 0;
         }
-        Packet* raw = DetachPacket(entry.packet);
-        q.pop_front();
-        if (q.empty())
-        {
-            m_queuedMask &= static_cast<uint8_t>(~bit);
-        }
-        StartTransmission(raw, bytes, p);
-        return;
     }
 }
 

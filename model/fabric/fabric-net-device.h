@@ -21,6 +21,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 
 namespace ns3
 {
@@ -92,21 +93,48 @@ struct FabricPfcCounters
     /// spent paused (up to now, an ongoing pause included), in picoseconds.
     std::array<uint64_t, NUM_PRIORITIES> pauseEvents{};
     std::array<int64_t, NUM_PRIORITIES> pausedPs{};
+    /// Per priority: pause storms the PFC watchdog detected on this port's egress (one per
+    /// continuous pause that outlived PfcWatchdogTimeout with frames waiting), and received
+    /// pauses it ignored while restoring a priority (PfcWatchdogAction "ignore").
+    std::array<uint64_t, NUM_PRIORITIES> watchdogStorms{};
+    std::array<uint64_t, NUM_PRIORITIES> watchdogIgnoredPauses{};
 
     /// @brief Sums over priorities.
     uint64_t TotalPausesSent() const;
     uint64_t TotalPauseEvents() const;
     int64_t TotalPausedPs() const;
+    uint64_t TotalWatchdogStorms() const;
 };
 
 /**
  * @brief One end of a full-duplex fabric link: NIC port, switch port or NVLink port.
  *
- * Egress has NUM_PRIORITIES FIFO queues served in strict priority (7 highest). Each priority can
- * be paused; a paused priority is skipped at the next frame boundary, so PFC only has to call
- * SetPaused(). A frame occupies the wire for its serialization time (bytes + FCS + preamble +
- * inter-frame gap, at DataRate, in picoseconds) and reaches the peer after the channel's delay,
- * which also carries the switch pipeline latency. There is no ARP.
+ * Egress has NUM_PRIORITIES FIFO queues served in strict priority (7 highest) or, with
+ * Scheduler "dwrr", by Deficit Weighted Round Robin (Shreedhar & Varghese, SIGCOMM 1995) below
+ * the StrictPriorities, which stay strict above it. Each priority can be paused; a paused
+ * priority is skipped at the next frame boundary, so PFC only has to call SetPaused().
+ *
+ * DWRR: priority p's quantum is DwrrWeights[p] x (Mtu + 14) bytes (one largest frame as
+ * buffered, Ethernet header included, FCS and preamble not). A round visits the backlogged DWRR
+ * priorities from 7 down to 0; a visit adds the quantum to the priority's deficit and serves it
+ * while the deficit is positive, each frame subtracting its buffered bytes. The deficit may thus
+ * go negative by less than one frame (the frame's size is not known before it is taken: the pull
+ * source hands over a frame, it does not show one), which the next visit repays, so long-run
+ * shares follow the weights exactly as in classic DRR. A priority that is not backlogged --
+ * empty and its pull source has nothing, or paused -- leaves the round and loses its positive
+ * deficit (DRR's reset, so a paused queue does not save up a burst), keeping any debt; it gets a
+ * fresh quantum when next visited. A pull-source priority counts as backlogged only when
+ * PullFrame() returns a frame.
+ *
+ * PFC watchdog (PfcWatchdogTimeout > 0): a priority paused without interruption for the timeout
+ * while it has frames waiting (queued, or the pull source said it may have some) is a pause
+ * storm: PfcStorm fires once for that pause and watchdogStorms counts it. Action "report" does
+ * nothing else; "ignore" ends the pause and ignores received pauses of that priority for
+ * PfcWatchdogRestore, after which the next received pause takes effect again (a storm still
+ * going on is then detected again after another timeout). A frame occupies the wire for its
+ * serialization time (bytes + FCS + preamble + inter-frame gap, at DataRate, in picoseconds) and
+ * reaches the peer after the channel's delay, which also carries the switch pipeline latency. There
+ * is no ARP.
  *
  * Frames come from two places: Enqueue() (switch forwarding, control frames, relaying) and a
  * pull source (the RDMA NIC), asked for exactly one frame whenever a priority is free, not paused
@@ -127,6 +155,20 @@ class FabricNetDevice : public NetDevice
     typedef void (*PauseStateTracedCallback)(uint8_t priority, bool paused);
     /// TracedCallback signature for PFC frames sent or received, once per priority they carry.
     typedef void (*PfcTracedCallback)(uint8_t priority, uint16_t quanta);
+    /// TracedCallback signature for pause storms the PFC watchdog detected.
+    typedef void (*PfcStormTracedCallback)(uint8_t priority, Time pausedFor);
+
+    /// @brief Egress scheduler: "strict" or "dwrr".
+    void SetScheduler(std::string name);
+    std::string GetScheduler() const;
+    /// @brief DWRR weights: 8 comma-separated positive integers, priority 0 first.
+    void SetDwrrWeights(std::string weights);
+    std::string GetDwrrWeights() const;
+    /// @brief PFC watchdog action: "report" or "ignore".
+    void SetPfcWatchdogAction(std::string action);
+    std::string GetPfcWatchdogAction() const;
+    /// @brief True while the watchdog ignores received pauses of @p priority.
+    bool IsPfcIgnored(uint8_t priority) const;
 
     /// @brief Connect this device to @p channel (exactly two devices per channel).
     bool Attach(Ptr<FabricChannel> channel);
@@ -250,6 +292,13 @@ class FabricNetDevice : public NetDevice
 
   private:
     void TryTransmit();
+    /// TryTransmit() under Scheduler "dwrr" (the control slot already served).
+    void TryTransmitDwrr();
+    /// Start one frame of @p p (pull source or queue, alternating); its buffered bytes, or 0 if
+    /// @p p had nothing after all (the pull source returned no frame and nothing is queued).
+    uint32_t ServePriority(uint8_t p);
+    void PfcWatchdogCheck(uint8_t priority);
+    void PfcWatchdogRestore(uint8_t priority);
     /// Put a frame on the wire; takes over the packet reference @p owned (DetachPacket()).
     void StartTransmission(Packet* owned, uint32_t size, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
@@ -281,6 +330,7 @@ class FabricNetDevice : public NetDevice
     bool m_transmitting{false};
     bool m_controlPending{false}; ///< a PFC frame waits for the next frame boundary
     bool m_tracing{false};        ///< some per-frame trace source has (had) a sink: check them
+    bool m_dwrr{false};           ///< Scheduler "dwrr" (fits the padding before m_portIndex)
     uint32_t m_portIndex{0};
     uint32_t m_nodeId{0};
     uint32_t m_totalQueueFrames{0};
@@ -316,6 +366,21 @@ class FabricNetDevice : public NetDevice
     mutable FabricPfcCounters m_pfcCounters;
     std::unique_ptr<PfcState> m_pfc;
 
+    // Egress scheduling (DWRR) configuration and state.
+    uint8_t m_strictMask{0xc0}; ///< priorities served strictly above DWRR in "dwrr" mode
+    int8_t m_dwrrCurrent{-1};   ///< the priority whose visit is going on, -1 none
+    std::array<uint32_t, NUM_PRIORITIES> m_dwrrWeights{1, 1, 1, 1, 1, 1, 1, 1};
+    std::array<int64_t, NUM_PRIORITIES> m_dwrrDeficit{};
+
+    // PFC watchdog configuration and state.
+    Time m_pfcWatchdogTimeout;
+    Time m_pfcWatchdogRestore;
+    bool m_pfcWatchdogIgnore{false}; ///< action "ignore" (else "report")
+    uint8_t m_pfcIgnoredMask{0};     ///< priorities whose received pauses are ignored
+    uint8_t m_pfcStormMask{0};       ///< priorities whose ongoing pause was reported a storm
+    std::array<EventId, NUM_PRIORITIES> m_pfcWatchdogCheck;
+    std::array<EventId, NUM_PRIORITIES> m_pfcWatchdogRestoreEvent;
+
     // Per-frame trace sources: they raise m_tracing when connected (see FlaggedTracedCallback).
     FlaggedTracedCallback<Ptr<const Packet>, uint8_t> m_enqueueTrace;
     FlaggedTracedCallback<Ptr<const Packet>, uint8_t> m_dequeueTrace;
@@ -326,6 +391,7 @@ class FabricNetDevice : public NetDevice
     TracedCallback<uint8_t, bool> m_pauseStateTrace;
     TracedCallback<uint8_t, uint16_t> m_pfcSentTrace;
     TracedCallback<uint8_t, uint16_t> m_pfcReceivedTrace;
+    TracedCallback<uint8_t, Time> m_pfcStormTrace;
 };
 
 } // namespace moe

@@ -69,6 +69,7 @@ FabricStats::CollectTiers() const
         t.pfcPauses += pfc.TotalPausesSent();
         t.pfcPauseEvents += pfc.TotalPauseEvents();
         t.pfcPausedSeconds += static_cast<double>(pfc.TotalPausedPs()) * 1e-12;
+        t.pfcWatchdogStorms += pfc.TotalWatchdogStorms();
     }
     return tiers;
 }

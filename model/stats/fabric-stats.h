@@ -39,6 +39,8 @@ struct TierStats
     uint64_t pfcPauses{0};
     uint64_t pfcPauseEvents{0};
     double pfcPausedSeconds{0};
+    /// PFC watchdog: pause storms detected on egress priorities of the tier's ports.
+    uint64_t pfcWatchdogStorms{0};
 
     uint64_t TotalDrops() const;
     /// @brief Wire bytes over capacity during @p duration (0..1).
