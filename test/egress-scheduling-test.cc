@@ -3,6 +3,8 @@
  * priorities above it, the pull source under DWRR) and the PFC watchdog (pause storm detection,
  * report and ignore actions).
  */
+#include "test-util.h"
+
 #include "ns3/fabric-channel.h"
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-helper.h"
@@ -24,24 +26,7 @@ constexpr uint32_t DATA_FRAME = 4096 + ROCE_DATA_HEADER_BYTES;
 constexpr int64_t DATA_TX_PS = 334240;
 constexpr int64_t LINK_DELAY_PS = 1000000;
 
-/// Frame sink of a bare device: consumes MAC control frames, counts the rest.
-class Sink : public FabricFrameSink
-{
-  public:
-    Ptr<FabricNetDevice> device;
-    uint32_t dataFrames{0};
-
-    void ReceiveFrame(const Ptr<Packet>& packet, uint32_t /*port*/) override
-    {
-        FrameInfo info;
-        ParseFrame(packet, info);
-        if (info.etherType == ETHERTYPE_MAC_CONTROL && device->ReceiveMacControl(packet))
-        {
-            return;
-        }
-        ++dataFrames;
-    }
-};
+using Sink = moe_test::MacControlSink;
 
 /// A pull source with an endless supply of data frames for one priority.
 class EndlessPull : public FabricPullSource

@@ -3,6 +3,8 @@
  * quanta x 512 bit times, refresh and resume, and a lossless incast through a shared-buffer
  * switch (zero drops) against the same incast lossy (drops, every byte still delivered).
  */
+#include "test-util.h"
+
 #include "ns3/boolean.h"
 #include "ns3/fabric-channel.h"
 #include "ns3/fabric-frame.h"
@@ -30,24 +32,7 @@ constexpr int64_t DATA_TX_PS = 334240;
 constexpr int64_t PFC_TX_PS = 6720; // 84 wire bytes (64 + preamble + IFG)
 constexpr int64_t LINK_DELAY_PS = 1000000;
 
-/// Frame sink of a bare device: consumes MAC control frames as switches and hosts do.
-class PfcTestSink : public FabricFrameSink
-{
-  public:
-    Ptr<FabricNetDevice> device;
-    uint32_t dataFrames{0};
-
-    void ReceiveFrame(const Ptr<Packet>& packet, uint32_t /*port*/) override
-    {
-        FrameInfo info;
-        ParseFrame(packet, info);
-        if (info.etherType == ETHERTYPE_MAC_CONTROL && device->ReceiveMacControl(packet))
-        {
-            return;
-        }
-        ++dataFrames;
-    }
-};
+using PfcTestSink = moe_test::MacControlSink;
 
 /// Two devices on one 100 Gb/s link with a 1 us delay, each with a consuming sink.
 struct Link

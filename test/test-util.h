@@ -4,6 +4,8 @@
 #ifndef MOE_TEST_UTIL_H
 #define MOE_TEST_UTIL_H
 
+#include "ns3/fabric-frame.h"
+#include "ns3/fabric-net-device.h"
 #include "ns3/fabric-topology.h"
 
 #include <string>
@@ -32,6 +34,28 @@ std::string SimBinary();
 
 /// @brief Path of a file in the source tree (e.g. "examples/configs/fat-tree-k4.json").
 std::string SourcePath(const std::string& relative);
+
+/**
+ * @brief Frame sink of a bare device in device-level tests: consumes MAC control (PFC) frames as
+ * switches and hosts do, and counts the other frames.
+ */
+class MacControlSink : public ns3::moe::FabricFrameSink
+{
+  public:
+    ns3::Ptr<ns3::moe::FabricNetDevice> device;
+    uint32_t dataFrames{0};
+
+    void ReceiveFrame(const ns3::Ptr<ns3::Packet>& packet, uint32_t /*port*/) override
+    {
+        ns3::moe::FrameInfo info;
+        ns3::moe::ParseFrame(packet, info);
+        if (info.etherType == ns3::moe::ETHERTYPE_MAC_CONTROL && device->ReceiveMacControl(packet))
+        {
+            return;
+        }
+        ++dataFrames;
+    }
+};
 
 } // namespace moe_test
 
