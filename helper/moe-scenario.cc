@@ -6,6 +6,7 @@
 #include "rail-optimized-helper.h"
 
 #include "ns3/abort.h"
+#include "ns3/boolean.h"
 #include "ns3/data-rate.h"
 #include "ns3/double.h"
 #include "ns3/fabric-frame.h"
@@ -267,6 +268,8 @@ ApplySharedBuffer(const ScenarioSettings& s, Setter set)
     set("EgressReservedBytes", UintegerValue(s.egressReservedBytes));
     set("LosslessPriorities", UintegerValue(s.losslessMask));
     set("XoffAlpha", DoubleValue(s.xoffAlpha));
+    set("HeadroomAuto", BooleanValue(s.headroomBytes == 0));
+    set("HeadroomBytes", UintegerValue(s.headroomBytes));
     set("XonOffsetBytes", IntegerValue(static_cast<int64_t>(s.xonOffsetBytes)));
     // Headroom is sized per port from its own link once the switch exists; before that (and
     // for the validation probe) the fastest, longest link of the fabric is the worst case.
@@ -310,6 +313,7 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     // Used by the lossless priorities only (SONiC's Broadcom defaults: XOFF alpha 1/8, XON
     // offset 2288 bytes; see the MMU's documentation).
     s.xoffAlpha = buf.GetDouble("xoff_alpha", 0.125, 1.0 / 1024, 1024);
+    s.headroomBytes = buf.GetBytes("headroom", 0, 0, 1ull << 30);
     s.xonOffsetBytes = buf.GetBytes("xon_offset", 2288, 0, 1ull << 30);
     ConfigReader pfc = sw.GetObject("pfc");
     s.pfcQuanta = static_cast<uint32_t>(pfc.GetUint("quanta", 65535, 1, 65535));

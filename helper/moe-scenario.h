@@ -44,6 +44,7 @@ struct ScenarioSettings
     double alpha{1.0};           ///< shared: dynamic threshold of the lossy pool
     uint64_t egressReservedBytes{0};
     uint8_t losslessMask{0};    ///< shared: lossless priorities (PFC), bit per priority
+    uint64_t headroomBytes{0};  ///< shared: per (port, lossless priority); 0 = sized per port
     double xoffAlpha{0.125};    ///< shared: dynamic XOFF of the lossless pool
     uint64_t xonOffsetBytes{0}; ///< shared: XON = XOFF - offset
     uint32_t pfcQuanta{65535};  ///< PFC pause time per frame, 512-bit quanta

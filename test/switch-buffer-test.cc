@@ -137,7 +137,7 @@ TEST(SwitchBuffer, TheSizingSweepWritesItsTable)
     std::istringstream csv(moe_test::ReadFile(dir + "/buffer-sweep.csv"));
     std::string header;
     std::getline(csv, header);
-    EXPECT_EQ(header.rfind("buffer_bytes,alpha,complete,drops,", 0), 0u) << header;
+    EXPECT_EQ(header.rfind("buffer_bytes,alpha,headroom_bytes,complete,drops,", 0), 0u) << header;
     std::vector<std::vector<std::string>> rows;
     for (std::string line; std::getline(csv, line);)
     {
@@ -151,10 +151,10 @@ TEST(SwitchBuffer, TheSizingSweepWritesItsTable)
     }
     ASSERT_EQ(rows.size(), 2u);
     // 1 MiB drops under the dispatch incast, 32 MiB does not; both runs complete.
-    EXPECT_EQ(rows[0][2], "1");
-    EXPECT_EQ(rows[1][2], "1");
-    EXPECT_GT(std::stoull(rows[0][3]), 0u);
-    EXPECT_EQ(rows[1][3], "0");
+    EXPECT_EQ(rows[0][3], "1");
+    EXPECT_EQ(rows[1][3], "1");
+    EXPECT_GT(std::stoull(rows[0][4]), 0u);
+    EXPECT_EQ(rows[1][4], "0");
 }
 
 TEST(SwitchBuffer, LosslessPriorityPausesInsteadOfDropping)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 COLUMNS = [
-    "buffer_bytes", "alpha", "complete", "drops", "drops_egress_threshold", "drops_pool_full",
+    "buffer_bytes", "alpha", "headroom_bytes", "complete", "drops", "drops_egress_threshold", "drops_pool_full",
     "ecn_marks", "pfc_pauses", "pfc_paused_s", "peak_used_bytes", "peak_lossy_pool_bytes",
     "p99_layer_s", "max_layer_s", "p99_dispatch_s", "iteration_s", "retransmitted_packets",
 ]
@@ -42,12 +42,13 @@ def percentile(values, p):
     return v[min(int(rank), len(v)) - 1]
 
 
-def run(sim, config, out, size, alpha):
-    d = os.path.join(out, "size-%d-alpha-%g" % (size, alpha))
+def run(sim, config, out, size, alpha, headroom, extra):
+    d = os.path.join(out, "size-%d-alpha-%g-headroom-%d" % (size, alpha, headroom))
     cmd = [sim, "--config=" + config, "--out=" + d, "--quiet",
            "--set=switch.buffer.type=shared",
            "--set=switch.buffer.size=%d" % size,
-           "--set=switch.buffer.alpha=%r" % alpha]
+           "--set=switch.buffer.alpha=%r" % alpha,
+           "--set=switch.buffer.headroom=%d" % headroom] + ["--set=" + e for e in extra]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode not in (0, 3):  # 3: incomplete run, still reported
         sys.exit("moe-fabric-sim failed (%d):\n%s" % (r.returncode, r.stderr))
@@ -59,6 +60,7 @@ def run(sim, config, out, size, alpha):
     row = {
         "buffer_bytes": size,
         "alpha": alpha,
+        "headroom_bytes": headroom,
         "complete": int(s["sim"]["complete"]),
         "drops": fab["drops"],
         "drops_egress_threshold": sum(t["drops_by_reason"]["egress_threshold"] for t in tiers),
@@ -85,14 +87,17 @@ def plot(rows, path):
     except ImportError:
         print("matplotlib not installed: no figure (apt-get install python3-matplotlib)")
         return
-    alphas = sorted({r["alpha"] for r in rows})
+    series = sorted({(r["alpha"], r["headroom_bytes"]) for r in rows})
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    for alpha in alphas:
-        rs = sorted((r for r in rows if r["alpha"] == alpha), key=lambda r: r["buffer_bytes"])
+    for alpha, headroom in series:
+        rs = sorted((r for r in rows if (r["alpha"], r["headroom_bytes"]) == (alpha, headroom)),
+                    key=lambda r: r["buffer_bytes"])
+        label = "alpha %g" % alpha + ("" if headroom == 0 else ", headroom %d B" % headroom)
         x = [r["buffer_bytes"] / 2**20 for r in rs]
-        a1.plot(x, [r["drops"] for r in rs], marker="o", label="alpha %g" % alpha)
-        a2.plot(x, [r["p99_layer_s"] * 1e3 for r in rs], marker="o", label="alpha %g" % alpha)
-    for a, title, ylabel in ((a1, "Frames dropped", "drops"),
+        a1.plot(x, [r["drops"] + r["pfc_pauses"] for r in rs], marker="o",
+                label=label)
+        a2.plot(x, [r["p99_layer_s"] * 1e3 for r in rs], marker="o", label=label)
+    for a, title, ylabel in ((a1, "Frames dropped + PFC pauses", "events"),
                              (a2, "p99 MoE layer time", "ms")):
         a.set_xscale("log", base=2)
         a.set_xlabel("switch buffer (MiB)")
@@ -112,16 +117,23 @@ def main():
     ap.add_argument("--out", default="out/buffer-sweep")
     ap.add_argument("--sizes", default="2MiB,4MiB,8MiB,16MiB,32MiB")
     ap.add_argument("--alphas", default="0.25,1,4")
+    ap.add_argument("--headrooms", default="0",
+                    help="per (port, lossless priority), bytes; 0 = sized from each link")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra scenario override for every run (repeatable), e.g. "
+                         "switch.buffer.lossless_priorities=[0]")
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for size in [parse_bytes(s) for s in args.sizes.split(",")]:
         for alpha in [float(a) for a in args.alphas.split(",")]:
-            rows.append(run(args.sim, args.config, args.out, size, alpha))
-            r = rows[-1]
-            print("size %9d alpha %-5g drops %7d marks %7d peak %9d p99 layer %.6f s" % (
-                size, alpha, r["drops"], r["ecn_marks"], r["peak_used_bytes"], r["p99_layer_s"]))
+            for headroom in [parse_bytes(h) for h in args.headrooms.split(",")]:
+                rows.append(run(args.sim, args.config, args.out, size, alpha, headroom, args.set))
+                r = rows[-1]
+                print("size %9d alpha %-5g headroom %7d drops %7d pauses %6d peak %9d "
+                      "p99 layer %.6f s" % (size, alpha, headroom, r["drops"], r["pfc_pauses"],
+                                            r["peak_used_bytes"], r["p99_layer_s"]))
     path = os.path.join(args.out, "buffer-sweep.csv")
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)
