@@ -12,6 +12,7 @@
 #include "ns3/string.h"
 #include "ns3/uinteger.h"
 
+#include <numeric>
 #include <sstream>
 
 namespace ns3
@@ -59,45 +60,25 @@ FabricPortCounters::TotalDrops() const
 uint64_t
 FabricPfcCounters::TotalPausesSent() const
 {
-    uint64_t n = 0;
-    for (auto v : pausesSent)
-    {
-        n += v;
-    }
-    return n;
+    return std::accumulate(pausesSent.begin(), pausesSent.end(), uint64_t{0});
 }
 
 uint64_t
 FabricPfcCounters::TotalPauseEvents() const
 {
-    uint64_t n = 0;
-    for (auto v : pauseEvents)
-    {
-        n += v;
-    }
-    return n;
+    return std::accumulate(pauseEvents.begin(), pauseEvents.end(), uint64_t{0});
 }
 
 int64_t
 FabricPfcCounters::TotalPausedPs() const
 {
-    int64_t n = 0;
-    for (auto v : pausedPs)
-    {
-        n += v;
-    }
-    return n;
+    return std::accumulate(pausedPs.begin(), pausedPs.end(), int64_t{0});
 }
 
 uint64_t
 FabricPfcCounters::TotalWatchdogStorms() const
 {
-    uint64_t n = 0;
-    for (auto v : watchdogStorms)
-    {
-        n += v;
-    }
-    return n;
+    return std::accumulate(watchdogStorms.begin(), watchdogStorms.end(), uint64_t{0});
 }
 
 /// PFC state of a port: the sending side (what the MMU asks of the peer) and the receiving side
