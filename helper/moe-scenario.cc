@@ -323,7 +323,7 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
         s.pfcWatchdogPs = wd.GetTimePs("timeout", "0ps", 0, 1000 * PS_PER_S);
         if (s.pfcWatchdogPs > 0)
         {
-            s.pfcWatchdogAction = wd.GetEnum("action", "report", {"report", "ignore"});
+            s.pfcWatchdogAction = wd.GetEnum("action", "report", {"report", "ignore", "drop"});
             s.pfcRestorePs = wd.GetTimePs("restore", "200ms", 1, 1000 * PS_PER_S);
         }
         wd.Finish();
@@ -387,6 +387,86 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
                               ? problem.substr(attribute.size() + 2)
                               : problem);
     }
+}
+
+/// nic.rx: the NICs' receive buffer, drained towards the host at a set rate; lossless
+/// priorities (switch.buffer.lossless_priorities) make the NIC send PFC pauses when it fills.
+void
+ParseNicReceive(ScenarioSettings& s, ConfigReader& nic, uint32_t numGpus)
+{
+    ConfigReader rx = nic.GetObject("rx");
+    if (!rx.Has("drain_rate"))
+    {
+        rx.Finish();
+        return;
+    }
+    s.nicRxDrainBps = rx.GetRate("drain_rate", "400Gbps");
+    // A ConnectX port buffer (MLNX_OFED "HowTo Tune Receive Buffers": port buffer 262016 bytes).
+    s.nicRxBufferBytes = rx.GetBytes("buffer", 262016, 1024, 1ull << 32);
+    s.nicRxXoffBytes = rx.GetBytes("xoff", 0, 0, 1ull << 32);
+    s.nicRxXonBytes = rx.GetBytes("xon", 0, 0, 1ull << 32);
+    if (const Json* gpus = rx.GetArray("gpus"))
+    {
+        for (size_t i = 0; i < gpus->size(); ++i)
+        {
+            s.nicRxGpus.push_back(static_cast<uint32_t>(
+                ReadJsonUint((*gpus)[i], rx.ElementPath("gpus", i), 0, numGpus - 1)));
+        }
+    }
+    else
+    {
+        rx.SetEffective("gpus", Json::array());
+    }
+    // The worst link a NIC may sit on sizes the headroom the automatic XOFF leaves.
+    uint64_t rate = 0;
+    int64_t delay = 0;
+    for (const auto& l : s.spec.links)
+    {
+        // The host end of a link is always its a end.
+        if (s.spec.nodes[l.a].role == TopologySpec::HOST && s.spec.tierNames[l.tier] != "nvlink")
+        {
+            rate = std::max(rate, l.rateBps);
+            delay = std::max(delay, l.delayPs);
+        }
+    }
+    const uint32_t frame = s.mtu + ROCE_DATA_HEADER_BYTES;
+    const uint64_t headroom =
+        SharedBufferMmu::HeadroomBytes(rate,
+                                       delay,
+                                       frame,
+                                       SharedBufferMmu::PauseResponseBits(rate));
+    const std::string buffer = std::to_string(s.nicRxBufferBytes);
+    if (s.nicRxXoffBytes == 0 && headroom + 2 * frame > s.nicRxBufferBytes)
+    {
+        throw ConfigError(
+            rx.PathOf("buffer"),
+            buffer + " bytes cannot hold the PFC headroom of the NIC's link (" +
+                std::to_string(headroom) + " bytes at " + FormatRate(rate) +
+                ") plus two frames; accepted: >= " + std::to_string(headroom + 2 * frame) +
+                ", or set nic.rx.xoff explicitly");
+    }
+    if (s.nicRxXoffBytes > s.nicRxBufferBytes)
+    {
+        throw ConfigError(rx.PathOf("xoff"),
+                          std::to_string(s.nicRxXoffBytes) + " exceeds nic.rx.buffer (" + buffer +
+                              "); accepted: 0 (buffer minus headroom) or <= the buffer");
+    }
+    if (s.nicRxXoffBytes == 0)
+    {
+        s.nicRxXoffBytes = s.nicRxBufferBytes - headroom;
+    }
+    if (s.nicRxXonBytes > s.nicRxXoffBytes)
+    {
+        throw ConfigError(rx.PathOf("xon"),
+                          std::to_string(s.nicRxXonBytes) + " is above the XOFF threshold (" +
+                              std::to_string(s.nicRxXoffBytes) +
+                              " bytes); accepted: 0 (XOFF minus two frames) or <= XOFF");
+    }
+    if (s.nicRxXonBytes == 0)
+    {
+        s.nicRxXonBytes = s.nicRxXoffBytes > 2 * frame ? s.nicRxXoffBytes - 2 * frame : 0;
+    }
+    rx.Finish();
 }
 } // namespace
 
@@ -530,6 +610,12 @@ ParseScenario(const Json& config, Json& effective)
         }
         sched.Finish();
         sw.Finish();
+    }
+
+    {
+        ConfigReader nic = root.GetObject("nic");
+        ParseNicReceive(s, nic, numGpus);
+        nic.Finish();
     }
 
     const bool hasWorkload = config.is_object() && config.contains("workload");
@@ -800,6 +886,26 @@ Scenario::Build(const std::string& outputDir)
         fabric.SetDeviceAttribute("StrictPriorities", UintegerValue(s.strictMask));
     }
     m_topology = fabric.Install(s.spec);
+    if (s.nicRxDrainBps != 0)
+    {
+        std::vector<uint32_t> gpus = s.nicRxGpus;
+        if (gpus.empty())
+        {
+            for (uint32_t g = 0; g < s.spec.NumHosts(); ++g)
+            {
+                gpus.push_back(g);
+            }
+        }
+        for (uint32_t g : gpus)
+        {
+            Ptr<FabricHost> host = m_topology->GetHost(g);
+            host->SetAttribute("RxDrainRate", DataRateValue(DataRate(s.nicRxDrainBps)));
+            host->SetAttribute("RxBufferSize", UintegerValue(s.nicRxBufferBytes));
+            host->SetAttribute("RxXoffBytes", UintegerValue(s.nicRxXoffBytes));
+            host->SetAttribute("RxXonBytes", UintegerValue(s.nicRxXonBytes));
+            host->SetAttribute("RxLosslessPriorities", UintegerValue(s.losslessMask));
+        }
+    }
     if (s.pcap != "none" && !outputDir.empty())
     {
         const std::string prefix = outputDir + "/pcap";

@@ -61,6 +61,11 @@ struct ScenarioSettings
     uint64_t ecnKmaxBytes{0};
     double ecnPmax{0};
     uint32_t deviceMtu{9000};
+    uint64_t nicRxDrainBps{0};       ///< nic.rx.drain_rate; 0 = frames delivered as they arrive
+    uint64_t nicRxBufferBytes{0};    ///< nic.rx.buffer
+    uint64_t nicRxXoffBytes{0};      ///< nic.rx.xoff; 0 = buffer minus the link's headroom
+    uint64_t nicRxXonBytes{0};       ///< nic.rx.xon; 0 = XOFF minus two frames
+    std::vector<uint32_t> nicRxGpus; ///< GPUs with the receive model; empty = all
 
     std::string transportType; ///< "rdma" | "ideal"
     uint32_t mtu{4096};

@@ -275,3 +275,64 @@ TEST(PfcWatchdog, OffByDefault)
     EXPECT_TRUE(link.storms.empty());
     EXPECT_TRUE(link.a->IsPaused(3));
 }
+
+TEST(PfcWatchdog, DropDiscardsTheStormingQueueAndItsArrivalsUntilRestored)
+{
+    // As a switch port: every frame passes a's admission first, so the discarded frames must
+    // give their bytes back (the admission's occupancy follows the queue exactly).
+    Link link;
+    Ptr<TailDropAdmission> admission = CreateObject<TailDropAdmission>();
+    admission->Initialize(1);
+    link.a->SetAdmission(admission);
+    link.a->SetAttribute("PfcWatchdogTimeout", TimeValue(MilliSeconds(1)));
+    link.a->SetAttribute("PfcWatchdogAction", StringValue("drop"));
+    link.a->SetAttribute("PfcWatchdogRestore", TimeValue(MilliSeconds(2)));
+    auto admitted = [&link, admission](uint32_t n) {
+        for (uint32_t i = 0; i < n; ++i)
+        {
+            QueueEntry e;
+            e.packet = Create<Packet>(DATA_FRAME);
+            e.bytes = DATA_FRAME;
+            e.priority = 3;
+            e.inPort = 0;
+            DropReason reason;
+            ASSERT_TRUE(admission->Admit(e, 0, reason));
+            link.a->Enqueue(std::move(e));
+        }
+    };
+    const auto watchdogDrops = [&link] {
+        return link.a->GetCounters().dropFrames[static_cast<size_t>(DropReason::PFC_WATCHDOG)];
+    };
+    admitted(50);
+    Simulator::Schedule(MicroSeconds(1), [&link] { link.b->RequestPfc(3, true); });
+    // The storm is detected 1 ms into the pause; 5 more frames arrive during the drop period.
+    Simulator::Schedule(MilliSeconds(2), [&admitted] { admitted(5); });
+    Simulator::Stop(MilliSeconds(2) + MicroSeconds(10));
+    Simulator::Run();
+    ASSERT_EQ(link.storms.size(), 1u);
+    EXPECT_TRUE(link.a->IsPfcDropping(3));
+    EXPECT_EQ(link.a->GetQueueFrames(), 0u);
+    EXPECT_EQ(admission->GetOccupancy(0, 3), 0u) << "discarded frames left the admission";
+    const uint64_t sent = link.sinkB.dataFrames;
+    EXPECT_GT(sent, 0u) << "frames before the pause left";
+    EXPECT_LT(sent, 20u);
+    EXPECT_EQ(watchdogDrops(), 55u - sent) << "the queue and the later arrivals";
+    // Restored 2 ms after the storm (3.004 ms): the peer's refreshes pause the priority again
+    // and frames that arrive wait, kept.
+    Simulator::Schedule(MicroSeconds(1500), [&admitted] { admitted(5); });
+    Simulator::Stop(MicroSeconds(1800));
+    Simulator::Run();
+    EXPECT_FALSE(link.a->IsPfcDropping(3));
+    EXPECT_FALSE(link.a->IsPfcIgnored(3));
+    EXPECT_TRUE(link.a->IsPaused(3));
+    EXPECT_EQ(link.a->GetQueueFrames(), 5u);
+    EXPECT_EQ(admission->GetOccupancy(0, 3), 5u * DATA_FRAME);
+    EXPECT_EQ(watchdogDrops(), 55u - sent);
+    // The peer never stops: one detection time after the new pause began, a second storm.
+    Simulator::Stop(MilliSeconds(2));
+    Simulator::Run();
+    EXPECT_EQ(link.storms.size(), 2u);
+    EXPECT_EQ(watchdogDrops(), 60u - sent);
+    EXPECT_EQ(admission->GetOccupancy(0, 3), 0u);
+    EXPECT_EQ(link.sinkB.dataFrames, sent);
+}

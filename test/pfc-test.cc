@@ -434,3 +434,107 @@ TEST(Pfc, HeadroomFromTheFormulaCoversTheIncastAndAQuarterOfItOverflows)
     std::cout << "headroom " << full << " B: " << sized.headroomDrops << " drops; " << full / 4
               << " B: " << quarter.headroomDrops << " drops\n";
 }
+
+namespace
+{
+struct SlowReceiverResult
+{
+    uint64_t nicPausesSent{0};     ///< PFC pauses sent by GPU 0's NIC
+    uint64_t senderPauseEvents{0}; ///< pauses GPU 1's NIC obeyed (spread through the switch)
+    uint64_t rxBufferDrops{0};
+    uint64_t otherDrops{0};
+    uint64_t rxPeakBytes{0};
+    uint64_t rxBufferBytes{0};
+    uint64_t bytesStarted{0};
+    uint64_t bytesDelivered{0};
+    double finishUs{0}; ///< delivery of the message
+    std::string accounting;
+};
+
+/// GPU 1 sends 1 MiB to GPU 0, whose host absorbs frames at 50 Gb/s from a 100 Gb/s link.
+SlowReceiverResult
+RunSlowReceiver(bool lossless)
+{
+    FabricHelper fabric;
+    fabric.SetSwitchAdmission("ns3::moe::SharedBufferMmu");
+    fabric.SetSwitchAdmissionAttribute("BufferSize", UintegerValue(600 * 1024));
+    fabric.SetSwitchAdmissionAttribute("LosslessPriorities", UintegerValue(lossless ? 1 : 0));
+    fabric.SetSwitchAdmissionAttribute("HeadroomLinkRate", DataRateValue(DataRate(RATE_BPS)));
+    fabric.SetSwitchAdmissionAttribute("HeadroomPropagationDelay", TimeValue(NanoSeconds(100)));
+    Ptr<FabricTopology> topo = fabric.Install(Star(2));
+    Ptr<FabricHost> receiver = topo->GetHost(0);
+    receiver->SetAttribute("RxDrainRate", DataRateValue(DataRate("50Gbps")));
+    receiver->SetAttribute("RxLosslessPriorities", UintegerValue(lossless ? 1 : 0));
+    Ptr<SharedBufferMmu> mmu;
+    for (uint32_t i = 0; i < topo->GetNodes().GetN(); ++i)
+    {
+        if (Ptr<FabricSwitch> sw = topo->GetSwitch(i))
+        {
+            mmu = DynamicCast<SharedBufferMmu>(sw->GetAdmission());
+        }
+    }
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    SlowReceiverResult r;
+    rdma->SetDeliveredCallback(MakeBoundCallback(
+        +[](SlowReceiverResult* res, const MessageRecord& m) {
+            res->finishUs = m.delivered.GetSeconds() * 1e6;
+        },
+        &r));
+    rdma->Send(1, 0, 0, 1 << 20, 1);
+    Simulator::Run();
+    const FabricPfcCounters& nic = receiver->GetPort(0)->GetPfcCounters();
+    r.nicPausesSent = nic.TotalPausesSent();
+    r.senderPauseEvents = topo->GetHost(1)->GetPort(0)->GetPfcCounters().TotalPauseEvents();
+    const FabricPortCounters& rx = receiver->GetPort(0)->GetCounters();
+    r.rxBufferDrops = rx.dropFrames[static_cast<size_t>(DropReason::RX_BUFFER_FULL)];
+    FabricStats stats(topo);
+    for (const auto& t : stats.CollectTiers())
+    {
+        r.otherDrops += t.TotalDrops();
+    }
+    r.otherDrops -= r.rxBufferDrops;
+    r.rxPeakBytes = receiver->GetRxPeakBytes();
+    UintegerValue size;
+    receiver->GetAttribute("RxBufferSize", size);
+    r.rxBufferBytes = size.Get();
+    r.bytesStarted = rdma->GetBytesStarted();
+    r.bytesDelivered = rdma->GetBytesDelivered();
+    r.accounting = mmu->CheckAccounting();
+    EXPECT_TRUE(stats.IsIdle());
+    EXPECT_EQ(receiver->GetRxBufferedFrames(), 0u);
+    Simulator::Destroy();
+    return r;
+}
+} // namespace
+
+TEST(Pfc, SlowReceiverNicPausesTheSwitchAndThePauseSpreadsToTheSender)
+{
+    // 256 frames of 4178 bytes drain at 50 Gb/s: 171.1 us, the receiver's pace, lossless or not.
+    const double drainUs = 256.0 * DATA_FRAME * 8 / 50e9 * 1e6;
+    const SlowReceiverResult lossless = RunSlowReceiver(true);
+    EXPECT_GT(lossless.nicPausesSent, 0u) << "the NIC sent PFC pauses";
+    EXPECT_GT(lossless.senderPauseEvents, 0u) << "the switch's buffer filled and paused GPU 1";
+    EXPECT_EQ(lossless.rxBufferDrops, 0u);
+    EXPECT_EQ(lossless.otherDrops, 0u);
+    EXPECT_LE(lossless.rxPeakBytes, lossless.rxBufferBytes);
+    EXPECT_EQ(lossless.bytesDelivered, lossless.bytesStarted);
+    EXPECT_EQ(lossless.accounting, "");
+    EXPECT_GT(lossless.finishUs, drainUs);
+    EXPECT_LT(lossless.finishUs, drainUs * 1.1);
+
+    const SlowReceiverResult lossy = RunSlowReceiver(false);
+    EXPECT_EQ(lossy.nicPausesSent, 0u);
+    EXPECT_GT(lossy.rxBufferDrops, 0u) << "a lossy priority overflows the NIC's buffer";
+    EXPECT_LE(lossy.rxPeakBytes, lossy.rxBufferBytes);
+    EXPECT_EQ(lossy.bytesDelivered, lossy.bytesStarted) << "retransmission recovers them";
+    EXPECT_GT(lossy.finishUs, lossless.finishUs);
+    RecordProperty("lossless_nic_pauses", static_cast<int>(lossless.nicPausesSent));
+    RecordProperty("lossless_finish_us", static_cast<int>(lossless.finishUs));
+    RecordProperty("lossy_rx_buffer_drops", static_cast<int>(lossy.rxBufferDrops));
+    RecordProperty("lossy_finish_us", static_cast<int>(lossy.finishUs));
+    std::cout << "slow receiver: lossless " << lossless.nicPausesSent << " NIC pauses, "
+              << lossless.senderPauseEvents << " sender pause events, finish " << lossless.finishUs
+              << " us (drain " << drainUs << " us); lossy " << lossy.rxBufferDrops
+              << " rx_buffer_full drops, finish " << lossy.finishUs << " us\n";
+}

@@ -465,6 +465,11 @@ CoverageConfigs()
         "switch": {"buffer": {"type": "shared", "lossless_priorities": [0, 3]},
                    "pfc": {"quanta": 1000, "watchdog": {"timeout": "1ms", "action": "ignore"}},
                    "scheduler": {"type": "dwrr", "weights": [4, 1, 1, 1, 1, 1, 1, 1]}} })")});
+    out.push_back({"slow receivers pausing a lossless fabric", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "switch": {"buffer": {"type": "shared", "lossless_priorities": [0]},
+                   "pfc": {"watchdog": {"timeout": "1ms", "action": "drop"}}},
+        "nic": {"rx": {"drain_rate": "50Gbps", "gpus": [1, 2]}} })")});
     out.push_back({"DWRR with default weights", Json::parse(R"({
         "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
         "switch": {"scheduler": {"type": "dwrr"}} })")});

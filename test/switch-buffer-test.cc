@@ -4,6 +4,7 @@
  */
 #include "test-util.h"
 
+#include "ns3/fabric-host.h"
 #include "ns3/fabric-net-device.h"
 #include "ns3/fabric-routing.h"
 #include "ns3/fabric-switch.h"
@@ -119,6 +120,66 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
     c = Incast("tail-drop");
     c["switch"]["buffer"]["alpha"] = 1;
     EXPECT_EQ(error(c).rfind("switch.buffer.alpha: unknown key", 0), 0u) << error(c);
+    c = Incast("shared");
+    c["switch"]["pfc"]["watchdog"] = {{"timeout", "1ms"}, {"action", "shut"}};
+    EXPECT_EQ(error(c).rfind("switch.pfc.watchdog.action:", 0), 0u) << error(c);
+    EXPECT_NE(error(c).find("\"drop\""), std::string::npos) << error(c);
+    // The NIC's receive buffer: too small for its link's headroom, XON above XOFF, XOFF above
+    // the buffer, a GPU that does not exist.
+    c = Incast("shared");
+    c["nic"]["rx"] = {{"drain_rate", "50Gbps"}, {"buffer", "16KiB"}};
+    EXPECT_EQ(error(c).rfind("nic.rx.buffer:", 0), 0u) << error(c);
+    c["nic"]["rx"] = {{"drain_rate", "50Gbps"}, {"xoff", "100KiB"}, {"xon", "120KiB"}};
+    EXPECT_EQ(error(c).rfind("nic.rx.xon:", 0), 0u) << error(c);
+    c["nic"]["rx"] = {{"drain_rate", "50Gbps"}, {"xoff", "1MiB"}};
+    EXPECT_EQ(error(c).rfind("nic.rx.xoff:", 0), 0u) << error(c);
+    c["nic"]["rx"] = {{"drain_rate", "50Gbps"}, {"gpus", {16}}};
+    EXPECT_EQ(error(c).rfind("nic.rx.gpus[0]:", 0), 0u) << error(c);
+    c["nic"]["rx"] = {{"drain_rate", "0Gbps"}};
+    EXPECT_EQ(error(c).rfind("nic.rx.drain_rate:", 0), 0u) << error(c);
+}
+
+TEST(SwitchBuffer, SlowReceiverNicsPauseALosslessFabric)
+{
+    // GPU 0's host absorbs only 25 Gb/s of its 100 Gb/s link while all 15 others send to it.
+    // Lossless, its NIC pauses the edge switch (pauses on the host tier come from it and the
+    // switches pausing senders), nothing is dropped; lossy, its receive buffer overflows.
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["size"] = "4MiB";
+    c["nic"]["rx"] = {{"drain_rate", "25Gbps"}, {"gpus", {0}}};
+    for (int lossless = 0; lossless < 2; ++lossless)
+    {
+        c["switch"]["buffer"]["lossless_priorities"] = lossless ? Json::array({0}) : Json::array();
+        Scenario sc(c);
+        sc.Build();
+        EXPECT_TRUE(sc.Run());
+        const Json s = sc.MakeSummary();
+        Ptr<FabricHost> slow = sc.GetTopology()->GetHost(0);
+        const uint64_t nicPauses = slow->GetPort(0)->GetPfcCounters().TotalPausesSent();
+        const uint64_t rxDrops =
+            s["fabric"]["tiers"]["host-edge"]["drops_by_reason"]["rx_buffer_full"].get<uint64_t>();
+        const uint64_t peak = slow->GetRxPeakBytes();
+        EXPECT_LE(peak, 262016u);
+        EXPECT_EQ(sc.GetTopology()->GetHost(1)->GetRxPeakBytes(), 0u) << "only GPU 0 modelled";
+        Simulator::Destroy();
+        EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
+        if (lossless)
+        {
+            EXPECT_GT(nicPauses, 0u);
+            EXPECT_EQ(rxDrops, 0u);
+            EXPECT_EQ(s["fabric"]["drops"].get<uint64_t>(), 0u);
+            RecordProperty("lossless_nic_pauses", static_cast<int>(nicPauses));
+        }
+        else
+        {
+            EXPECT_EQ(nicPauses, 0u);
+            EXPECT_GT(rxDrops, 0u);
+            RecordProperty("lossy_rx_buffer_drops", static_cast<int>(rxDrops));
+        }
+        std::cout << (lossless ? "lossless" : "lossy") << ": NIC pauses " << nicPauses
+                  << ", rx_buffer_full drops " << rxDrops << ", peak receive buffer " << peak
+                  << " B\n";
+    }
 }
 
 TEST(SwitchBuffer, TheSizingSweepWritesItsTable)

@@ -34,10 +34,20 @@ DropReasonName(DropReason r)
         return "pool_full";
     case DropReason::HEADROOM_OVERFLOW:
         return "headroom_overflow";
+    case DropReason::RX_BUFFER_FULL:
+        return "rx_buffer_full";
+    case DropReason::PFC_WATCHDOG:
+        return "pfc_watchdog";
     case DropReason::COUNT:
         break;
     }
     return "unknown";
+}
+
+void
+FabricAdmission::Discard(QueueEntry& entry, uint32_t outPort)
+{
+    Release(entry, outPort);
 }
 
 TypeId

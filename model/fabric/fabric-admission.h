@@ -30,6 +30,8 @@ enum class DropReason : uint8_t
     EGRESS_THRESHOLD,      ///< shared buffer: the queue is at its dynamic threshold
     POOL_FULL,             ///< shared buffer: the service pool has no cell left
     HEADROOM_OVERFLOW,     ///< shared buffer: lossless traffic beyond XOFF exhausted headroom
+    RX_BUFFER_FULL,        ///< host: the NIC's receive buffer had no room for the frame
+    PFC_WATCHDOG,          ///< the PFC watchdog (action "drop") discards a storming queue
     COUNT                  ///< number of reasons (not a reason)
 };
 
@@ -80,6 +82,13 @@ class FabricAdmission : public Object
 
     /// @brief @p entry left egress queue (@p outPort, entry.priority) for transmission.
     virtual void Release(QueueEntry& entry, uint32_t outPort) = 0;
+
+    /**
+     * @brief @p entry, admitted to queue (@p outPort, entry.priority), is discarded instead of
+     * transmitted (e.g. by the PFC watchdog). The default is Release(); implementations that
+     * decide something at dequeue (ECN) skip it here.
+     */
+    virtual void Discard(QueueEntry& entry, uint32_t outPort);
 };
 
 /**

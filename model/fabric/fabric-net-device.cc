@@ -208,8 +208,9 @@ FabricNetDevice::GetTypeId()
                           MakeTimeChecker())
             .AddAttribute("PfcWatchdogAction",
                           "What the PFC watchdog does on a storm: \"report\" (trace and count "
-                          "only) or \"ignore\" (also end the pause and ignore received pauses "
-                          "of the priority for PfcWatchdogRestore).",
+                          "only), \"ignore\" (also end the pause and ignore received pauses "
+                          "of the priority for PfcWatchdogRestore) or \"drop\" (as ignore, "
+                          "and discard the priority's queued and arriving frames meanwhile).",
                           StringValue("report"),
                           MakeStringAccessor(&FabricNetDevice::SetPfcWatchdogAction,
                                              &FabricNetDevice::GetPfcWatchdogAction),
@@ -340,6 +341,11 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
 {
     const uint8_t p = entry.priority;
     NS_ASSERT(p < NUM_PRIORITIES);
+    if (m_pfcDropMask != 0 && (m_pfcDropMask & (1u << p)) != 0)
+    {
+        DiscardEntry(entry);
+        return;
+    }
     m_queues[p].bytes += entry.bytes;
     m_totalQueueBytes += entry.bytes;
     ++m_totalQueueFrames;
@@ -647,9 +653,14 @@ FabricNetDevice::PfcWatchdogCheck(uint8_t priority)
     m_pfcStormMask |= bit;
     ++m_pfcCounters.watchdogStorms[priority];
     m_pfcStormTrace(priority, pausedFor);
-    if (m_pfcWatchdogIgnore)
+    if (m_pfcWatchdogAction != WatchdogAction::REPORT)
     {
         m_pfcIgnoredMask |= bit;
+        if (m_pfcWatchdogAction == WatchdogAction::DROP)
+        {
+            m_pfcDropMask |= bit;
+            PfcWatchdogFlush(priority);
+        }
         m_pfcWatchdogRestoreEvent[priority].Cancel();
         m_pfcWatchdogRestoreEvent[priority] =
             Simulator::Schedule(m_pfcWatchdogRestore,
@@ -668,6 +679,42 @@ void
 FabricNetDevice::PfcWatchdogRestore(uint8_t priority)
 {
     m_pfcIgnoredMask &= static_cast<uint8_t>(~(1u << priority));
+    m_pfcDropMask &= static_cast<uint8_t>(~(1u << priority));
+}
+
+void
+FabricNetDevice::DiscardEntry(QueueEntry& entry)
+{
+    Ptr<Packet> packet = entry.packet;
+    if (m_admissionRaw != nullptr)
+    {
+        m_admissionRaw->Discard(entry, m_portIndex);
+    }
+    RecordDrop(packet, DropReason::PFC_WATCHDOG);
+}
+
+void
+FabricNetDevice::PfcWatchdogFlush(uint8_t priority)
+{
+    // Empty the queue first: discarding may resume pauses (RequestPfc on any port, this one
+    // included), which may start a transmission, and that must not see half-flushed state.
+    PriorityQueue& pq = m_queues[priority];
+    RingBuffer<QueueEntry> frames = std::move(pq.frames); // leaves pq.frames empty
+    m_totalQueueBytes -= pq.bytes;
+    m_totalQueueFrames -= static_cast<uint32_t>(frames.size());
+    pq.bytes = 0;
+    m_queuedMask &= static_cast<uint8_t>(~(1u << priority));
+    while (!frames.empty())
+    {
+        DiscardEntry(frames.front());
+        frames.pop_front();
+    }
+}
+
+bool
+FabricNetDevice::IsPfcDropping(uint8_t priority) const
+{
+    return (m_pfcDropMask & (1u << priority)) != 0;
 }
 
 bool
@@ -754,16 +801,20 @@ FabricNetDevice::SetPfcWatchdogAction(std::string action)
 {
     if (action == "report")
     {
-        m_pfcWatchdogIgnore = false;
+        m_pfcWatchdogAction = WatchdogAction::REPORT;
     }
     else if (action == "ignore")
     {
-        m_pfcWatchdogIgnore = true;
+        m_pfcWatchdogAction = WatchdogAction::IGNORE;
+    }
+    else if (action == "drop")
+    {
+        m_pfcWatchdogAction = WatchdogAction::DROP;
     }
     else
     {
-        // "drop" would need a drop reason of its own, which DropReason does not have yet.
-        NS_ABORT_MSG("FabricNetDevice: PfcWatchdogAction must be \"report\" or \"ignore\", not \""
+        NS_ABORT_MSG("FabricNetDevice: PfcWatchdogAction must be \"report\", \"ignore\" or "
+                     "\"drop\", not \""
                      << action << "\"");
     }
 }
@@ -771,7 +822,16 @@ FabricNetDevice::SetPfcWatchdogAction(std::string action)
 std::string
 FabricNetDevice::GetPfcWatchdogAction() const
 {
-    return m_pfcWatchdogIgnore ? "ignore" : "report";
+    switch (m_pfcWatchdogAction)
+    {
+    case WatchdogAction::IGNORE:
+        return "ignore";
+    case WatchdogAction::DROP:
+        return "drop";
+    case WatchdogAction::REPORT:
+        break;
+    }
+    return "report";
 }
 
 Time

@@ -131,10 +131,13 @@ struct FabricPfcCounters
  * storm: PfcStorm fires once for that pause and watchdogStorms counts it. Action "report" does
  * nothing else; "ignore" ends the pause and ignores received pauses of that priority for
  * PfcWatchdogRestore, after which the next received pause takes effect again (a storm still
- * going on is then detected again after another timeout). A frame occupies the wire for its
- * serialization time (bytes + FCS + preamble + inter-frame gap, at DataRate, in picoseconds) and
- * reaches the peer after the channel's delay, which also carries the switch pipeline latency. There
- * is no ARP.
+ * going on is then detected again after another timeout). "drop" (SONiC's default action) does
+ * what "ignore" does and, for the same time, discards the priority's queued frames and every
+ * frame later enqueued to it (drop reason pfc_watchdog, the admission object told through
+ * Discard()); frames of a pull source -- the host's own traffic -- are not dropped. A frame
+ * occupies the wire for its serialization time (bytes + FCS + preamble + inter-frame gap, at
+ * DataRate, in picoseconds) and reaches the peer after the channel's delay, which also carries the
+ * switch pipeline latency. There is no ARP.
  *
  * Frames come from two places: Enqueue() (switch forwarding, control frames, relaying) and a
  * pull source (the RDMA NIC), asked for exactly one frame whenever a priority is free, not paused
@@ -164,11 +167,13 @@ class FabricNetDevice : public NetDevice
     /// @brief DWRR weights: 8 comma-separated positive integers, priority 0 first.
     void SetDwrrWeights(std::string weights);
     std::string GetDwrrWeights() const;
-    /// @brief PFC watchdog action: "report" or "ignore".
+    /// @brief PFC watchdog action: "report", "ignore" or "drop".
     void SetPfcWatchdogAction(std::string action);
     std::string GetPfcWatchdogAction() const;
     /// @brief True while the watchdog ignores received pauses of @p priority.
     bool IsPfcIgnored(uint8_t priority) const;
+    /// @brief True while the watchdog drops the frames of @p priority (action "drop").
+    bool IsPfcDropping(uint8_t priority) const;
 
     /// @brief Connect this device to @p channel (exactly two devices per channel).
     bool Attach(Ptr<FabricChannel> channel);
@@ -299,6 +304,8 @@ class FabricNetDevice : public NetDevice
     uint32_t ServePriority(uint8_t p);
     void PfcWatchdogCheck(uint8_t priority);
     void PfcWatchdogRestore(uint8_t priority);
+    void PfcWatchdogFlush(uint8_t priority);
+    void DiscardEntry(QueueEntry& entry);
     /// Put a frame on the wire; takes over the packet reference @p owned (DetachPacket()).
     void StartTransmission(Packet* owned, uint32_t size, uint8_t priority);
     void UpdateQueuePeak(uint8_t priority);
@@ -331,6 +338,7 @@ class FabricNetDevice : public NetDevice
     bool m_controlPending{false}; ///< a PFC frame waits for the next frame boundary
     bool m_tracing{false};        ///< some per-frame trace source has (had) a sink: check them
     bool m_dwrr{false};           ///< Scheduler "dwrr" (fits the padding before m_portIndex)
+    uint8_t m_pfcDropMask{0};     ///< PFC watchdog "drop": priorities whose frames are dropped
     uint32_t m_portIndex{0};
     uint32_t m_nodeId{0};
     uint32_t m_totalQueueFrames{0};
@@ -375,9 +383,15 @@ class FabricNetDevice : public NetDevice
     // PFC watchdog configuration and state.
     Time m_pfcWatchdogTimeout;
     Time m_pfcWatchdogRestore;
-    bool m_pfcWatchdogIgnore{false}; ///< action "ignore" (else "report")
-    uint8_t m_pfcIgnoredMask{0};     ///< priorities whose received pauses are ignored
-    uint8_t m_pfcStormMask{0};       ///< priorities whose ongoing pause was reported a storm
+    enum class WatchdogAction : uint8_t
+    {
+        REPORT,
+        IGNORE,
+        DROP
+    };
+    WatchdogAction m_pfcWatchdogAction{WatchdogAction::REPORT};
+    uint8_t m_pfcIgnoredMask{0}; ///< priorities whose received pauses are ignored
+    uint8_t m_pfcStormMask{0};   ///< priorities whose ongoing pause was reported a storm
     std::array<EventId, NUM_PRIORITIES> m_pfcWatchdogCheck;
     std::array<EventId, NUM_PRIORITIES> m_pfcWatchdogRestoreEvent;
 

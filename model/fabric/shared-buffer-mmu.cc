@@ -1170,6 +1170,23 @@ SharedBufferMmu::Admit(QueueEntry& entry, uint32_t outPort, DropReason& reason)
 void
 SharedBufferMmu::Release(QueueEntry& entry, uint32_t outPort)
 {
+    const uint64_t left = ReleaseCells(entry, outPort);
+    if (((m_ecnMask >> entry.priority) & 1u) != 0)
+    {
+        MaybeMarkEcn(entry, outPort, left);
+    }
+}
+
+void
+SharedBufferMmu::Discard(QueueEntry& entry, uint32_t outPort)
+{
+    // Leaves the buffer without being transmitted: no ECN decision.
+    ReleaseCells(entry, outPort);
+}
+
+uint64_t
+SharedBufferMmu::ReleaseCells(QueueEntry& entry, uint32_t outPort)
+{
     const uint8_t p = entry.priority;
     const uint64_t n = CellsFor(entry.bytes);
     const uint64_t r = entry.flags & RESERVE_MASK;
@@ -1226,11 +1243,7 @@ SharedBufferMmu::Release(QueueEntry& entry, uint32_t outPort)
             RequestPause(in, p, false);
         }
     }
-
-    if (((m_ecnMask >> p) & 1u) != 0)
-    {
-        MaybeMarkEcn(entry, outPort, eg.bytes);
-    }
+    return eg.bytes;
 }
 
 void

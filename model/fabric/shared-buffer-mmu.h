@@ -91,6 +91,7 @@ class SharedBufferMmu : public FabricAdmission
     void Initialize(uint32_t numPorts) override;
     bool Admit(QueueEntry& entry, uint32_t outPort, DropReason& reason) override;
     void Release(QueueEntry& entry, uint32_t outPort) override;
+    void Discard(QueueEntry& entry, uint32_t outPort) override;
 
     /**
      * @brief "" if the configuration can be carved for @p numPorts ports, otherwise a message
@@ -258,6 +259,8 @@ class SharedBufferMmu : public FabricAdmission
     void Charge(Pool pool, uint64_t cells, uint64_t bytes);
     void Uncharge(Pool pool, uint64_t cells, uint64_t bytes);
     void RequestPause(uint32_t port, uint8_t priority, bool pause);
+    /// Return @p entry's cells to their pools and counters; the bytes left in its egress queue.
+    uint64_t ReleaseCells(QueueEntry& entry, uint32_t outPort);
     void MaybeMarkEcn(QueueEntry& entry, uint32_t outPort, uint64_t queueBytes);
 
     void SetAlphaList(std::string list);

@@ -144,6 +144,13 @@ FabricStats::IsIdle() const
             return false;
         }
     }
+    for (uint32_t g = 0; g < m_topology->GetSpec().NumHosts(); ++g)
+    {
+        if (m_topology->GetHost(g)->GetRxBufferedFrames() != 0)
+        {
+            return false;
+        }
+    }
     return GetFramesInFlight() == 0;
 }
 

@@ -68,7 +68,8 @@ class FabricStats
     uint64_t GetQueuedFrames() const;
     /// @brief Frames on the wire (being serialized or propagating, not yet arrived).
     uint64_t GetFramesInFlight() const;
-    /// @brief Nothing queued, nothing on the wire, no port transmitting.
+    /// @brief Nothing queued, nothing on the wire, no port transmitting, nothing waiting in a
+    /// NIC's receive buffer.
     bool IsIdle() const;
 
     /**
