@@ -538,3 +538,50 @@ TEST(Pfc, SlowReceiverNicPausesTheSwitchAndThePauseSpreadsToTheSender)
               << " us (drain " << drainUs << " us); lossy " << lossy.rxBufferDrops
               << " rx_buffer_full drops, finish " << lossy.finishUs << " us\n";
 }
+
+TEST(Pfc, LosslessFlowIntoASlowerLinkKeepsThatLinkBusy)
+{
+    // One 16 MiB flow from a 400 Gb/s host through a switch onto GPU 0's 100 Gb/s link, with
+    // priority 0 lossless: the switch pauses the sender again and again, and must resume it
+    // early enough (at XON, while frames still wait) that the 100 Gb/s link never idles. The
+    // message then takes its serialization time on that link plus the path's latency.
+    TopologySpec spec;
+    spec.type = "star";
+    const uint32_t tier = spec.Tier("host-edge");
+    const uint32_t h0 = spec.AddHost(0, 0);
+    const uint32_t h1 = spec.AddHost(1, 0);
+    const uint32_t sw = spec.AddNode(TopologySpec::SWITCH, "edge0", 1);
+    spec.AddLink(h0, sw, tier, RATE_BPS, 100000);
+    spec.AddLink(h1, sw, tier, 4 * RATE_BPS, 100000);
+    FabricHelper fabric;
+    fabric.SetSwitchAdmission("ns3::moe::SharedBufferMmu");
+    fabric.SetSwitchAdmissionAttribute("BufferSize", UintegerValue(4 << 20));
+    fabric.SetSwitchAdmissionAttribute("LosslessPriorities", UintegerValue(1));
+    Ptr<FabricTopology> topo = fabric.Install(spec);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    double deliveredUs = 0;
+    rdma->SetDeliveredCallback(MakeBoundCallback(
+        +[](double* t, const MessageRecord& m) { *t = m.delivered.GetSeconds() * 1e6; },
+        &deliveredUs));
+    const uint64_t bytes = 16 << 20;
+    rdma->Send(1, 0, 0, bytes, 1);
+    Simulator::Run();
+    const uint64_t pauses = topo->GetHost(1)->GetPort(0)->GetPfcCounters().TotalPauseEvents();
+    uint64_t drops = 0;
+    for (const auto& t : FabricStats(topo).CollectTiers())
+    {
+        drops += t.TotalDrops();
+    }
+    Simulator::Destroy();
+    const double frames = static_cast<double>(bytes / 4096);
+    const double serializationUs = frames * WireBytes(DATA_FRAME) * 8 / 1e11 * 1e6;
+    EXPECT_GT(pauses, 10u) << "the sender was paused repeatedly";
+    EXPECT_EQ(drops, 0u);
+    EXPECT_GT(deliveredUs, serializationUs);
+    EXPECT_LT(deliveredUs, serializationUs * 1.005) << "the slow link idled between pauses";
+    RecordProperty("delivered_us", static_cast<int>(deliveredUs));
+    RecordProperty("sender_pause_events", static_cast<int>(pauses));
+    std::cout << "16 MiB lossless 400G -> 100G: " << deliveredUs << " us (serialization "
+              << serializationUs << " us), " << pauses << " pauses\n";
+}

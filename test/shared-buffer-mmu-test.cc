@@ -399,27 +399,36 @@ TEST(SharedBufferMmu, LosslessPausesAtXoffUsesHeadroomAndResumesAtXon)
     EXPECT_EQ(mmu->GetQueueCells(1, 3), 11u * MTU_CELLS);
     EXPECT_EQ(mmu->GetIngressCells(0, 3), 15u * MTU_CELLS);
 
-    // Release the headroom frames first (they left by port 2): no resume, shared is 165.
-    for (int i = 0; i < 4; ++i)
+    // The frames leave in arrival order, as from FIFO queues. Headroom cells go back first,
+    // whichever frame leaves: frame 1 returns its 5 reserve cells and 12 headroom cells,
+    // frames 2..5 17 headroom cells each (5 left), frame 6 the last 5 and 12 shared cells
+    // (shared 153), frame 7 -> 136, frame 8 -> 119 = XON: the 8th release resumes, once. (Had
+    // each frame returned its own cells, the headroom -- the last frames -- would empty only
+    // with the queue, and XON would wait for the 15th.)
+    const std::vector<uint32_t> egressOf{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2};
+    for (uint32_t i = 0; i < 7; ++i)
     {
-        mmu->Release(frames.back(), 2);
-        frames.pop_back();
+        mmu->Release(frames.front(), egressOf[i]);
+        frames.pop_front();
+        EXPECT_EQ(log.calls.size(), 1u) << "no resume after release " << i + 1;
+        if (i == 4)
+        {
+            EXPECT_EQ(mmu->GetHeadroomCells(0, 3), 5u);
+        }
     }
-    mmu->Release(frames.back(), 1); // frame 11, the first headroom frame
-    frames.pop_back();
     EXPECT_EQ(mmu->GetHeadroomCells(0, 3), 0u);
-    EXPECT_EQ(log.calls.size(), 1u);
-    // Shared 165 -> 153 -> 136 -> 119 = XON: the third release resumes, once.
-    mmu->Release(frames.front(), 1);
-    frames.pop_front();
-    mmu->Release(frames.front(), 1);
-    frames.pop_front();
-    EXPECT_EQ(log.calls.size(), 1u);
+    EXPECT_EQ(mmu->GetPoolCells(SharedBufferMmu::HEADROOM_POOL), 0u);
+    EXPECT_EQ(mmu->GetPoolBytes(SharedBufferMmu::HEADROOM_POOL), 0u);
     mmu->Release(frames.front(), 1);
     frames.pop_front();
     ASSERT_EQ(log.calls.size(), 2u);
     EXPECT_EQ(log.calls[1], std::make_tuple(0u, uint8_t(3), false));
-    ReleaseAll(mmu, frames, 1);
+    EXPECT_EQ(mmu->GetIngressCells(0, 3), 7u * MTU_CELLS);
+    for (uint32_t i = 8; i < 15; ++i)
+    {
+        mmu->Release(frames.front(), egressOf[i]);
+        frames.pop_front();
+    }
     EXPECT_EQ(log.calls.size(), 2u);
     EXPECT_EQ(traced, 2u);
     EXPECT_EQ(mmu->GetPauseRequests(), 1u);

@@ -51,8 +51,7 @@ NS_OBJECT_ENSURE_REGISTERED(SharedBufferMmu);
 namespace
 {
 constexpr uint32_t MAX_IPV4_HEADER_BYTES = 60;
-constexpr uint8_t RESERVE_MASK = 0x7f;  ///< QueueEntry::flags: cells taken from a reserve
-constexpr uint8_t HEADROOM_FLAG = 0x80; ///< QueueEntry::flags: the rest came from headroom
+constexpr uint8_t RESERVE_MASK = 0x7f; ///< QueueEntry::flags: cells taken from a reserve
 constexpr uint64_t MAX_RESERVE_PART = 0x7f;
 constexpr uint64_t Q16 = 1ull << 16;
 
@@ -1126,7 +1125,10 @@ SharedBufferMmu::Admit(QueueEntry& entry, uint32_t outPort, DropReason& reason)
                 {
                     reason = DropReason::HEADROOM_OVERFLOW;
                     ++m_drops[static_cast<size_t>(reason)];
-                    if (!ig.paused)
+                    // Pause only a PG that holds cells: its releases will resume it. One with
+                    // none (a shared headroom pool used up by others, or a full lossless pool)
+                    // would never be resumed.
+                    if (!ig.paused && ig.reserveCells + ig.sharedCells + ig.headroomCells > 0)
                     {
                         RequestPause(in, p, true);
                     }
@@ -1142,18 +1144,21 @@ SharedBufferMmu::Admit(QueueEntry& entry, uint32_t outPort, DropReason& reason)
         }
         if (s > 0)
         {
+            const uint64_t b = entry.bytes - rBytes;
             if (toHeadroom)
             {
                 ig.headroomCells += s;
-                Charge(HEADROOM_POOL, s, entry.bytes - rBytes);
+                ig.headroomBytes += b;
+                Charge(HEADROOM_POOL, s, b);
             }
             else
             {
                 ig.sharedCells += s;
-                Charge(LOSSLESS_POOL, s, entry.bytes - rBytes);
+                ig.sharedBytes += b;
+                Charge(LOSSLESS_POOL, s, b);
             }
         }
-        entry.flags = static_cast<uint8_t>(r | (toHeadroom ? HEADROOM_FLAG : 0));
+        entry.flags = static_cast<uint8_t>(r);
         if (!ig.paused &&
             (ig.headroomCells > 0 || (ig.sharedCells > 0 && ig.sharedCells >= XoffLimit())))
         {
@@ -1224,18 +1229,7 @@ SharedBufferMmu::ReleaseCells(QueueEntry& entry, uint32_t outPort)
         ig.reserveCells -= r;
         if (s > 0)
         {
-            if ((entry.flags & HEADROOM_FLAG) != 0)
-            {
-                NS_ASSERT(ig.headroomCells >= s);
-                ig.headroomCells -= s;
-                Uncharge(HEADROOM_POOL, s, entry.bytes - rBytes);
-            }
-            else
-            {
-                NS_ASSERT(ig.sharedCells >= s);
-                ig.sharedCells -= s;
-                Uncharge(LOSSLESS_POOL, s, entry.bytes - rBytes);
-            }
+            ReleaseIngress(ig, s, entry.bytes - rBytes);
         }
         if (ig.paused && ig.headroomCells == 0 &&
             (ig.sharedCells == 0 || ig.sharedCells + m_layout.xonOffsetCells <= XoffLimit()))
@@ -1244,6 +1238,56 @@ SharedBufferMmu::ReleaseCells(QueueEntry& entry, uint32_t outPort)
         }
     }
     return eg.bytes;
+}
+
+void
+SharedBufferMmu::ReleaseIngress(IngressState& ig, uint64_t cells, uint64_t bytes)
+{
+    // Headroom first, whichever of the PG's frames leaves (as switch MMUs and HPCC's model do):
+    // the frames that took headroom arrived last and would leave last, so returning the cells
+    // by frame would keep the headroom full, and XON back, until the PG's queue had drained.
+    NS_ASSERT(ig.headroomCells + ig.sharedCells >= cells &&
+              ig.headroomBytes + ig.sharedBytes >= bytes);
+    const uint64_t h = std::min(cells, ig.headroomCells);
+    const uint64_t sc = cells - h;
+    NS_ASSERT(ig.sharedCells >= sc);
+    ig.headroomCells -= h;
+    ig.sharedCells -= sc;
+    // Bytes follow the cells: what is left of the PG's bytes stays where its cells are.
+    const uint64_t left = ig.headroomBytes + ig.sharedBytes - bytes;
+    uint64_t headroomBytes;
+    if (ig.headroomCells == 0)
+    {
+        headroomBytes = 0;
+    }
+    else if (ig.sharedCells == 0)
+    {
+        headroomBytes = left;
+    }
+    else
+    {
+        headroomBytes = ig.headroomBytes - std::min(bytes, ig.headroomBytes);
+    }
+    const uint64_t sharedBytes = left - headroomBytes;
+    if (h > 0 || headroomBytes != ig.headroomBytes)
+    {
+        Uncharge(HEADROOM_POOL, h, ig.headroomBytes - headroomBytes);
+    }
+    if (sharedBytes >= ig.sharedBytes)
+    {
+        // Bytes moved from headroom into the pool with the headroom's cells gone.
+        Charge(LOSSLESS_POOL, 0, sharedBytes - ig.sharedBytes);
+        if (sc > 0)
+        {
+            Uncharge(LOSSLESS_POOL, sc, 0);
+        }
+    }
+    else
+    {
+        Uncharge(LOSSLESS_POOL, sc, ig.sharedBytes - sharedBytes);
+    }
+    ig.headroomBytes = headroomBytes;
+    ig.sharedBytes = sharedBytes;
 }
 
 void

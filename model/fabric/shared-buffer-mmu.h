@@ -249,8 +249,13 @@ class SharedBufferMmu : public FabricAdmission
         uint64_t reserveCells{0};
         uint64_t sharedCells{0};
         uint64_t headroomCells{0};
+        uint64_t sharedBytes{0};   ///< bytes of the frames whose cells sharedCells counts
+        uint64_t headroomBytes{0}; ///< bytes of the frames whose cells headroomCells counts
         bool paused{false};
     };
+
+    /// Return @p cells / @p bytes (not from a reserve) of a lossless PG: headroom first.
+    void ReleaseIngress(IngressState& ig, uint64_t cells, uint64_t bytes);
 
     std::string ComputeLayout(uint32_t numPorts, Layout& out) const;
     void ApplyLayout(const Layout& layout);
