@@ -367,13 +367,17 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     const std::string problem = probe->Validate(maxPorts);
     if (!problem.empty())
     {
-        static const std::map<std::string, std::string> keys{
+        // Automatic headroom is sized from the links: if it does not fit, the buffer is too small.
+        const std::map<std::string, std::string> keys{
             {"BufferSize", "switch.buffer.size"},
             {"CellSize", "switch.buffer.cell_size"},
             {"Alpha", "switch.buffer.alpha"},
             {"EgressReservedBytes", "switch.buffer.egress_reserved"},
-            {"IngressReservedBytes", "switch.buffer.lossless_priorities"},
-            {"HeadroomBytes", "switch.buffer.lossless_priorities"},
+            {"IngressReservedBytes", "switch.buffer.size"},
+            {"HeadroomBytes",
+             s.headroomBytes != 0 ? "switch.buffer.headroom" : "switch.buffer.size"},
+            {"LossyPoolBytes", "switch.buffer.size"},
+            {"LosslessPoolBytes", "switch.buffer.size"},
             {"LosslessPriorities", "switch.buffer.lossless_priorities"},
             {"XoffAlpha", "switch.buffer.xoff_alpha"},
             {"XonOffsetBytes", "switch.buffer.xon_offset"},

@@ -47,8 +47,10 @@ struct Link
     Ptr<FabricNetDevice> b;
     Sink sinkA;
     Sink sinkB;
-    /// Bytes a started per priority inside [windowStart, windowEnd).
+    /// Bytes a started per priority inside [windowStart, windowEnd): data frames as stored, and
+    /// all frames (any size) on the wire.
     std::array<uint64_t, NUM_PRIORITIES> windowBytes{};
+    std::array<uint64_t, NUM_PRIORITIES> windowWire{};
     int64_t windowStart{0};
     int64_t windowEnd{0};
     std::vector<std::pair<int64_t, Time>> storms; ///< (priority, pausedFor) at a
@@ -83,14 +85,22 @@ struct Link
     void OnTx(Ptr<const Packet> p)
     {
         const int64_t now = Simulator::Now().GetPicoSeconds();
-        if (now < windowStart || now >= windowEnd || p->GetSize() != DATA_FRAME)
+        if (now < windowStart || now >= windowEnd)
         {
             return;
         }
         // The test frames carry their priority in their first byte (see Fill()).
         uint8_t prio = 0;
         p->CopyData(&prio, 1);
-        windowBytes[prio] += p->GetSize();
+        if (prio >= NUM_PRIORITIES)
+        {
+            return;
+        }
+        windowWire[prio] += WireBytes(p->GetSize());
+        if (p->GetSize() == DATA_FRAME)
+        {
+            windowBytes[prio] += p->GetSize();
+        }
     }
 
     void OnStorm(uint8_t priority, Time pausedFor)
@@ -99,16 +109,16 @@ struct Link
         stormAtPs.push_back(Simulator::Now().GetPicoSeconds());
     }
 
-    /// Queue @p n data frames on @p priority of a (first payload byte = priority).
-    void Fill(uint8_t priority, uint32_t n)
+    /// Queue @p n frames of @p size bytes on @p priority of a (first byte = priority).
+    void Fill(uint8_t priority, uint32_t n, uint32_t size = DATA_FRAME)
     {
-        std::vector<uint8_t> data(DATA_FRAME, 0);
+        std::vector<uint8_t> data(size, 0);
         data[0] = priority;
         for (uint32_t i = 0; i < n; ++i)
         {
             QueueEntry e;
-            e.packet = Create<Packet>(data.data(), DATA_FRAME);
-            e.bytes = DATA_FRAME;
+            e.packet = Create<Packet>(data.data(), size);
+            e.bytes = size;
             e.priority = priority;
             a->Enqueue(std::move(e));
         }
@@ -215,6 +225,26 @@ TEST(EgressScheduling, PausedDwrrPriorityDoesNotBlockTheOther)
     Simulator::Run();
     std::cout << "after resume: " << link.Share(1) << "\n";
     EXPECT_NEAR(link.Share(1), 0.75, 0.05 * 0.75);
+}
+
+TEST(EgressScheduling, DwrrSplitsLinkTimeWhateverTheFrameSizes)
+{
+    // Equal weights, priority 1 sends 64-byte frames (88 bytes on the wire, 27 % overhead),
+    // priority 2 full frames: each gets half of the link's time. Counting stored bytes would
+    // give the small frames 57.7 %.
+    Link link;
+    link.a->SetAttribute("Scheduler", StringValue("dwrr"));
+    link.windowStart = 100000000;
+    link.windowEnd = 600000000;
+    link.Fill(1, 100000, 64);
+    link.Fill(2, 2000);
+    Simulator::Stop(PicoSeconds(link.windowEnd));
+    Simulator::Run();
+    const double total = static_cast<double>(link.windowWire[1] + link.windowWire[2]);
+    const double small = static_cast<double>(link.windowWire[1]) / total;
+    std::cout << "64-byte frames' share of the wire: " << small << "\n";
+    EXPECT_NEAR(small, 0.5, 0.05 * 0.5);
+    RecordProperty("small_frame_wire_share_permille", static_cast<int>(small * 1000));
 }
 
 TEST(PfcWatchdog, ReportsAStormExactlyOnce)

@@ -585,3 +585,38 @@ TEST(Pfc, LosslessFlowIntoASlowerLinkKeepsThatLinkBusy)
     std::cout << "16 MiB lossless 400G -> 100G: " << deliveredUs << " us (serialization "
               << serializationUs << " us), " << pauses << " pauses\n";
 }
+
+TEST(Pfc, PauseTimeRunsFromReceptionNotFromTheResponse)
+{
+    // As above with the default response delay (394 quanta = 2017.28 ns at 100 Gb/s): the
+    // 1000-quanta pause stops a 2017.28 ns after it arrived, but its 5.12 us still count from
+    // the arrival (802.3 Annex 31B), so a resumes at arrival + 5120 ns, paused 3102.72 ns.
+    Link link;
+    Link::Fill(link.a, 20);
+    PfcInfo pfc;
+    pfc.enableVector = 0x01;
+    pfc.quanta[0] = 1000;
+    Ptr<Packet> payload = BuildPfcFrame(Mac48Address::ConvertFrom(link.b->GetAddress()), pfc);
+    payload->RemoveAtStart(ETH_HEADER_BYTES);
+    Simulator::Schedule(MicroSeconds(1), [&] {
+        link.b->Send(payload, Mac48Address("01:80:c2:00:00:01"), ETHERTYPE_MAC_CONTROL);
+    });
+    std::vector<std::pair<int64_t, bool>> pauseState;
+    link.a->TraceConnectWithoutContext(
+        "PauseState",
+        MakeBoundCallback(
+            +[](std::vector<std::pair<int64_t, bool>>* log, uint8_t, bool paused) {
+                log->emplace_back(Simulator::Now().GetPicoSeconds(), paused);
+            },
+            &pauseState));
+    Simulator::Run();
+    const int64_t arrival = 1000000 + PFC_TX_PS + LINK_DELAY_PS;
+    const int64_t response = link.a->GetPfcResponseDelay().GetPicoSeconds();
+    ASSERT_EQ(response, 2017280);
+    ASSERT_EQ(pauseState.size(), 2u);
+    EXPECT_EQ(pauseState[0], std::make_pair(arrival + response, true));
+    EXPECT_EQ(pauseState[1], std::make_pair(arrival + 5120000, false));
+    EXPECT_EQ(link.a->GetPausedTime(0), PicoSeconds(5120000 - response));
+    EXPECT_EQ(link.sinkB.dataFrames, 20u);
+    Simulator::Destroy();
+}

@@ -673,6 +673,25 @@ TEST(SharedBufferMmu, ImpossibleSettingsNameTheAttribute)
     EXPECT_PRED2(startsWith, error({{"CellSize", "0"}}), "CellSize: ");
     EXPECT_PRED2(startsWith, error({{"BufferSize", "100"}}), "BufferSize: ");
     EXPECT_PRED2(startsWith, error({{"LosslessPoolFraction", "2"}}), "LosslessPoolFraction: ");
+    // Headroom that cannot hold one frame, a lossless class without a pool, a static XOFF the
+    // pool never reaches.
+    EXPECT_PRED2(
+        startsWith,
+        error({{"LosslessPriorities", "8"}, {"HeadroomAuto", "false"}, {"HeadroomBytes", "1000"}}),
+        "HeadroomBytes: headroom of 1024 bytes cannot hold one frame");
+    EXPECT_PRED2(startsWith,
+                 error({{"LosslessPriorities", "8"},
+                        {"HeadroomAuto", "false"},
+                        {"SharedHeadroomBytes", "1000"}}),
+                 "SharedHeadroomBytes: ");
+    EXPECT_PRED2(startsWith,
+                 error({{"LosslessPriorities", "8"}, {"LosslessPoolFraction", "0"}}),
+                 "LosslessPoolBytes: the lossless priorities have no service pool");
+    EXPECT_PRED2(startsWith,
+                 error({{"LosslessPriorities", "8"},
+                        {"LosslessPoolBytes", "100000"},
+                        {"XoffBytes", "200000"}}),
+                 "XoffBytes: ");
 }
 
 TEST(SharedBufferMmuDeathTest, InitializeRefusesAnImpossibleConfiguration)

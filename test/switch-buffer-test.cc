@@ -120,6 +120,15 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
     c = Incast("tail-drop");
     c["switch"]["buffer"]["alpha"] = 1;
     EXPECT_EQ(error(c).rfind("switch.buffer.alpha: unknown key", 0), 0u) << error(c);
+    // Headroom: a configured one too small for a frame names switch.buffer.headroom; automatic
+    // headroom that does not fit names the buffer.
+    c = Incast("shared");
+    c["switch"]["buffer"]["lossless_priorities"] = {0};
+    c["switch"]["buffer"]["headroom"] = 1000;
+    EXPECT_EQ(error(c).rfind("switch.buffer.headroom: headroom of 1024 bytes", 0), 0u) << error(c);
+    c["switch"]["buffer"].erase("headroom");
+    c["switch"]["buffer"]["size"] = "256KiB";
+    EXPECT_EQ(error(c).rfind("switch.buffer.size:", 0), 0u) << error(c);
     c = Incast("shared");
     c["switch"]["pfc"]["watchdog"] = {{"timeout", "1ms"}, {"action", "shut"}};
     EXPECT_EQ(error(c).rfind("switch.pfc.watchdog.action:", 0), 0u) << error(c);

@@ -154,10 +154,12 @@ FabricNetDevice::GetTypeId()
                           MakeUintegerChecker<uint16_t>(1, 0xffff))
             .AddAttribute("PfcRefreshFraction",
                           "While a pause is still requested, it is sent again once this "
-                          "fraction of the pause time has passed since the last pause frame.",
+                          "fraction of the pause time has passed since the last pause frame "
+                          "(at most 0.9: the refresh itself waits for a frame boundary, the "
+                          "cable and the peer's response, and must land before the pause ends).",
                           DoubleValue(0.5),
                           MakeDoubleAccessor(&FabricNetDevice::m_pfcRefreshFraction),
-                          MakeDoubleChecker<double>(0.01, 1.0))
+                          MakeDoubleChecker<double>(0.01, 0.9))
             .AddAttribute("PfcResponseDelay",
                           "Time from the arrival of a PFC frame to its effect on this port's "
                           "egress; negative: the IEEE 802.3 Annex 31B bound at the port's rate "
@@ -591,6 +593,7 @@ void
 FabricNetDevice::ApplyPfc(PfcInfo pfc)
 {
     PfcState& s = Pfc();
+    const int64_t responsePs = GetPfcResponseDelay().GetPicoSeconds();
     for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
     {
         if ((pfc.enableVector & (1u << p)) == 0)
@@ -612,11 +615,16 @@ FabricNetDevice::ApplyPfc(PfcInfo pfc)
             SetPaused(p, false);
             continue;
         }
-        // The pause timer restarts with every frame (802.1Qbb): a refresh extends it.
-        s.expiry[p] = Simulator::Schedule(PicoSeconds(PfcQuantaPs(pfc.quanta[p], m_bps)),
-                                          &FabricNetDevice::PfcExpire,
-                                          this,
-                                          p);
+        // The pause timer restarts with every frame (802.1Qbb): a refresh extends it. It runs
+        // from the frame's reception (802.3 Annex 31B); the response delay only bounds how soon
+        // transmission stops, so what is left of it here is the quanta minus that delay.
+        const int64_t left = PfcQuantaPs(pfc.quanta[p], m_bps) - responsePs;
+        if (left <= 0)
+        {
+            SetPaused(p, false); // expired before it could take effect
+            continue;
+        }
+        s.expiry[p] = Simulator::Schedule(PicoSeconds(left), &FabricNetDevice::PfcExpire, this, p);
         SetPaused(p, true);
     }
 }
@@ -1010,7 +1018,9 @@ FabricNetDevice::TryTransmitDwrr()
             m_dwrrDeficit[p] = 0;
         }
     }
-    const int64_t unit = static_cast<int64_t>(m_mtu) + ETH_HEADER_BYTES;
+    // Deficits count bytes on the wire (FCS, preamble, inter-frame gap, padding included), so
+    // weights split link time whatever the frame sizes: stored bytes would favour small frames.
+    const int64_t unit = WireBytes(m_mtu + ETH_HEADER_BYTES);
     while (active != 0)
     {
         int p = m_dwrrCurrent;
@@ -1031,7 +1041,7 @@ FabricNetDevice::TryTransmitDwrr()
         const uint32_t bytes = ServePriority(static_cast<uint8_t>(p));
         if (bytes != 0)
         {
-            m_dwrrDeficit[p] -= bytes;
+            m_dwrrDeficit[p] -= WireBytes(bytes);
             return;
         }
         // The pull source had nothing: not backlogged after all.

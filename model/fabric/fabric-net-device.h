@@ -114,10 +114,11 @@ struct FabricPfcCounters
  * the StrictPriorities, which stay strict above it. Each priority can be paused; a paused
  * priority is skipped at the next frame boundary, so PFC only has to call SetPaused().
  *
- * DWRR: priority p's quantum is DwrrWeights[p] x (Mtu + 14) bytes (one largest frame as
- * buffered, Ethernet header included, FCS and preamble not). A round visits the backlogged DWRR
+ * DWRR: priority p's quantum is DwrrWeights[p] x the wire bytes of one largest frame (Mtu + 14
+ * stored bytes plus FCS, preamble/SFD and inter-frame gap). A round visits the backlogged DWRR
  * priorities from 7 down to 0; a visit adds the quantum to the priority's deficit and serves it
- * while the deficit is positive, each frame subtracting its buffered bytes. The deficit may thus
+ * while the deficit is positive, each frame subtracting its bytes on the wire (so weights split
+ * link time whatever the frame sizes). The deficit may thus
  * go negative by less than one frame (the frame's size is not known before it is taken: the pull
  * source hands over a frame, it does not show one), which the next visit repays, so long-run
  * shares follow the weights exactly as in classic DRR. A priority that is not backlogged --

@@ -865,6 +865,36 @@ SharedBufferMmu::ComputeLayout(uint32_t numPorts, Layout& out) const
             static_cast<uint64_t>(std::floor(static_cast<double>(rest) * m_losslessPoolFraction));
         out.lossyPoolCells = rest - out.losslessPoolCells;
     }
+    if (lossless != 0)
+    {
+        // A lossless frame must be able to wait somewhere: its PG's headroom (or the shared
+        // headroom pool) must hold at least one largest frame, and the lossless pool must exist
+        // and reach any static XOFF, or every frame past the reserve lands in headroom at once.
+        const uint64_t frameCells = CeilDiv(m_maxFrameBytes, cell);
+        const uint64_t perPg =
+            *std::min_element(out.headroomCells.begin(), out.headroomCells.end());
+        if (out.sharedHeadroomCells != 0 ? out.sharedHeadroomCells < frameCells
+                                         : perPg < frameCells)
+        {
+            return std::string(out.sharedHeadroomCells != 0 ? "SharedHeadroomBytes"
+                                                            : "HeadroomBytes") +
+                   ": headroom of " +
+                   bytes(out.sharedHeadroomCells != 0 ? out.sharedHeadroomCells : perPg) +
+                   " bytes cannot hold one frame of MaxFrameBytes " +
+                   std::to_string(m_maxFrameBytes) + " (" + bytes(frameCells) + " bytes in cells)";
+        }
+        if (out.losslessPoolCells == 0)
+        {
+            return "LosslessPoolBytes: the lossless priorities have no service pool (reserves, "
+                   "headroom and the lossy pool take the whole buffer)";
+        }
+        if (m_xoffBytes != 0 && CeilDiv(m_xoffBytes, cell) > out.losslessPoolCells)
+        {
+            return "XoffBytes: " + std::to_string(m_xoffBytes) +
+                   " bytes exceed the lossless pool (" + bytes(out.losslessPoolCells) +
+                   " bytes); XOFF would never be reached before the pool is full";
+        }
+    }
     if (lossy != 0 && out.lossyPoolCells == 0 && out.egressReserveCells == 0)
     {
         return "LossyPoolBytes: the lossy priorities have neither a pool nor reserves";
