@@ -472,6 +472,45 @@ ParseNicReceive(ScenarioSettings& s, ConfigReader& nic, uint32_t numGpus)
     }
     rx.Finish();
 }
+
+/// A rate key of transport.cc within [1 kbps, 10 Tbps] (GetRate itself rejects only 0).
+uint64_t
+ReadCcRate(ConfigReader& cc, const std::string& key, const std::string& def)
+{
+    const uint64_t bps = cc.GetRate(key, def);
+    constexpr uint64_t LO = 1000;
+    constexpr uint64_t HI = 10000000000000ull;
+    if (bps < LO || bps > HI)
+    {
+        throw ConfigError(cc.PathOf(key),
+                          FormatRate(bps) + " is out of range; accepted 1kbps..10Tbps");
+    }
+    return bps;
+}
+
+/// transport.cc: the congestion-control algorithm and its parameters (defaults and their
+/// sources: doc/moe-fabric.rst, "Congestion control").
+void
+ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
+{
+    s.ccType = cc.GetEnum("type", "none", {"none", "dcqcn"});
+    if (s.ccType != "dcqcn")
+    {
+        return;
+    }
+    ScenarioSettings::Dcqcn& d = s.dcqcn;
+    d.g = cc.GetDouble("g", 1.0 / 256, 1.0 / 65536, 1);
+    d.initialAlpha = cc.GetDouble("initial_alpha", 1.0, 0, 1);
+    d.alphaIntervalPs = cc.GetTimePs("alpha_interval", "55us", 1000, PS_PER_S);
+    d.rateDecreaseIntervalPs = cc.GetTimePs("rate_decrease_interval", "4us", 0, PS_PER_S);
+    d.rateIncreaseIntervalPs = cc.GetTimePs("rate_increase_interval", "55us", 1000, PS_PER_S);
+    d.byteCounter = cc.GetBytes("byte_counter", 10000000, 0, 1ull << 40);
+    d.fastRecoverySteps = static_cast<uint32_t>(cc.GetUint("fast_recovery_steps", 5, 0, 1000));
+    d.rateAiBps = ReadCcRate(cc, "rate_ai", "40Mbps");
+    d.rateHaiBps = ReadCcRate(cc, "rate_hai", "400Mbps");
+    d.minRateBps = ReadCcRate(cc, "min_rate", "100Mbps");
+    d.cnpIntervalPs = cc.GetTimePs("cnp_interval", "50us", 0, PS_PER_S);
+}
 } // namespace
 
 ScenarioSettings
@@ -517,6 +556,9 @@ ParseScenario(const Json& config, Json& effective)
                                       "the general one");
             }
             s.controlPriority = static_cast<uint32_t>(tr.GetUint("control_priority", 6, 0, 7));
+            ConfigReader cc = tr.GetObject("cc");
+            ParseCongestionControl(s, cc);
+            cc.Finish();
         }
         s.classPriority.resize(NUM_TRAFFIC_CLASSES);
         for (uint8_t c = 0; c < NUM_TRAFFIC_CLASSES; ++c)
@@ -757,6 +799,10 @@ ParseScenario(const Json& config, Json& effective)
         s.pcap = out.GetEnum("pcap", "none", {"none", "hosts", "all"});
         s.sampleIntervalPs = out.GetTimePs("sample_interval", "0s", 0, 1000 * PS_PER_S);
         s.pfcEventsCsv = out.GetBool("pfc_events_csv", false);
+        if (s.transportType == "rdma")
+        {
+            s.qpRatesCsv = out.GetBool("qp_rates_csv", false);
+        }
         out.Finish();
     }
 
@@ -929,6 +975,27 @@ Scenario::Build(const std::string& outputDir)
         rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(PicoSeconds(s.rtoLowPs)));
         rdma->SetAttribute("RtoLowPackets", UintegerValue(s.rtoLowPackets));
         rdma->SetAttribute("ControlPriority", UintegerValue(s.controlPriority));
+        if (s.ccType == "dcqcn")
+        {
+            const ScenarioSettings::Dcqcn& d = s.dcqcn;
+            rdma->SetCongestionControl("ns3::moe::DcqcnCongestionControl");
+            rdma->SetCongestionControlAttribute("G", DoubleValue(d.g));
+            rdma->SetCongestionControlAttribute("InitialAlpha", DoubleValue(d.initialAlpha));
+            rdma->SetCongestionControlAttribute("AlphaInterval",
+                                                TimeValue(PicoSeconds(d.alphaIntervalPs)));
+            rdma->SetCongestionControlAttribute("RateDecreaseInterval",
+                                                TimeValue(PicoSeconds(d.rateDecreaseIntervalPs)));
+            rdma->SetCongestionControlAttribute("RateIncreaseInterval",
+                                                TimeValue(PicoSeconds(d.rateIncreaseIntervalPs)));
+            rdma->SetCongestionControlAttribute("ByteCounter", UintegerValue(d.byteCounter));
+            rdma->SetCongestionControlAttribute("FastRecoverySteps",
+                                                UintegerValue(d.fastRecoverySteps));
+            rdma->SetCongestionControlAttribute("RateAi", DataRateValue(DataRate(d.rateAiBps)));
+            rdma->SetCongestionControlAttribute("RateHai", DataRateValue(DataRate(d.rateHaiBps)));
+            rdma->SetCongestionControlAttribute("MinRate", DataRateValue(DataRate(d.minRateBps)));
+            rdma->SetCongestionControlAttribute("CnpInterval",
+                                                TimeValue(PicoSeconds(d.cnpIntervalPs)));
+        }
         rdma->SetSeed(s.seed);
         m_transport = rdma;
     }
@@ -1286,8 +1353,26 @@ Scenario::OnPfcEvent(uint32_t node, uint32_t port, bool sent, uint8_t priority, 
                 << static_cast<uint32_t>(priority) << ',' << quanta << '\n';
 }
 
+void
+Scenario::OnQpRate(uint32_t host, uint32_t qpn, uint64_t rateBps, uint8_t event)
+{
+    Ptr<RdmaNic> nic = DynamicCast<RdmaTransport>(m_transport)->GetNic(host);
+    const uint32_t index = (qpn - 2) / 2;
+    const SenderQp& qp = nic->GetSenderQp(index);
+    m_qpRates << FormatSeconds(Simulator::Now()) << ',' << host << ',' << qp.dst << ','
+              << static_cast<uint32_t>(qp.cls) << ',' << qpn << ','
+              << (rateBps == 0 ? nic->GetQpLineRate(index) : rateBps) << ','
+              << RateEventName(static_cast<RateEvent>(event)) << '\n';
+}
+
 namespace
 {
+void
+QpRateSink(Scenario* sc, uint32_t host, uint32_t qpn, uint64_t rateBps, uint8_t event)
+{
+    sc->OnQpRate(host, qpn, rateBps, event);
+}
+
 void
 PfcSentSink(Scenario* sc, uint32_t node, uint32_t port, uint8_t priority, uint16_t quanta)
 {
@@ -1325,6 +1410,10 @@ Scenario::Run()
                     MakeBoundCallback(&PfcReceivedSink, this, node, port));
             }
         }
+    }
+    if (m_settings.qpRatesCsv)
+    {
+        m_transport->TraceConnectWithoutContext("QpRate", MakeBoundCallback(&QpRateSink, this));
     }
     if (m_moe != nullptr)
     {
@@ -1414,7 +1503,8 @@ Scenario::DescribeDryRun() const
     os << "transport: " << s.transportType << ", mtu " << s.mtu;
     if (s.transportType == "rdma")
     {
-        os << ", ack every " << s.ackInterval << ", " << s.recovery;
+        os << ", ack every " << s.ackInterval << ", " << s.recovery << ", congestion control "
+           << s.ccType;
     }
     os << "\n";
     if (s.moe)
@@ -1559,6 +1649,10 @@ Scenario::MakeSummary() const
         tr["out_of_order_packets"] = c.outOfOrderPackets;
         tr["discarded_packets"] = c.discardedPackets;
         tr["control_frames_dropped"] = c.controlFramesDropped;
+        tr["ce_packets"] = c.cePackets;
+        tr["cnps_sent"] = c.cnpsSent;
+        tr["cnps_received"] = c.cnpsReceived;
+        tr["rate_decreases"] = c.rateDecreases;
     }
     j["transport"] = tr;
 
@@ -1693,7 +1787,12 @@ Scenario::HumanSummary() const
     {
         const RdmaCounters& c = rdma->GetCounters();
         os << "  transport: " << c.dataPackets << " data packets, " << c.retransmittedPackets
-           << " retransmitted, " << c.timeouts << " timeouts\n";
+           << " retransmitted, " << c.timeouts << " timeouts";
+        if (m_settings.ccType != "none")
+        {
+            os << ", " << c.cnpsSent << " CNPs, " << c.rateDecreases << " rate decreases";
+        }
+        os << "\n";
     }
     os << "  speed: " << std::fixed << std::setprecision(2) << m_wallSeconds << " s wall, "
        << std::setprecision(2)
@@ -1749,6 +1848,10 @@ Scenario::WriteOutputs(const std::string& dir) const
     {
         writeFile("pfc_events.csv",
                   "time_s,node,port,direction,priority,quanta\n" + m_pfcEvents.str());
+    }
+    if (m_settings.qpRatesCsv)
+    {
+        writeFile("qp_rates.csv", "time_s,host,dst,class,qpn,rate_bps,event\n" + m_qpRates.str());
     }
     if (m_moe != nullptr && m_settings.messagesCsv)
     {

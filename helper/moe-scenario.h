@@ -78,6 +78,24 @@ struct ScenarioSettings
     uint32_t controlPriority{6};
     std::vector<uint8_t> classPriority; ///< 8 entries
 
+    std::string ccType{"none"}; ///< transport.cc.type: "none" | "dcqcn"
+
+    /// transport.cc of type "dcqcn" (see DcqcnCongestionControl)
+    struct Dcqcn
+    {
+        double g{1.0 / 256};
+        double initialAlpha{1.0};
+        int64_t alphaIntervalPs{0};
+        int64_t rateDecreaseIntervalPs{0};
+        int64_t rateIncreaseIntervalPs{0};
+        uint64_t byteCounter{0};
+        uint32_t fastRecoverySteps{5};
+        uint64_t rateAiBps{0};
+        uint64_t rateHaiBps{0};
+        uint64_t minRateBps{0};
+        int64_t cnpIntervalPs{0};
+    } dcqcn;
+
     bool moe{false};         ///< workload.type "moe" (else the all-to-all of traffic.*)
     MoeWorkloadSpec moeSpec; ///< workload.* when moe
     MoeWorkloadOptions moeOptions;
@@ -93,6 +111,7 @@ struct ScenarioSettings
     bool layerPhasesCsv{true};
     int64_t sampleIntervalPs{0}; ///< queue and buffer occupancy samples (0 = off)
     bool pfcEventsCsv{false};    ///< log every PFC frame sent and received
+    bool qpRatesCsv{false};      ///< log every congestion-control rate change
     std::string pcap;            ///< "none" | "hosts" | "all"
 
     int64_t stopTimePs{0};
@@ -147,6 +166,9 @@ class Scenario
     /// @brief A PFC frame was sent (@p sent) or received on (@p node, @p port): a row of
     /// pfc_events.csv (with output.pfc_events_csv).
     void OnPfcEvent(uint32_t node, uint32_t port, bool sent, uint8_t priority, uint16_t quanta);
+    /// @brief Congestion control set QP @p qpn of @p host to @p rateBps (0 = line rate): a row
+    /// of qp_rates.csv (with output.qp_rates_csv).
+    void OnQpRate(uint32_t host, uint32_t qpn, uint64_t rateBps, uint8_t event);
 
     /// @brief "fnv1a64:<16 hex digits>" of the canonical effective config.
     std::string GetConfigHash() const;
@@ -197,6 +219,7 @@ class Scenario
     std::ostringstream m_queueSamples;  ///< queue_samples.csv rows
     std::ostringstream m_bufferSamples; ///< buffer_samples.csv rows
     std::ostringstream m_pfcEvents;     ///< pfc_events.csv rows
+    std::ostringstream m_qpRates;       ///< qp_rates.csv rows
     std::string m_stopReason{"stop_time"};
     uint64_t m_lastProgress{0};
     Time m_lastProgressTime;

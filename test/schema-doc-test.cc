@@ -310,6 +310,7 @@ struct Variant
     std::string gate;       ///< workload.gate.type ("" without a workload)
     std::string deployment; ///< workload.deployment.type ("" without a workload)
     std::string buffer;     ///< switch.buffer.type
+    std::string cc;         ///< transport.cc.type ("" with the ideal transport)
 };
 
 /// The words of "Applies to", by the setting they name (values of one setting are alternatives).
@@ -320,6 +321,7 @@ const std::vector<std::pair<std::string, std::set<std::string>>> APPLIES_WORDS{
     {"gate", {"uniform", "zipf", "affinity", "replay"}},
     {"deployment", {"co-located", "disaggregated"}},
     {"buffer", {"tail-drop", "shared"}},
+    {"cc", {"none", "dcqcn"}},
 };
 
 /// Whether @p row's "Applies to" cell admits a config of variant @p v: `all`, or for every
@@ -370,12 +372,8 @@ Applies(const DocRow& row, const Variant& v, std::vector<std::string>* problems 
         problems->push_back(std::string(SCENARIO_DOC) + ":" + std::to_string(row.line) + ": `" +
                             row.key + "`: empty Applies to");
     }
-    const std::vector<std::string> values{v.topology,
-                                          v.transport,
-                                          v.workload,
-                                          v.gate,
-                                          v.deployment,
-                                          v.buffer};
+    const std::vector<std::string>
+        values{v.topology, v.transport, v.workload, v.gate, v.deployment, v.buffer, v.cc};
     for (size_t k = 0; k < named.size(); ++k)
     {
         if (!named[k].empty() && named[k].count(values[k]) == 0)
@@ -476,6 +474,16 @@ CoverageConfigs()
     out.push_back({"shared buffer without ECN", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"buffer": {"type": "shared", "alpha": 2}, "ecn": {"enabled": false}} })")});
+    out.push_back({"dcqcn with every parameter and the rate log", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "switch": {"buffer": {"type": "shared"}},
+        "transport": {"cc": {"type": "dcqcn", "g": 0.0625, "initial_alpha": 0.5,
+                             "alpha_interval": "1us", "rate_decrease_interval": "50us",
+                             "rate_increase_interval": "300us", "byte_counter": "32KiB",
+                             "fast_recovery_steps": 1, "rate_ai": "5Mbps",
+                             "rate_hai": "50Mbps", "min_rate": "1Mbps",
+                             "cnp_interval": "4us"}},
+        "output": {"qp_rates_csv": true} })")});
     out.push_back({"traffic matrix, GPU list, spraying", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"load_balancing": "spray"},
@@ -527,6 +535,7 @@ DefaultConfigs()
         {"leaf-spine defaults", Json::parse(R"({"topology": {"type": "leaf-spine"}})")},
         {"rail-optimized defaults", Json::parse(R"({"topology": {"type": "rail-optimized"}})")},
         {"ideal defaults", Json::parse(R"({"transport": {"type": "ideal"}})")},
+        {"dcqcn defaults", Json::parse(R"({"transport": {"cc": {"type": "dcqcn"}}})")},
         {"moe defaults (deepseek-v3 on h800)", Json::parse(R"({"workload": {}})")},
         {"moe zipf defaults", Json::parse(R"({"workload": {"gate": {"type": "zipf"}}})")},
         {"moe affinity defaults",
@@ -577,6 +586,10 @@ Parse(const Json& config)
     p.variant.topology = p.effective["topology"]["type"].get<std::string>();
     p.variant.transport = p.effective["transport"]["type"].get<std::string>();
     p.variant.buffer = p.effective["switch"]["buffer"]["type"].get<std::string>();
+    if (p.effective["transport"].contains("cc"))
+    {
+        p.variant.cc = p.effective["transport"]["cc"]["type"].get<std::string>();
+    }
     if (p.effective.contains("workload"))
     {
         p.variant.workload = "moe";
@@ -1129,12 +1142,14 @@ const char* CSV_LAYER_PHASES = "Column (layer_phases.csv)";
 const char* CSV_QUEUE_SAMPLES = "Column (queue_samples.csv)";
 const char* CSV_BUFFER_SAMPLES = "Column (buffer_samples.csv)";
 const char* CSV_PFC_EVENTS = "Column (pfc_events.csv)";
+const char* CSV_QP_RATES = "Column (qp_rates.csv)";
 const std::vector<std::string> CSV_TABLES{CSV_A2A_MESSAGES,
                                           CSV_MOE_MESSAGES,
                                           CSV_LAYER_PHASES,
                                           CSV_QUEUE_SAMPLES,
                                           CSV_BUFFER_SAMPLES,
-                                          CSV_PFC_EVENTS};
+                                          CSV_PFC_EVENTS,
+                                          CSV_QP_RATES};
 
 std::vector<std::string>
 SplitCsvLine(const std::string& line)
@@ -1515,18 +1530,16 @@ TEST(SchemaDoc, ParserReadsOnlyKeyTables)
     EXPECT_EQ(t.rows[0].line, 5);
     EXPECT_EQ(t.rows[1].key, "c.<tier>.d");
     EXPECT_EQ(t.rows[1].cells.at("Type"), "`x|y` stays one cell");
-    const Variant a2a{"fat-tree", "rdma", "all-to-all", "", "", "tail-drop"};
-    const Variant zipf{"fat-tree", "rdma", "moe", "zipf", "co-located", "tail-drop"};
-    const Variant uniformPool{"rail-optimized",
-                              "ideal",
-                              "moe",
-                              "uniform",
-                              "disaggregated",
-                              "shared"};
+    const Variant a2a{"fat-tree", "rdma", "all-to-all", "", "", "tail-drop", "none"};
+    const Variant zipf{"fat-tree", "rdma", "moe", "zipf", "co-located", "tail-drop", "none"};
+    const Variant
+        uniformPool{"rail-optimized", "ideal", "moe", "uniform", "disaggregated", "shared", "none"};
     EXPECT_TRUE(Applies(t.rows[1], a2a));
     EXPECT_TRUE(Applies(t.rows[1], zipf));
-    EXPECT_FALSE(Applies(t.rows[1], {"leaf-spine", "rdma", "all-to-all", "", "", "tail-drop"}));
-    EXPECT_FALSE(Applies(t.rows[1], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop"}));
+    EXPECT_FALSE(
+        Applies(t.rows[1], {"leaf-spine", "rdma", "all-to-all", "", "", "tail-drop", "none"}));
+    EXPECT_FALSE(
+        Applies(t.rows[1], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop", "none"}));
     EXPECT_TRUE(Applies(t.rows[0], uniformPool));
     EXPECT_TRUE(Applies(t.rows[2], zipf));
     EXPECT_FALSE(Applies(t.rows[2], uniformPool));
@@ -1537,7 +1550,8 @@ TEST(SchemaDoc, ParserReadsOnlyKeyTables)
     EXPECT_FALSE(Applies(t.rows[4], zipf));
     EXPECT_TRUE(Applies(t.rows[5], uniformPool));
     EXPECT_FALSE(Applies(t.rows[5], zipf)); // rdma
-    EXPECT_FALSE(Applies(t.rows[5], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop"}));
+    EXPECT_FALSE(
+        Applies(t.rows[5], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop", "none"}));
     std::vector<std::string> problems;
     for (const auto& row : t.rows)
     {
@@ -1833,6 +1847,36 @@ TEST(SchemaDoc, SampleAndPfcCsvColumnsMatch)
         EXPECT_TRUE(problems.empty()) << JoinLines(problems);
         EXPECT_GT(csv.rows.size(), 0u) << file;
     }
+}
+
+TEST(SchemaDoc, QpRatesCsvColumnsMatch)
+{
+    // The all-to-all incast with DCQCN on an ECN-marking shared buffer, with the rate log.
+    Json c = SmallConfig("rdma");
+    c["traffic"]["bytes_per_pair"] = "256KiB";
+    c["switch"]["buffer"] = Json::parse(R"({"type": "shared", "size": "1MiB"})");
+    c["transport"]["cc"]["type"] = "dcqcn";
+    c["output"]["qp_rates_csv"] = true;
+    const std::string out = RunCli(c, "schema-doc-qp-rates");
+    ASSERT_FALSE(out.empty());
+    Csv csv;
+    const std::vector<std::string> problems =
+        CheckCsv(OutputDoc(CSV_QP_RATES), CSV_QP_RATES, ReadFile(out + "/qp_rates.csv"), &csv);
+    EXPECT_TRUE(problems.empty()) << JoinLines(problems);
+    EXPECT_GT(csv.rows.size(), 0u);
+    std::set<std::string> events;
+    for (const auto& row : csv.rows)
+    {
+        events.insert(row.at("event"));
+    }
+    EXPECT_EQ(events.count("decrease"), 1u);
+    const Json summary = ReadJson(out + "/summary.json");
+    size_t decreases = 0;
+    for (const auto& row : csv.rows)
+    {
+        decreases += row.at("event") == "decrease";
+    }
+    EXPECT_EQ(summary["transport"]["rate_decreases"].get<uint64_t>(), decreases);
 }
 
 TEST(SchemaDoc, MoeCsvColumnsMatch)

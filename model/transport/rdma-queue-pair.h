@@ -216,6 +216,7 @@ struct ReceiverQp
     /// been seen: most packets then need no look into the sender's message list.
     uint64_t deliverEndPsn{0};
     bool deliverFirstSeen{false};
+    int64_t lastCnpPs{-1}; ///< notification point: time of the last CNP sent, -1 none
 };
 
 } // namespace moe

@@ -6,6 +6,7 @@
 #include "ns3/log.h"
 #include "ns3/moe-fabric-ns3-compatibility.h"
 #include "ns3/simulator.h"
+#include "ns3/string.h"
 #include "ns3/uinteger.h"
 
 #include <algorithm>
@@ -64,6 +65,11 @@ RdmaNic::DoDispose()
     m_ports.clear();
     m_host = nullptr;
     m_transport = nullptr;
+    if (m_cc)
+    {
+        m_cc->Dispose();
+        m_cc = nullptr;
+    }
     m_senders.clear();
     m_receivers.clear();
     Object::DoDispose();
@@ -96,6 +102,10 @@ RdmaNic::Setup(RdmaTransport* transport, Ptr<FabricHost> host)
         dev->SetPullSource(this);
     }
     host->SetFrameReceiver(this);
+    m_cc = transport->CreateCongestionControl();
+    m_cc->Attach(this, m_hostId);
+    m_ccHooks = m_cc->GetHooks();
+    m_cnpIntervalPs = m_cc->GetCnpIntervalPs();
 }
 
 uint32_t
@@ -124,6 +134,7 @@ RdmaNic::GetOrCreateSenderQp(uint32_t dst, uint8_t cls)
     qp.remoteQpn = ReceiverQpn(remote);
     m_senderByKey.emplace(key, index);
     ++m_transport->MutableCounters().queuePairs;
+    m_cc->OnQpCreated(index, GetQpLineRate(index));
     return index;
 }
 
@@ -172,19 +183,62 @@ void
 RdmaNic::SetQpRate(uint32_t index, uint64_t rateBps)
 {
     SenderQp& qp = m_senders.at(index);
+    const uint64_t old = qp.rateBps;
     qp.rateBps = rateBps;
+    const int64_t now = NowPs();
+    if (qp.nextSendPs > now && (rateBps == 0 || (old != 0 && rateBps > old)))
+    {
+        // Faster now: the wait for the next packet shrinks in proportion (a packet paced at a
+        // low rate would otherwise hold the QP back long after the rate went up).
+        const int64_t left = qp.nextSendPs - now;
+        qp.nextSendPs = rateBps == 0 ? now
+                                     : now + static_cast<int64_t>(static_cast<double>(left) *
+                                                                  static_cast<double>(old) /
+                                                                  static_cast<double>(rateBps));
+        if (qp.wakePending)
+        {
+            // The pending wake-up is too late: wake earlier (the late one then finds the QP
+            // listed or sending and does nothing harmful).
+            qp.wakePending = false;
+        }
+    }
     if (rateBps == 0)
     {
         qp.nextSendPs = 0;
     }
-    Activate(index);
+    if (index != m_pullingQp)
+    {
+        Activate(index);
+    }
 }
 
 void
 RdmaNic::SetQpWindow(uint32_t index, uint64_t windowBytes)
 {
     m_senders.at(index).windowBytes = windowBytes;
-    Activate(index);
+    if (index != m_pullingQp)
+    {
+        Activate(index);
+    }
+}
+
+void
+RdmaNic::SetCcRate(uint32_t index, uint64_t rateBps, RateEvent event)
+{
+    SetQpRate(index, rateBps);
+    m_transport->ReportRate(m_hostId, SenderQpn(index), rateBps, event);
+}
+
+Ptr<RdmaCongestionControl>
+RdmaNic::GetCongestionControl() const
+{
+    return m_cc;
+}
+
+uint64_t
+RdmaNic::GetQpLineRate(uint32_t index) const
+{
+    return m_ports[m_senders.at(index).port]->GetDataRate().GetBitRate();
 }
 
 uint64_t
@@ -247,7 +301,12 @@ RdmaNic::Activate(uint32_t index)
 void
 RdmaNic::Wake(uint32_t index)
 {
-    m_senders[index].wakePending = false;
+    SenderQp& qp = m_senders[index];
+    if (qp.wakePending && NowPs() != qp.nextSendPs)
+    {
+        return; // superseded by an earlier wake-up after a rate increase (SetQpRate)
+    }
+    qp.wakePending = false;
     Activate(index);
 }
 
@@ -273,8 +332,10 @@ RdmaNic::PullFrame(uint32_t port, uint8_t priority)
             Simulator::Schedule(PicoSeconds(qp.nextSendPs - now), &RdmaNic::Wake, this, index);
             continue;
         }
+        m_pullingQp = index;
         Ptr<Packet> packet = SendNext(index);
-        if (CanSend(qp))
+        m_pullingQp = UINT32_MAX;
+        if (!qp.inList && !qp.wakePending && CanSend(qp))
         {
             list.push_back(index);
             qp.inList = true;
@@ -311,6 +372,30 @@ RdmaNic::SendNext(uint32_t index)
     {
         ++c.retransmittedPackets;
         m_transport->ReportRetransmit(m_hostId, SenderQpn(index), psn);
+    }
+    if (m_ccHooks != 0)
+    {
+        if (m_ccHooks & RdmaCongestionControl::HOOK_RTT)
+        {
+            if (index >= m_rttProbes.size())
+            {
+                m_rttProbes.resize(index + 1);
+            }
+            RttProbe& probe = m_rttProbes[index];
+            if (retransmission && probe.psn == psn)
+            {
+                probe.psn = UINT64_MAX; // Karn: no sample from a retransmitted packet
+            }
+            else if (probe.psn == UINT64_MAX && !retransmission)
+            {
+                probe.psn = psn;
+                probe.sentPs = NowPs();
+            }
+        }
+        if (m_ccHooks & RdmaCongestionControl::HOOK_PACKET_SENT)
+        {
+            m_cc->OnPacketSent(index, WireBytes(packet->GetSize()));
+        }
     }
     if (qp.rateBps != 0)
     {
@@ -467,7 +552,7 @@ RdmaNic::OnRtoTimer()
 
 void
 RdmaNic::DeliverFrame(const Ptr<Packet>& packet,
-                      const FrameInfo& /*frame*/,
+                      const FrameInfo& frame,
                       const RoceInfo& roce,
                       uint32_t port)
 {
@@ -485,17 +570,20 @@ RdmaNic::DeliverFrame(const Ptr<Packet>& packet,
     case BTH_RC_SEND_MIDDLE:
     case BTH_RC_SEND_LAST:
     case BTH_RC_SEND_ONLY:
-        HandleData(packet, roce);
+        HandleData(packet, roce, frame.ecn);
+        break;
+    case BTH_CNP:
+        HandleCnp(roce);
         break;
     default:
-        // Not an opcode this transport speaks (CNPs arrive with congestion control).
+        // Not an opcode this transport speaks.
         m_host->GetPort(port)->RecordDrop(packet, DropReason::NOT_ROUTABLE);
         break;
     }
 }
 
 void
-RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce)
+RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce, uint8_t ecn)
 {
     const uint32_t qpn = roce.destQp;
     if (qpn < 3 || (qpn & 1) == 0 || (qpn - 3) / 2 >= m_receivers.size())
@@ -507,6 +595,15 @@ RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce)
     ReceiverQp& rq = m_receivers[(qpn - 3) / 2];
     SenderQp& sq = m_transport->GetNic(rq.src)->GetSenderQp(rq.srcQpIndex);
     RdmaCounters& c = m_transport->MutableCounters();
+    if (ecn == ECN_CE)
+    {
+        ++c.cePackets;
+        // Notification point: one CNP per interval per QP, whatever else the packet is.
+        if (m_cnpIntervalPs >= 0 && (rq.lastCnpPs < 0 || NowPs() - rq.lastCnpPs >= m_cnpIntervalPs))
+        {
+            SendCnp(rq);
+        }
+    }
     const bool selective = m_transport->GetRecovery() == RdmaTransport::SELECTIVE_REPEAT;
     const uint64_t psn = UnfoldPsn(roce.psn, rq.rcvNxt);
     NS_ASSERT_MSG(psn < sq.postedPsn, "data PSN beyond what was posted");
@@ -656,6 +753,46 @@ RdmaNic::SendAck(ReceiverQp& rq, bool nak)
 }
 
 void
+RdmaNic::SendCnp(ReceiverQp& rq)
+{
+    // RoCEv2 CNP: BTH opcode 0x81 to the sender's QP, BECN set, 16 reserved bytes, not
+    // ECN-capable, at the priority of ACKs so that it overtakes the congested data.
+    RoceFrameHeader h;
+    h.m_opcode = BTH_CNP;
+    h.m_destQp = rq.remoteQpn;
+    h.m_becn = true;
+    const uint8_t priority = m_transport->GetControlPriority();
+    FillOuterHeaders(h, rq.src, rq.port, rq.udpSrcPort, priority, ECN_NOT_ECT);
+    Ptr<Packet> packet = Create<Packet>(16 + ICRC_BYTES);
+    packet->AddHeader(h);
+    rq.lastCnpPs = NowPs();
+    RdmaCounters& c = m_transport->MutableCounters();
+    ++c.cnpsSent;
+    m_transport->ReportCnpSent(m_hostId, rq.remoteQpn);
+    if (!m_host->SendFrame(packet, priority, rq.port))
+    {
+        ++c.controlFramesDropped;
+    }
+}
+
+void
+RdmaNic::HandleCnp(const RoceInfo& roce)
+{
+    const uint32_t qpn = roce.destQp;
+    if (qpn < 2 || (qpn & 1) != 0 || (qpn - 2) / 2 >= m_senders.size())
+    {
+        NS_LOG_WARN("host " << m_hostId << ": CNP for unknown QP " << qpn);
+        return;
+    }
+    ++m_transport->MutableCounters().cnpsReceived;
+    m_transport->ReportCnpReceived(m_hostId, qpn);
+    if (m_ccHooks & RdmaCongestionControl::HOOK_CNP)
+    {
+        m_cc->OnCnp((qpn - 2) / 2);
+    }
+}
+
+void
 RdmaNic::HandleAck(const RoceInfo& roce)
 {
     const uint32_t qpn = roce.destQp;
@@ -674,6 +811,7 @@ RdmaNic::HandleAck(const RoceInfo& roce)
         NS_LOG_WARN("host " << m_hostId << ": ACK beyond what was sent, ignored");
         return;
     }
+    const uint64_t oldUna = qp.sndUna;
     if (una > qp.sndUna)
     {
         qp.sndUna = una;
@@ -708,6 +846,25 @@ RdmaNic::HandleAck(const RoceInfo& roce)
         {
             ArmRto(index);
         }
+    }
+    if (m_ccHooks & RdmaCongestionControl::HOOK_ACK)
+    {
+        RdmaAckEvent ev;
+        ev.qp = index;
+        ev.nak = nak;
+        ev.ackedPackets = qp.sndUna > oldUna ? qp.sndUna - oldUna : 0;
+        ev.ackedBytes = ev.ackedPackets * m_transport->GetMtu();
+        ev.inFlightPackets = qp.sndNxt > qp.sndUna ? qp.sndNxt - qp.sndUna : 0;
+        if ((m_ccHooks & RdmaCongestionControl::HOOK_RTT) && index < m_rttProbes.size())
+        {
+            RttProbe& probe = m_rttProbes[index];
+            if (probe.psn != UINT64_MAX && qp.sndUna > probe.psn)
+            {
+                ev.rttPs = NowPs() - probe.sentPs;
+                probe.psn = UINT64_MAX;
+            }
+        }
+        m_cc->OnAck(ev);
     }
     Activate(index);
 }
@@ -807,6 +964,28 @@ RdmaTransport::GetTypeId()
                           UintegerValue(6),
                           MakeUintegerAccessor(&RdmaTransport::m_controlPriority),
                           MakeUintegerChecker<uint8_t>(0, 7))
+            .AddAttribute("CongestionControl",
+                          "Congestion-control algorithm, one instance per NIC (a subclass of "
+                          "ns3::moe::RdmaCongestionControl; SetCongestionControlAttribute sets "
+                          "its attributes).",
+                          TypeIdValue(RdmaNoCongestionControl::GetTypeId()),
+                          MakeTypeIdAccessor(&RdmaTransport::SetCongestionControlTypeId,
+                                             &RdmaTransport::GetCongestionControlTypeId),
+                          MakeTypeIdChecker())
+            .AddTraceSource("QpRate",
+                            "Congestion control changed a queue pair's pacing rate: (host, "
+                            "qpn, rate in bit/s with 0 = line rate, RateEvent).",
+                            MakeTraceSourceAccessor(&RdmaTransport::m_rateTrace),
+                            "ns3::moe::RdmaTransport::QpRateTracedCallback")
+            .AddTraceSource("CnpSent",
+                            "A receiver sent a CNP: (receiving host, qpn of the sender QP "
+                            "it goes to).",
+                            MakeTraceSourceAccessor(&RdmaTransport::m_cnpSentTrace),
+                            "ns3::moe::RdmaTransport::QpTracedCallback")
+            .AddTraceSource("CnpReceived",
+                            "A sender received a CNP: (sending host, qpn).",
+                            MakeTraceSourceAccessor(&RdmaTransport::m_cnpReceivedTrace),
+                            "ns3::moe::RdmaTransport::QpTracedCallback")
             .AddTraceSource("Retransmit",
                             "A data packet was sent again: (host, qpn, psn).",
                             MakeTraceSourceAccessor(&RdmaTransport::m_retransmitTrace),
@@ -828,6 +1007,7 @@ RdmaTransport::RdmaTransport()
       m_rtoLowPackets(3),
       m_controlPriority(6)
 {
+    m_ccFactory.SetTypeId(RdmaNoCongestionControl::GetTypeId());
 }
 
 void
@@ -1002,6 +1182,64 @@ void
 RdmaTransport::ReportTimeout(uint32_t host, uint32_t qpn, uint64_t psn)
 {
     m_timeoutTrace(host, qpn, psn);
+}
+
+void
+RdmaTransport::ReportRate(uint32_t host, uint32_t qpn, uint64_t rateBps, RateEvent event)
+{
+    if (event == RateEvent::DECREASE)
+    {
+        ++m_counters.rateDecreases;
+    }
+    m_rateTrace(host, qpn, rateBps, static_cast<uint8_t>(event));
+}
+
+void
+RdmaTransport::ReportCnpSent(uint32_t host, uint32_t qpn)
+{
+    m_cnpSentTrace(host, qpn);
+}
+
+void
+RdmaTransport::ReportCnpReceived(uint32_t host, uint32_t qpn)
+{
+    m_cnpReceivedTrace(host, qpn);
+}
+
+void
+RdmaTransport::SetCongestionControlTypeId(TypeId tid)
+{
+    NS_ABORT_MSG_IF(!m_nics.empty(), "RdmaTransport: congestion control set after Install");
+    NS_ABORT_MSG_UNLESS(tid.IsChildOf(RdmaCongestionControl::GetTypeId()),
+                        "RdmaTransport: " << tid.GetName()
+                                          << " is not an ns3::moe::RdmaCongestionControl");
+    m_ccFactory = ObjectFactory();
+    m_ccFactory.SetTypeId(tid);
+}
+
+TypeId
+RdmaTransport::GetCongestionControlTypeId() const
+{
+    return m_ccFactory.GetTypeId();
+}
+
+void
+RdmaTransport::SetCongestionControl(const std::string& typeName)
+{
+    SetCongestionControlTypeId(TypeId::LookupByName(typeName));
+}
+
+void
+RdmaTransport::SetCongestionControlAttribute(const std::string& name, const AttributeValue& value)
+{
+    NS_ABORT_MSG_IF(!m_nics.empty(), "RdmaTransport: congestion control set after Install");
+    m_ccFactory.Set(name, value);
+}
+
+Ptr<RdmaCongestionControl>
+RdmaTransport::CreateCongestionControl() const
+{
+    return m_ccFactory.Create<RdmaCongestionControl>();
 }
 
 } // namespace moe

@@ -5,12 +5,14 @@
 #define MOE_RDMA_TRANSPORT_H
 
 #include "message-transport.h"
+#include "rdma-congestion-control.h"
 #include "rdma-queue-pair.h"
 
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-host.h"
 #include "ns3/fabric-topology.h"
 #include "ns3/nstime.h"
+#include "ns3/object-factory.h"
 #include "ns3/roce-frame-header.h"
 
 #include <array>
@@ -38,8 +40,12 @@ struct RdmaCounters
     uint64_t duplicatePackets{0};     ///< data packets received again (already had them)
     uint64_t outOfOrderPackets{0};    ///< accepted ahead of a gap (selective repeat)
     uint64_t discardedPackets{0};     ///< out-of-order packets dropped by go-back-N receivers
-    uint64_t controlFramesDropped{0}; ///< ACK/NAK frames refused by the host's own queue
+    uint64_t controlFramesDropped{0}; ///< ACK/NAK/CNP frames refused by the host's own queue
     uint64_t queuePairs{0};
+    uint64_t cePackets{0};     ///< data packets received with ECN CE
+    uint64_t cnpsSent{0};      ///< CNPs sent by receivers (notification points)
+    uint64_t cnpsReceived{0};  ///< CNPs received by senders (reaction points)
+    uint64_t rateDecreases{0}; ///< congestion-control rate decreases
 };
 
 /**
@@ -86,6 +92,13 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     /// @brief Pacing rate and window of sender QP @p index (the congestion-control hook).
     void SetQpRate(uint32_t index, uint64_t rateBps);
     void SetQpWindow(uint32_t index, uint64_t windowBytes);
+    /// @brief SetQpRate on behalf of congestion control: also reported (trace QpRate, counters).
+    void SetCcRate(uint32_t index, uint64_t rateBps, RateEvent event);
+
+    /// @brief This NIC's congestion-control instance.
+    Ptr<RdmaCongestionControl> GetCongestionControl() const;
+    /// @brief Line rate of sender QP @p index (its port's data rate), bit/s.
+    uint64_t GetQpLineRate(uint32_t index) const;
 
     /// @brief Bytes (payload) posted but not yet acknowledged, over all QPs.
     uint64_t GetPendingMessages() const;
@@ -115,9 +128,11 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     void OnRtoTimer();
     int64_t CurrentRtoPs(const SenderQp& qp) const;
 
-    void HandleData(const Ptr<Packet>& packet, const RoceInfo& roce);
+    void HandleData(const Ptr<Packet>& packet, const RoceInfo& roce, uint8_t ecn);
     void HandleAck(const RoceInfo& roce);
+    void HandleCnp(const RoceInfo& roce);
     void SendAck(ReceiverQp& rq, bool nak);
+    void SendCnp(ReceiverQp& rq);
     bool DeliverCompleted(ReceiverQp& rq, SenderQp& sq);
     void CompleteAcked(SenderQp& qp);
     MessageRecord MakeRecord(uint32_t src, const SenderQp& qp, const RdmaMessage& m) const;
@@ -135,6 +150,22 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     /// Active lists: [port][priority] -> sender QP indices with something to send.
     std::vector<std::array<RingBuffer<uint32_t>, NUM_PRIORITIES>> m_active;
     uint64_t m_pendingMessages{0};
+
+    Ptr<RdmaCongestionControl> m_cc;
+    uint32_t m_ccHooks{0};       ///< RdmaCongestionControl::Hook bits, cached
+    int64_t m_cnpIntervalPs{-1}; ///< notification point: < 0 sends no CNPs
+    /// QP whose packet is being built in PullFrame: rate changes of it must not re-activate it
+    /// (PullFrame re-lists it), or the device would be asked for a frame inside a frame.
+    uint32_t m_pullingQp{UINT32_MAX};
+
+    /// RTT sampling (HOOK_RTT only): one timed packet per QP at a time.
+    struct RttProbe
+    {
+        uint64_t psn{UINT64_MAX};
+        int64_t sentPs{0};
+    };
+
+    std::vector<RttProbe> m_rttProbes;
 
     /// Retransmission timers of all QPs in one min-heap, served by a single pending event per
     /// NIC: an all-to-all has thousands of QPs per NIC, and one simulator event each would make
@@ -160,7 +191,9 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
  * a receiver that tolerates reordering (selective repeat: out-of-order bitmap, NAK for the first
  * missing PSN once ReorderThreshold later PSNs have arrived, retransmission of just that PSN) or
  * classic go-back-N, and retransmission timeouts. Each queue pair has a pacing rate and a window
- * that congestion control drives; at this stage both are unlimited (line rate).
+ * that congestion control drives: one RdmaCongestionControl per NIC, of the type of the
+ * CongestionControl attribute (none, i.e. line rate, by default; DCQCN). Receivers send CNPs
+ * (BTH opcode 0x81) for CE-marked data when the algorithm asks for a notification point.
  *
  * Frames: Ethernet / IPv4 (DSCP = priority, ECT(0) on data) / UDP 4791 (source port = the
  * QP's ECMP entropy) / BTH (+ AETH on ACK/NAK) / payload / ICRC.
@@ -180,6 +213,14 @@ class RdmaTransport : public MessageTransport
 
     /// TracedCallback signature for (host, qpn, psn) events.
     typedef void (*QpPsnTracedCallback)(uint32_t host, uint32_t qpn, uint64_t psn);
+    /// TracedCallback signature for (host, qpn) events.
+    typedef void (*QpTracedCallback)(uint32_t host, uint32_t qpn);
+    /// TracedCallback signature of rate changes: (host, qpn, rate in bit/s (0 = line rate,
+    /// unpaced), RateEvent as an integer).
+    typedef void (*QpRateTracedCallback)(uint32_t host,
+                                         uint32_t qpn,
+                                         uint64_t rateBps,
+                                         uint8_t event);
 
     /// @brief Create a NIC on every GPU of @p topology.
     void Install(Ptr<FabricTopology> topology);
@@ -202,6 +243,14 @@ class RdmaTransport : public MessageTransport
     uint64_t GetSeed() const;
     void SetSeed(uint64_t seed);
 
+    /// @brief Congestion control by type name (e.g. "ns3::moe::DcqcnCongestionControl"); the
+    /// same as the CongestionControl attribute. Resets the attributes set so far.
+    void SetCongestionControl(const std::string& typeName);
+    /// @brief Set attribute @p name of every NIC's congestion-control instance (before Install).
+    void SetCongestionControlAttribute(const std::string& name, const AttributeValue& value);
+    /// @brief A new congestion-control instance (one per NIC).
+    Ptr<RdmaCongestionControl> CreateCongestionControl() const;
+
     /// @brief Messages posted and not yet acknowledged (all NICs).
     uint64_t GetPendingMessages() const;
 
@@ -210,12 +259,18 @@ class RdmaTransport : public MessageTransport
     void ReportAcked(const MessageRecord& record);
     void ReportRetransmit(uint32_t host, uint32_t qpn, uint64_t psn);
     void ReportTimeout(uint32_t host, uint32_t qpn, uint64_t psn);
+    void ReportRate(uint32_t host, uint32_t qpn, uint64_t rateBps, RateEvent event);
+    void ReportCnpSent(uint32_t host, uint32_t qpn);
+    void ReportCnpReceived(uint32_t host, uint32_t qpn);
 
   protected:
     void DoSend(const MessageRecord& record) override;
     void DoDispose() override;
 
   private:
+    void SetCongestionControlTypeId(TypeId tid);
+    TypeId GetCongestionControlTypeId() const;
+
     Ptr<FabricTopology> m_topology;
     std::vector<Ptr<RdmaNic>> m_nics;
     RdmaCounters m_counters;
@@ -230,6 +285,10 @@ class RdmaTransport : public MessageTransport
     uint64_t m_seed{1};
     TracedCallback<uint32_t, uint32_t, uint64_t> m_retransmitTrace;
     TracedCallback<uint32_t, uint32_t, uint64_t> m_timeoutTrace;
+    ObjectFactory m_ccFactory;
+    TracedCallback<uint32_t, uint32_t, uint64_t, uint8_t> m_rateTrace;
+    TracedCallback<uint32_t, uint32_t> m_cnpSentTrace;
+    TracedCallback<uint32_t, uint32_t> m_cnpReceivedTrace;
 };
 
 } // namespace moe

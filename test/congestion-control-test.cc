@@ -1,0 +1,591 @@
+/*
+ * Congestion control of the RDMA transport: DCQCN's reaction point by hand-computed sequences,
+ * the notification point's CNP pacing, two flows converging to a fair share, a 16:1 incast
+ * against no control, the plug-in hooks, and configuration errors.
+ */
+#include "test-util.h"
+
+#include "ns3/boolean.h"
+#include "ns3/dcqcn-congestion-control.h"
+#include "ns3/double.h"
+#include "ns3/fabric-helper.h"
+#include "ns3/fabric-stats.h"
+#include "ns3/fabric-switch.h"
+#include "ns3/moe-config-reader.h"
+#include "ns3/moe-scenario.h"
+#include "ns3/rdma-transport.h"
+#include "ns3/shared-buffer-mmu.h"
+#include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
+
+#include <gtest/gtest.h>
+#include <map>
+#include <sstream>
+
+using namespace ns3;
+using namespace ns3::moe;
+
+namespace
+{
+constexpr uint64_t RATE_BPS = 100000000000ull; // 100 Gb/s
+constexpr double G = 1e9;
+
+/// A star: one switch, @p gpus GPUs on 100 Gb/s links with @p delayPs.
+TopologySpec
+Star(uint32_t gpus, int64_t delayPs)
+{
+    TopologySpec spec;
+    spec.type = "star";
+    const uint32_t tier = spec.Tier("host-edge");
+    std::vector<uint32_t> hosts;
+    for (uint32_t g = 0; g < gpus; ++g)
+    {
+        hosts.push_back(spec.AddHost(g, 0));
+    }
+    const uint32_t sw = spec.AddNode(TopologySpec::SWITCH, "edge0", 1);
+    for (uint32_t h : hosts)
+    {
+        spec.AddLink(h, sw, tier, RATE_BPS, delayPs);
+    }
+    return spec;
+}
+
+/// Shared-buffer star (16 MiB, priority 0 lossless) marking ECN with RED (kmin, kmax, pmax).
+Ptr<FabricTopology>
+BuildStar(uint32_t gpus, uint64_t kmin, uint64_t kmax, double pmax, int64_t delayPs = 1000000)
+{
+    FabricHelper fabric;
+    fabric.SetSeed(1);
+    fabric.SetSwitchAdmission("ns3::moe::SharedBufferMmu");
+    fabric.SetSwitchAdmissionAttribute("BufferSize", UintegerValue(16 << 20));
+    fabric.SetSwitchAdmissionAttribute("LosslessPriorities", UintegerValue(1));
+    fabric.SetSwitchAdmissionAttribute("HeadroomLinkRate", DataRateValue(DataRate(RATE_BPS)));
+    fabric.SetSwitchAdmissionAttribute("HeadroomPropagationDelay", TimeValue(PicoSeconds(delayPs)));
+    fabric.SetSwitchAdmissionAttribute("EcnPriorities", UintegerValue(0xff));
+    fabric.SetSwitchAdmissionAttribute("EcnKminBytes", StringValue(std::to_string(kmin)));
+    fabric.SetSwitchAdmissionAttribute("EcnKmaxBytes", StringValue(std::to_string(kmax)));
+    std::ostringstream p;
+    p << pmax;
+    fabric.SetSwitchAdmissionAttribute("EcnPmax", StringValue(p.str()));
+    return fabric.Install(Star(gpus, delayPs));
+}
+
+/// The switch port towards GPU @p gpu of a star.
+Ptr<FabricNetDevice>
+SwitchPortTo(Ptr<FabricTopology> topo, uint32_t gpu, uint32_t gpus)
+{
+    return topo->GetPort(gpus, gpu); // the switch is node `gpus`; its port i leads to GPU i
+}
+
+/// An RDMA transport with DCQCN (paper defaults unless @p attrs overrides) on @p topo.
+Ptr<RdmaTransport>
+InstallDcqcn(Ptr<FabricTopology> topo,
+             const std::vector<std::pair<std::string, std::string>>& attrs = {})
+{
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetCongestionControl("ns3::moe::DcqcnCongestionControl");
+    for (const auto& [name, value] : attrs)
+    {
+        rdma->SetCongestionControlAttribute(name, StringValue(value));
+    }
+    rdma->Install(topo);
+    return rdma;
+}
+
+struct RateLog
+{
+    std::vector<std::pair<uint64_t, RateEvent>> changes;
+
+    static void Sink(RateLog* log, uint32_t, uint32_t, uint64_t rate, uint8_t event)
+    {
+        log->changes.emplace_back(rate, static_cast<RateEvent>(event));
+    }
+};
+
+double
+Jain(double a, double b)
+{
+    return (a + b) * (a + b) / (2 * (a * a + b * b));
+}
+} // namespace
+
+TEST(DcqcnReactionPoint, DecreasesFollowTheFormula)
+{
+    // g = 1/16, alpha interval 10 us, decreases at most every 4 us, increase timer 55 us, no
+    // byte counter, F = 5; QP 1 -> 0 at 100 Gb/s, nothing posted (only the state machine runs).
+    Ptr<FabricTopology> topo = BuildStar(2, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = InstallDcqcn(topo,
+                                           {{"G", "0.0625"},
+                                            {"AlphaInterval", "10us"},
+                                            {"RateDecreaseInterval", "4us"},
+                                            {"RateIncreaseInterval", "55us"},
+                                            {"ByteCounter", "0"},
+                                            {"FastRecoverySteps", "5"}});
+    RateLog log;
+    rdma->TraceConnectWithoutContext("QpRate", MakeBoundCallback(&RateLog::Sink, &log));
+    Ptr<RdmaNic> nic = rdma->GetNic(1);
+    const uint32_t qp = nic->GetOrCreateSenderQp(0, 0);
+    Ptr<DcqcnCongestionControl> cc =
+        DynamicCast<DcqcnCongestionControl>(nic->GetCongestionControl());
+    ASSERT_NE(cc, nullptr);
+    std::map<int64_t, std::pair<double, double>> seen; // time (us) -> (Rc, alpha)
+    auto cnp = [&](int64_t us) {
+        Simulator::Schedule(MicroSeconds(us), [&, us]() { cc->OnCnp(qp); });
+    };
+    auto probe = [&](int64_t us) {
+        Simulator::Schedule(MicroSeconds(us) + NanoSeconds(1), [&, us]() {
+            const auto& s = cc->GetQpState(qp);
+            seen[us] = {s.rc, s.alpha};
+        });
+    };
+    cnp(0);  // alpha = 1: Rt = 100, Rc = 50
+    cnp(1);  // inside the 4 us interval: served at 4 us with alpha 1: Rt = 50, Rc = 25
+    cnp(20); // alpha: (15/16) 1 + 1/16 = 1 for [0, 10), x 15/16 for [10, 20): 0.9375
+    for (int64_t t : {0, 1, 4, 20, 75, 130, 185, 240, 295, 350})
+    {
+        probe(t);
+    }
+    Simulator::Stop(MicroSeconds(360));
+    Simulator::Run();
+    EXPECT_DOUBLE_EQ(seen[0].first, 50 * G);
+    EXPECT_DOUBLE_EQ(seen[1].first, 50 * G) << "a second CNP inside the interval waits";
+    EXPECT_DOUBLE_EQ(seen[4].first, 25 * G);
+    EXPECT_DOUBLE_EQ(seen[20].second, 0.9375);
+    const double rc20 = 25 * G * (1 - 0.9375 / 2); // 13.28125 G, Rt = 25 G
+    EXPECT_DOUBLE_EQ(seen[20].first, rc20);
+    // Five fast-recovery steps every 55 us, then additive increase (Rt += 40 Mb/s).
+    double rc = rc20;
+    double rt = 25 * G;
+    for (int64_t t : {75, 130, 185, 240, 295})
+    {
+        rc = (rt + rc) / 2;
+        EXPECT_DOUBLE_EQ(seen[t].first, rc) << "fast recovery at " << t << " us";
+    }
+    rt += 0.04 * G;
+    rc = (rt + rc) / 2;
+    EXPECT_DOUBLE_EQ(seen[350].first, rc);
+    EXPECT_EQ(nic->GetSenderQp(qp).rateBps, static_cast<uint64_t>(std::llround(rc)));
+    ASSERT_EQ(log.changes.size(), 9u);
+    EXPECT_EQ(log.changes[0].second, RateEvent::DECREASE);
+    EXPECT_EQ(log.changes[1].second, RateEvent::DECREASE);
+    EXPECT_EQ(log.changes[2].second, RateEvent::DECREASE);
+    EXPECT_EQ(log.changes[3].second, RateEvent::FAST_RECOVERY);
+    EXPECT_EQ(log.changes[8].second, RateEvent::ADDITIVE_INCREASE);
+    EXPECT_EQ(rdma->GetCounters().rateDecreases, 3u);
+    Simulator::Destroy();
+}
+
+TEST(DcqcnReactionPoint, ByteCounterAndTimerDriveAdditiveAndHyperIncrease)
+{
+    // F = 1, byte counter 1000 bytes, timer 55 us, R_AI 40 Mb/s, R_HAI 400 Mb/s, alpha 1.
+    Ptr<FabricTopology> topo = BuildStar(2, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = InstallDcqcn(
+        topo,
+        {{"AlphaInterval", "10us"}, {"ByteCounter", "1000"}, {"FastRecoverySteps", "1"}});
+    RateLog log;
+    rdma->TraceConnectWithoutContext("QpRate", MakeBoundCallback(&RateLog::Sink, &log));
+    Ptr<RdmaNic> nic = rdma->GetNic(1);
+    const uint32_t qp = nic->GetOrCreateSenderQp(0, 0);
+    Ptr<DcqcnCongestionControl> cc =
+        DynamicCast<DcqcnCongestionControl>(nic->GetCongestionControl());
+    auto at = [](int64_t us, std::function<void()> f) { Simulator::Schedule(MicroSeconds(us), f); };
+    at(0, [&]() { cc->OnCnp(qp); });              // Rc 50, Rt 100
+    at(5, [&]() { cc->OnCnp(qp); });              // Rc 25, Rt 50 (alpha still 1)
+    at(6, [&]() { cc->OnPacketSent(qp, 1000); }); // BC 1: fast recovery, 37.5
+    // 60 us: timer, T 1: fast recovery, 43.75
+    at(61, [&]() { cc->OnPacketSent(qp, 1000); }); // BC 2, T 1: additive, Rt 50.04
+    // 115 us: timer, T 2, BC 2: hyper (i = 1), Rt 50.44
+    at(116, [&]() { cc->OnPacketSent(qp, 1000); }); // BC 3, T 2: hyper (i = 1), Rt 50.84
+    Simulator::Stop(MicroSeconds(117));
+    Simulator::Run();
+    const std::vector<std::pair<double, RateEvent>> expected{
+        {50 * G, RateEvent::DECREASE},
+        {25 * G, RateEvent::DECREASE},
+        {37.5 * G, RateEvent::FAST_RECOVERY},
+        {43.75 * G, RateEvent::FAST_RECOVERY},
+        {(50.04 + 43.75) / 2 * G, RateEvent::ADDITIVE_INCREASE},
+        {(50.44 + (50.04 + 43.75) / 2) / 2 * G, RateEvent::HYPER_INCREASE},
+        {(50.84 + (50.44 + (50.04 + 43.75) / 2) / 2) / 2 * G, RateEvent::HYPER_INCREASE},
+    };
+    ASSERT_EQ(log.changes.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+    {
+        EXPECT_NEAR(static_cast<double>(log.changes[i].first), expected[i].first, 1.0) << i;
+        EXPECT_EQ(log.changes[i].second, expected[i].second) << i;
+    }
+    Simulator::Destroy();
+}
+
+TEST(DcqcnReactionPoint, ReturnsToLineRateAndStopsItsTimers)
+{
+    // One CNP, then fast recovery and additive increase with a huge R_AI bring the QP back to
+    // line rate; it is then unpaced and has no timer left (the simulation runs dry).
+    Ptr<FabricTopology> topo = BuildStar(2, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma =
+        InstallDcqcn(topo, {{"RateAi", "10Gbps"}, {"FastRecoverySteps", "2"}});
+    RateLog log;
+    rdma->TraceConnectWithoutContext("QpRate", MakeBoundCallback(&RateLog::Sink, &log));
+    Ptr<RdmaNic> nic = rdma->GetNic(1);
+    const uint32_t qp = nic->GetOrCreateSenderQp(0, 0);
+    Ptr<RdmaCongestionControl> cc = nic->GetCongestionControl();
+    Simulator::Schedule(Time(0), [&]() { cc->OnCnp(qp); });
+    Simulator::Run(); // no Stop: returns only when no timer is left
+    ASSERT_FALSE(log.changes.empty());
+    EXPECT_EQ(log.changes.back().second, RateEvent::LINE_RATE);
+    EXPECT_EQ(log.changes.back().first, 0u);
+    EXPECT_EQ(nic->GetSenderQp(qp).rateBps, 0u);
+    EXPECT_LT(Simulator::Now(), MicroSeconds(55 * 10));
+    Simulator::Destroy();
+}
+
+TEST(CongestionControl, CnpsAreRateLimitedPerQueuePair)
+{
+    // 4:1 incast through a step ECN threshold (every packet above 5 KB is marked): the
+    // receiver sends at most one CNP per queue pair per 20 us, at the control priority.
+    Ptr<FabricTopology> topo = BuildStar(5, 5120, 5120, 1.0);
+    Ptr<RdmaTransport> rdma = InstallDcqcn(topo, {{"CnpInterval", "20us"}});
+    std::map<uint32_t, std::vector<int64_t>> cnps; // sender QPN -> send times
+    rdma->TraceConnectWithoutContext(
+        "CnpSent",
+        MakeBoundCallback(
+            +[](std::map<uint32_t, std::vector<int64_t>>* m, uint32_t host, uint32_t qpn) {
+                EXPECT_EQ(host, 0u);
+                (*m)[qpn].push_back(Simulator::Now().GetPicoSeconds());
+            },
+            &cnps));
+    for (uint32_t s = 1; s <= 4; ++s)
+    {
+        rdma->Send(s, 0, 0, 2 << 20, s);
+    }
+    Simulator::Run();
+    const RdmaCounters& c = rdma->GetCounters();
+    EXPECT_EQ(rdma->GetBytesDelivered(), 4u * (2 << 20));
+    EXPECT_EQ(cnps.size(), 1u) << "all four QPs are QPN 2 on their own NIC";
+    uint64_t total = 0;
+    for (const auto& [qpn, times] : cnps)
+    {
+        total += times.size();
+    }
+    // Four senders share QPN 2: tell them apart by the sender the CNP went to.
+    EXPECT_EQ(total, c.cnpsSent);
+    EXPECT_EQ(c.cnpsReceived, c.cnpsSent);
+    EXPECT_GT(c.cnpsSent, 4u);
+    EXPECT_GT(c.cePackets, 4 * c.cnpsSent) << "most marks are absorbed by the CNP interval";
+    std::cout << "CE-marked packets " << c.cePackets << ", CNPs " << c.cnpsSent
+              << ", rate decreases " << c.rateDecreases << "\n";
+    Simulator::Destroy();
+}
+
+TEST(CongestionControl, CnpGapsPerReceiverQueuePairRespectTheInterval)
+{
+    // As above, but the CNP times come from the receiver QPs themselves: consecutive CNPs of
+    // one receiver QP are never closer than the interval.
+    Ptr<FabricTopology> topo = BuildStar(5, 5120, 5120, 1.0);
+    Ptr<RdmaTransport> rdma = InstallDcqcn(topo, {{"CnpInterval", "20us"}});
+    std::map<uint32_t, std::vector<int64_t>> perSender; // sender GPU -> CNP arrival times
+    for (uint32_t s = 1; s <= 4; ++s)
+    {
+        rdma->Send(s, 0, 0, 2 << 20, s);
+    }
+    rdma->TraceConnectWithoutContext(
+        "CnpReceived",
+        MakeBoundCallback(
+            +[](std::map<uint32_t, std::vector<int64_t>>* m, uint32_t host, uint32_t) {
+                (*m)[host].push_back(Simulator::Now().GetPicoSeconds());
+            },
+            &perSender));
+    Simulator::Run();
+    ASSERT_EQ(perSender.size(), 4u);
+    int64_t minGap = INT64_MAX;
+    for (const auto& [host, times] : perSender)
+    {
+        for (size_t i = 1; i < times.size(); ++i)
+        {
+            minGap = std::min(minGap, times[i] - times[i - 1]);
+        }
+    }
+    // The CNPs travel at the control priority over the same path: arrival gaps equal send gaps
+    // up to the serialization of one data frame they may queue behind (334 ns).
+    EXPECT_GE(minGap, 20000000 - 400000);
+    std::cout << "smallest CNP gap of one QP: " << minGap / 1e6 << " us\n";
+    Simulator::Destroy();
+}
+
+TEST(CongestionControl, TwoDcqcnFlowsConvergeToAFairShare)
+{
+    // GPU 1 sends to GPU 0 alone from t = 0; GPU 2 joins at 1 ms. 100 Gb/s, 1 us links, RED
+    // 5 KB / 200 KB / 1% (the DCQCN paper's), paper defaults. Throughput per flow is measured
+    // over 500 us windows from 4 ms to 12 ms.
+    Ptr<FabricTopology> topo = BuildStar(3, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = InstallDcqcn(topo);
+    rdma->Send(1, 0, 0, 400ull << 20, 1);
+    Simulator::Schedule(MilliSeconds(1), [&]() { rdma->Send(2, 0, 0, 400ull << 20, 2); });
+    Ptr<RdmaNic> rx = rdma->GetNic(0);
+    Ptr<FabricNetDevice> port = SwitchPortTo(topo, 0, 3);
+    std::vector<std::array<uint64_t, 2>> delivered; // every 500 us: packets received per flow
+    uint64_t peakQueueAfter = 0;
+    std::function<void()> sample = [&]() {
+        std::array<uint64_t, 2> d{0, 0};
+        for (uint32_t i = 0; i < rx->GetNumReceiverQps() && i < 2; ++i)
+        {
+            d[i] = rx->GetReceiverQp(i).rcvNxt;
+        }
+        delivered.push_back(d);
+        Simulator::Schedule(MicroSeconds(500), sample);
+    };
+    std::function<void()> queue = [&]() {
+        if (Simulator::Now() >= MilliSeconds(4))
+        {
+            peakQueueAfter = std::max(peakQueueAfter, port->GetQueueBytes());
+        }
+        Simulator::Schedule(MicroSeconds(1), queue);
+    };
+    Simulator::Schedule(Time(0), sample);
+    Simulator::Schedule(Time(0), queue);
+    Simulator::Stop(MilliSeconds(12) + NanoSeconds(1));
+    Simulator::Run();
+    double minJain = 1;
+    double total = 0;
+    uint32_t windows = 0;
+    for (size_t w = 8; w + 1 < delivered.size(); ++w) // windows starting at 4 ms
+    {
+        const double a = static_cast<double>(delivered[w + 1][0] - delivered[w][0]);
+        const double b = static_cast<double>(delivered[w + 1][1] - delivered[w][1]);
+        minJain = std::min(minJain, Jain(a, b));
+        total += a + b;
+        ++windows;
+    }
+    // Payload rate of the link: 100 Gb/s x 4096 / 4178.
+    const double utilization = total * 4096 * 8 / (windows * 500e-6) / (RATE_BPS * 4096.0 / 4178);
+    std::cout << "two flows: min Jain " << minJain << " over " << windows
+              << " windows, utilization " << utilization << ", peak queue after 4 ms "
+              << peakQueueAfter << " B, CNPs " << rdma->GetCounters().cnpsSent << "\n";
+    EXPECT_EQ(windows, 16u);
+    EXPECT_GE(minJain, 0.95);
+    EXPECT_LT(peakQueueAfter, 400u * 1024);
+    EXPECT_GT(utilization, 0.8);
+    Simulator::Destroy();
+}
+
+namespace
+{
+/// 16:1 incast on one leaf (17 GPUs, 100 Gb/s, 1 us): GPUs 1..16 send 4 MB each to GPU 0;
+/// shared buffer, priority 0 lossless, the scenario's ECN defaults (RED 5 KB / 200 KB / 1%),
+/// queues sampled every 5 us.
+Json
+Incast16(const std::string& cc)
+{
+    Json m = Json::array();
+    for (int i = 0; i < 17; ++i)
+    {
+        Json row = Json::array();
+        for (int j = 0; j < 17; ++j)
+        {
+            row.push_back(i != 0 && j == 0 ? 4000000 : 0);
+        }
+        m.push_back(row);
+    }
+    Json c = Json::parse(R"({ "seed": 1,
+      "topology": { "type": "leaf-spine", "hosts_per_leaf": 17, "leaves": 1, "spines": 1,
+                    "link": { "rate": "100Gbps", "delay": "1us" } },
+      "switch": { "buffer": { "type": "shared", "lossless_priorities": [0] } },
+      "output": { "messages_csv": false, "sample_interval": "5us" } })");
+    c["traffic"]["matrix"] = m;
+    c["transport"]["cc"]["type"] = cc;
+    if (cc == "dcqcn")
+    {
+        // The NVIDIA-like notification point (a CNP every 4 us at most); the rest the paper's.
+        c["transport"]["cc"]["cnp_interval"] = "4us";
+    }
+    return c;
+}
+
+struct IncastOutcome
+{
+    uint64_t peak{0};     ///< largest egress queue of the run
+    uint64_t peakLate{0}; ///< largest sampled queue after the first 200 us
+    uint64_t pauses{0};
+    double endUs{0};
+    Json transport;
+};
+
+IncastOutcome
+RunIncast16(const std::string& cc)
+{
+    Scenario sc(Incast16(cc));
+    sc.Build();
+    EXPECT_TRUE(sc.Run());
+    const std::string dir = moe_test::MakeTempDir("incast-" + cc);
+    sc.WriteOutputs(dir);
+    const Json s = sc.MakeSummary();
+    Simulator::Destroy();
+    IncastOutcome o;
+    o.peak = s["fabric"]["tiers"]["host-leaf"]["max_queue_bytes"].get<uint64_t>();
+    o.pauses = s["fabric"]["pfc_pauses"].get<uint64_t>();
+    o.endUs = s["sim"]["sim_time_s"].get<double>() * 1e6;
+    o.transport = s["transport"];
+    std::istringstream csv(moe_test::ReadFile(dir + "/queue_samples.csv"));
+    std::string line;
+    std::getline(csv, line); // time_s,node,port,tier,priority,queue_bytes,paused
+    while (std::getline(csv, line))
+    {
+        std::vector<std::string> f;
+        std::istringstream in(line);
+        for (std::string x; std::getline(in, x, ',');)
+        {
+            f.push_back(x);
+        }
+        if (f.size() == 7 && f[1].rfind("leaf", 0) == 0 && std::stod(f[0]) >= 200e-6)
+        {
+            o.peakLate = std::max<uint64_t>(o.peakLate, std::stoull(f[5]));
+        }
+    }
+    return o;
+}
+} // namespace
+
+TEST(CongestionControl, DcqcnIncastKeepsTheQueueFarBelowNoControl)
+{
+    const IncastOutcome none = RunIncast16("none");
+    const IncastOutcome dcqcn = RunIncast16("dcqcn");
+    std::cout << "16:1 incast, none: peak " << none.peak << " B, after 200 us " << none.peakLate
+              << " B, " << none.pauses << " PFC pauses, done at " << none.endUs
+              << " us; dcqcn: peak " << dcqcn.peak << " B, after 200 us " << dcqcn.peakLate
+              << " B, " << dcqcn.pauses << " PFC pauses, done at " << dcqcn.endUs << " us, "
+              << dcqcn.transport["cnps_sent"] << " CNPs, " << dcqcn.transport["rate_decreases"]
+              << " decreases\n";
+    EXPECT_EQ(none.transport["cnps_sent"].get<uint64_t>(), 0u);
+    EXPECT_EQ(none.transport["rate_decreases"].get<uint64_t>(), 0u);
+    EXPECT_GT(dcqcn.transport["cnps_sent"].get<uint64_t>(), 16u);
+    // The first microseconds (16 line-rate senders before any CNP returns) set the peak of
+    // both; DCQCN still halves it, and once it has reacted it keeps the queue 8x lower.
+    EXPECT_LT(2 * dcqcn.peak, none.peak);
+    EXPECT_LT(8 * dcqcn.peakLate, none.peakLate);
+    EXPECT_LT(dcqcn.pauses, none.pauses / 10);
+}
+
+TEST(CongestionControl, BadParametersAreConfigErrors)
+{
+    auto error = [](const std::string& key, const Json& value, const std::string& type) {
+        Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 2,
+                                 "leaves": 1, "spines": 1}})");
+        c["transport"]["cc"]["type"] = type;
+        if (!key.empty())
+        {
+            c["transport"]["cc"][key] = value;
+        }
+        try
+        {
+            Scenario sc(c);
+        }
+        catch (const ConfigError& e)
+        {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_EQ(error("", nullptr, "hpcc").rfind("transport.cc.type: \"hpcc\" is not accepted", 0),
+              0u)
+        << error("", nullptr, "hpcc");
+    EXPECT_EQ(error("g", 0, "dcqcn").rfind("transport.cc.g: 0 is out of range; accepted", 0), 0u)
+        << error("g", 0, "dcqcn");
+    EXPECT_EQ(error("g", 1.5, "dcqcn").rfind("transport.cc.g:", 0), 0u);
+    EXPECT_EQ(error("initial_alpha", -0.1, "dcqcn").rfind("transport.cc.initial_alpha:", 0), 0u);
+    EXPECT_EQ(error("alpha_interval", "0ps", "dcqcn").rfind("transport.cc.alpha_interval:", 0), 0u);
+    EXPECT_EQ(error("rate_increase_interval", "2s", "dcqcn")
+                  .rfind("transport.cc.rate_increase_interval:", 0),
+              0u);
+    EXPECT_EQ(
+        error("fast_recovery_steps", 1001, "dcqcn")
+            .rfind("transport.cc.fast_recovery_steps: 1001 is out of range; accepted 0..1000", 0),
+        0u)
+        << error("fast_recovery_steps", 1001, "dcqcn");
+    EXPECT_EQ(error("rate_ai", "20Tbps", "dcqcn")
+                  .rfind("transport.cc.rate_ai: 20Tbps is out of range; accepted 1kbps..10Tbps", 0),
+              0u)
+        << error("rate_ai", "20Tbps", "dcqcn");
+    EXPECT_EQ(error("min_rate", "10bps", "dcqcn").rfind("transport.cc.min_rate:", 0), 0u);
+    EXPECT_EQ(error("cnp_interval", "-1us", "dcqcn").rfind("transport.cc.cnp_interval:", 0), 0u);
+    EXPECT_EQ(error("byte_counter", "1.5", "dcqcn").rfind("transport.cc.byte_counter:", 0), 0u);
+    // DCQCN's keys with no congestion control are unknown keys, not silently ignored.
+    EXPECT_EQ(error("g", 0.1, "none").rfind("transport.cc.g: unknown key", 0), 0u)
+        << error("g", 0.1, "none");
+    EXPECT_EQ(error("g", 0.1, "dcqcn"), "");
+
+    // The CLI exits with 2 and names the key.
+    if (moe_test::SimBinary().empty())
+    {
+        GTEST_SKIP() << "moe-fabric-sim was not built";
+    }
+    const auto r = moe_test::RunCommand(moe_test::SimBinary() +
+                                        " --set=transport.cc.type=dcqcn --set=transport.cc.g=2 "
+                                        "--dry-run 2>&1");
+    EXPECT_EQ(r.exitCode, 2) << r.output;
+    EXPECT_NE(r.output.find("transport.cc.g"), std::string::npos) << r.output;
+}
+
+namespace
+{
+/// A test algorithm that records what the ACK hook sees (with RTT samples).
+class AckRecorder : public RdmaCongestionControl
+{
+  public:
+    static TypeId GetTypeId()
+    {
+        static TypeId tid = TypeId("ns3::moe::test::AckRecorder")
+                                .SetParent<RdmaCongestionControl>()
+                                .AddConstructor<AckRecorder>();
+        return tid;
+    }
+
+    uint32_t GetHooks() const override
+    {
+        return HOOK_ACK | HOOK_RTT | HOOK_PACKET_SENT;
+    }
+
+    void OnPacketSent(uint32_t, uint32_t) override
+    {
+        ++sent;
+    }
+
+    void OnAck(const RdmaAckEvent& ack) override
+    {
+        acked += ack.ackedPackets;
+        if (ack.rttPs >= 0)
+        {
+            rtts.push_back(ack.rttPs);
+        }
+    }
+
+    uint64_t sent{0};
+    uint64_t acked{0};
+    std::vector<int64_t> rtts;
+};
+
+NS_OBJECT_ENSURE_REGISTERED(AckRecorder);
+} // namespace
+
+TEST(CongestionControl, PluginHooksSeePacketsAcksAndRttSamples)
+{
+    // A 1 MiB message over an idle star (1 us links): every packet is seen sent and acked, and
+    // the RTT samples are at least the unloaded RTT (2 links each way: 4 us of propagation).
+    Ptr<FabricTopology> topo = BuildStar(2, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetAttribute("CongestionControl", TypeIdValue(AckRecorder::GetTypeId()));
+    rdma->Install(topo);
+    rdma->Send(1, 0, 0, 1 << 20, 1);
+    Simulator::Run();
+    Ptr<AckRecorder> rec = DynamicCast<AckRecorder>(rdma->GetNic(1)->GetCongestionControl());
+    ASSERT_NE(rec, nullptr);
+    EXPECT_EQ(rec->sent, 256u);
+    EXPECT_EQ(rec->acked, 256u);
+    ASSERT_GT(rec->rtts.size(), 10u);
+    for (int64_t rtt : rec->rtts)
+    {
+        EXPECT_GE(rtt, 4000000);
+        EXPECT_LT(rtt, 20000000);
+    }
+    EXPECT_EQ(rdma->GetCounters().cnpsSent, 0u);
+    Simulator::Destroy();
+}
