@@ -1225,6 +1225,13 @@ ConfigReader::Has(const std::string& key) const
 }
 
 bool
+ConfigReader::HasArray(const std::string& key) const
+{
+    const auto it = m_obj->find(key);
+    return it != m_obj->end() && it->is_array();
+}
+
+bool
 ConfigReader::GetBool(const std::string& key, bool def)
 {
     const Json* v = Lookup(key);

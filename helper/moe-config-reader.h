@@ -247,6 +247,8 @@ class ConfigReader
 
     /// @brief Whether @p key is present (null counts as present). Does not mark it as read.
     bool Has(const std::string& key) const;
+    /// @brief Whether @p key is present and a JSON array (for keys taking a value or a list).
+    bool HasArray(const std::string& key) const;
 
     /// @brief A boolean (JSON true/false only).
     bool GetBool(const std::string& key, bool def);

@@ -264,7 +264,16 @@ ApplySharedBuffer(const ScenarioSettings& s, Setter set)
 {
     set("BufferSize", UintegerValue(s.bufferBytes));
     set("CellSize", UintegerValue(s.cellBytes));
-    set("Alpha", StringValue(ExactDouble(s.alpha)));
+    std::string alpha;
+    for (size_t i = 0; i < s.alphas.size(); ++i)
+    {
+        alpha += (i ? "," : "") + ExactDouble(s.alphas[i]);
+    }
+    set("Alpha", StringValue(alpha));
+    set("IngressReservedBytes", UintegerValue(s.ingressReservedBytes));
+    set("XoffBytes", UintegerValue(s.xoffBytes));
+    set("SharedHeadroomBytes", UintegerValue(s.sharedHeadroomBytes));
+    set("LosslessPoolFraction", DoubleValue(s.losslessPoolFraction));
     set("EgressReservedBytes", UintegerValue(s.egressReservedBytes));
     set("LosslessPriorities", UintegerValue(s.losslessMask));
     set("XoffAlpha", DoubleValue(s.xoffAlpha));
@@ -291,9 +300,37 @@ ApplySharedBuffer(const ScenarioSettings& s, Setter set)
 void
 ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
 {
-    s.bufferBytes = buf.GetBytes("size", 16 << 20, 4096, 1ull << 36);
+    // Presets only where the vendor states the buffer (doc/moe-fabric.rst, "Switch presets"):
+    // the fully shared packet buffer of NVIDIA (Mellanox) Spectrum ASICs.
+    static const std::map<std::string, uint64_t> presets{{"spectrum", 16ull << 20},
+                                                         {"spectrum-2", 42ull << 20},
+                                                         {"spectrum-3", 64ull << 20}};
+    const std::string preset =
+        buf.GetEnum("preset", "none", {"none", "spectrum", "spectrum-2", "spectrum-3"});
+    const uint64_t defaultSize = preset == "none" ? 16ull << 20 : presets.at(preset);
+    s.bufferBytes = buf.GetBytes("size", defaultSize, 4096, 1ull << 36);
     s.cellBytes = buf.GetBytes("cell_size", 256, 16, 16384);
-    s.alpha = buf.GetDouble("alpha", 1.0, 1.0 / 1024, 1024);
+    // One alpha for every lossy priority, or eight (priority 0 first).
+    if (const Json* alphas = buf.HasArray("alpha") ? buf.GetArray("alpha") : nullptr)
+    {
+        if (alphas->size() != NUM_PRIORITIES)
+        {
+            throw ConfigError(buf.PathOf("alpha"),
+                              "expected one number or an array of 8 (one per priority, 0 first), "
+                              "got " +
+                                  std::to_string(alphas->size()) + " elements");
+        }
+        s.alphas.clear();
+        for (size_t i = 0; i < alphas->size(); ++i)
+        {
+            s.alphas.push_back(
+                ReadJsonDouble((*alphas)[i], buf.ElementPath("alpha", i), 1.0 / 1024, 1024));
+        }
+    }
+    else
+    {
+        s.alphas = {buf.GetDouble("alpha", 1.0, 1.0 / 1024, 1024)};
+    }
     s.egressReservedBytes = buf.GetBytes("egress_reserved", 1518, 0, 1ull << 30);
     // Lossless priorities get ingress accounting with XOFF/XON and headroom, and PFC frames.
     s.losslessMask = 0;
@@ -315,6 +352,11 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     s.xoffAlpha = buf.GetDouble("xoff_alpha", 0.125, 1.0 / 1024, 1024);
     s.headroomBytes = buf.GetBytes("headroom", 0, 0, 1ull << 30);
     s.xonOffsetBytes = buf.GetBytes("xon_offset", 2288, 0, 1ull << 30);
+    // SONiC's Broadcom lossless PG profile reserves 1248 bytes per (port, lossless priority).
+    s.ingressReservedBytes = buf.GetBytes("ingress_reserved", 1248, 0, 1ull << 30);
+    s.xoffBytes = buf.GetBytes("xoff", 0, 0, 1ull << 36);
+    s.sharedHeadroomBytes = buf.GetBytes("shared_headroom", 0, 0, 1ull << 36);
+    s.losslessPoolFraction = buf.GetDouble("lossless_pool_fraction", 0.5, 0, 1);
     ConfigReader pfc = sw.GetObject("pfc");
     s.pfcQuanta = static_cast<uint32_t>(pfc.GetUint("quanta", 65535, 1, 65535));
     {
@@ -373,11 +415,16 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
             {"CellSize", "switch.buffer.cell_size"},
             {"Alpha", "switch.buffer.alpha"},
             {"EgressReservedBytes", "switch.buffer.egress_reserved"},
-            {"IngressReservedBytes", "switch.buffer.size"},
+            {"IngressReservedBytes", "switch.buffer.ingress_reserved"},
             {"HeadroomBytes",
              s.headroomBytes != 0 ? "switch.buffer.headroom" : "switch.buffer.size"},
+            {"SharedHeadroomBytes", "switch.buffer.shared_headroom"},
+            {"XoffBytes", "switch.buffer.xoff"},
             {"LossyPoolBytes", "switch.buffer.size"},
-            {"LosslessPoolBytes", "switch.buffer.size"},
+            {"LosslessPoolBytes",
+             s.losslessPoolFraction == 0 ? "switch.buffer.lossless_pool_fraction"
+                                         : "switch.buffer.size"},
+            {"LosslessPoolFraction", "switch.buffer.lossless_pool_fraction"},
             {"LosslessPriorities", "switch.buffer.lossless_priorities"},
             {"XoffAlpha", "switch.buffer.xoff_alpha"},
             {"XonOffsetBytes", "switch.buffer.xon_offset"},

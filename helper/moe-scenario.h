@@ -41,7 +41,11 @@ struct ScenarioSettings
     std::string bufferType;      ///< "tail-drop" | "shared"
     uint64_t bufferBytes{0};     ///< shared: total buffer per switch
     uint64_t cellBytes{256};     ///< shared: accounting cell
-    double alpha{1.0};           ///< shared: dynamic threshold of the lossy pool
+    std::vector<double> alphas{1.0}; ///< shared: dynamic threshold(s): one, or one per priority
+    uint64_t ingressReservedBytes{1248}; ///< shared: per (port, lossless priority)
+    uint64_t xoffBytes{0};               ///< shared: static XOFF, 0 = dynamic (xoff_alpha)
+    uint64_t sharedHeadroomBytes{0};     ///< shared: shared headroom pool, 0 = per PG
+    double losslessPoolFraction{0.5};    ///< shared: lossless share of the pools
     uint64_t egressReservedBytes{0};
     uint8_t losslessMask{0};    ///< shared: lossless priorities (PFC), bit per priority
     uint64_t headroomBytes{0};  ///< shared: per (port, lossless priority); 0 = sized per port

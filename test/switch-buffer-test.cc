@@ -12,6 +12,8 @@
 #include "ns3/moe-scenario.h"
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
+#include "ns3/string.h"
+#include "ns3/uinteger.h"
 
 #include <gtest/gtest.h>
 #include <set>
@@ -341,4 +343,77 @@ TEST(SwitchBuffer, SchedulerAndWatchdogKeysReachEveryPort)
     {
         EXPECT_EQ(std::string(e.what()).rfind("switch.scheduler.weights:", 0), 0u) << e.what();
     }
+}
+
+TEST(SwitchBuffer, PresetAndCarvingKeysReachEveryMmu)
+{
+    // switch.buffer.preset sets the size; alpha per priority, static XOFF, ingress reserve,
+    // shared headroom and the lossless share reach each switch's MMU as attributes.
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["preset"] = "spectrum-2";
+    c["switch"]["buffer"]["alpha"] = {0.5, 1, 2, 4, 8, 1, 1, 1};
+    c["switch"]["buffer"]["lossless_priorities"] = {3};
+    c["switch"]["buffer"]["xoff"] = "200KiB";
+    c["switch"]["buffer"]["ingress_reserved"] = 2048;
+    c["switch"]["buffer"]["shared_headroom"] = "2MiB";
+    c["switch"]["buffer"]["lossless_pool_fraction"] = 0.25;
+    Scenario sc(c);
+    EXPECT_EQ(sc.GetEffectiveConfig()["switch"]["buffer"]["size"], 42u << 20);
+    sc.Build();
+    Ptr<FabricTopology> topo = sc.GetTopology();
+    uint32_t checked = 0;
+    for (uint32_t i = 0; i < topo->GetSpec().nodes.size(); ++i)
+    {
+        Ptr<FabricSwitch> sw = topo->GetSwitch(i);
+        if (!sw)
+        {
+            continue;
+        }
+        auto mmu = DynamicCast<SharedBufferMmu>(sw->GetAdmission());
+        ASSERT_TRUE(mmu);
+        auto attr = [&mmu](const std::string& name) {
+            StringValue v;
+            mmu->GetAttribute(name, v);
+            return v.Get();
+        };
+        UintegerValue u;
+        mmu->GetAttribute("BufferSize", u);
+        EXPECT_EQ(u.Get(), 42u << 20);
+        EXPECT_EQ(attr("Alpha"), "0.5,1,2,4,8,1,1,1");
+        mmu->GetAttribute("XoffBytes", u);
+        EXPECT_EQ(u.Get(), 200u * 1024);
+        mmu->GetAttribute("IngressReservedBytes", u);
+        EXPECT_EQ(u.Get(), 2048u);
+        EXPECT_EQ(mmu->GetXoffCells(), 800u);
+        ++checked;
+    }
+    EXPECT_EQ(checked, 20u);
+    Simulator::Destroy();
+    // Bad values name their key.
+    auto error = [](const Json& cfg) {
+        try
+        {
+            Scenario s(cfg);
+        }
+        catch (const ConfigError& e)
+        {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    Json bad = Incast("shared");
+    bad["switch"]["buffer"]["preset"] = "tomahawk";
+    EXPECT_EQ(error(bad).rfind("switch.buffer.preset:", 0), 0u) << error(bad);
+    bad = Incast("shared");
+    bad["switch"]["buffer"]["alpha"] = {1, 2};
+    EXPECT_EQ(error(bad).rfind("switch.buffer.alpha:", 0), 0u) << error(bad);
+    bad["switch"]["buffer"]["alpha"] = {1, 1, 1, 1, 1, 1, 1, 0};
+    EXPECT_EQ(error(bad).rfind("switch.buffer.alpha[7]:", 0), 0u) << error(bad);
+    bad = Incast("shared");
+    bad["switch"]["buffer"]["lossless_priorities"] = {3};
+    bad["switch"]["buffer"]["lossless_pool_fraction"] = 0;
+    EXPECT_EQ(error(bad).rfind("switch.buffer.lossless_pool_fraction:", 0), 0u) << error(bad);
+    bad["switch"]["buffer"]["lossless_pool_fraction"] = 0.5;
+    bad["switch"]["buffer"]["xoff"] = "64MiB";
+    EXPECT_EQ(error(bad).rfind("switch.buffer.xoff:", 0), 0u) << error(bad);
 }
