@@ -576,7 +576,12 @@ ParseScenario(const Json& config, Json& effective)
     const uint32_t numGpus = s.spec.NumHosts();
 
     ConfigReader sw = root.GetObject("switch");
-    s.loadBalancing = sw.GetEnum("load_balancing", "ecmp", {"ecmp", "spray"});
+    s.loadBalancing =
+        sw.GetEnum("load_balancing", "ecmp", {"ecmp", "spray", "adaptive", "flowlet"});
+    if (s.loadBalancing == "flowlet")
+    {
+        s.flowletGapPs = sw.GetTimePs("flowlet_gap", "100us", 0, PS_PER_S);
+    }
     {
         ConfigReader tr = root.GetObject("transport");
         s.transportType = tr.GetEnum("type", "rdma", {"rdma", "ideal"});
@@ -590,7 +595,10 @@ ParseScenario(const Json& config, Json& effective)
             // three duplicate ACKs); spraying reorders by the queue differences between paths,
             // and 64 keeps retransmissions from being spurious (see doc/moe-fabric.rst).
             s.reorderThreshold = static_cast<uint32_t>(
-                tr.GetUint("reorder_threshold", s.loadBalancing == "spray" ? 64 : 3, 1, 1u << 20));
+                tr.GetUint("reorder_threshold",
+                           s.loadBalancing == "spray" || s.loadBalancing == "adaptive" ? 64 : 3,
+                           1,
+                           1u << 20));
             s.rtoPs = tr.GetTimePs("rto", "320us", 1000, 10 * PS_PER_S);
             s.rtoLowPs = tr.GetTimePs("rto_low", "100us", 1000, 10 * PS_PER_S);
             s.rtoLowPackets = static_cast<uint32_t>(tr.GetUint("rto_low_packets", 3, 0, 1u << 20));
@@ -956,6 +964,10 @@ Scenario::Build(const std::string& outputDir)
     FabricHelper fabric;
     fabric.SetSeed(s.seed);
     fabric.SetSwitchAttribute("LoadBalancing", StringValue(s.loadBalancing));
+    if (s.loadBalancing == "flowlet")
+    {
+        fabric.SetSwitchAttribute("FlowletGap", TimeValue(PicoSeconds(s.flowletGapPs)));
+    }
     if (s.bufferType == "shared")
     {
         fabric.SetSwitchAdmission("ns3::moe::SharedBufferMmu");

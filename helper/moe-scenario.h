@@ -35,13 +35,14 @@ struct ScenarioSettings
     uint64_t seed{1};
     std::string name;
 
-    TopologySpec spec;           ///< the graph built by the topology helper
-    std::string loadBalancing;   ///< "ecmp" | "spray"
-    uint64_t queueLimitBytes{0}; ///< per (port, priority) tail-drop limit, 0 = unlimited
-    std::string bufferType;      ///< "tail-drop" | "shared"
-    uint64_t bufferBytes{0};     ///< shared: total buffer per switch
-    uint64_t cellBytes{256};     ///< shared: accounting cell
-    std::vector<double> alphas{1.0}; ///< shared: dynamic threshold(s): one, or one per priority
+    TopologySpec spec;                   ///< the graph built by the topology helper
+    std::string loadBalancing;           ///< "ecmp" | "spray" | "adaptive" | "flowlet"
+    int64_t flowletGapPs{0};             ///< "flowlet": idle time that starts a new flowlet
+    uint64_t queueLimitBytes{0};         ///< per (port, priority) tail-drop limit, 0 = unlimited
+    std::string bufferType;              ///< "tail-drop" | "shared"
+    uint64_t bufferBytes{0};             ///< shared: total buffer per switch
+    uint64_t cellBytes{256};             ///< shared: accounting cell
+    std::vector<double> alphas{1.0};     ///< shared: dynamic threshold(s): one, or one per priority
     uint64_t ingressReservedBytes{1248}; ///< shared: per (port, lossless priority)
     uint64_t xoffBytes{0};               ///< shared: static XOFF, 0 = dynamic (xoff_alpha)
     uint64_t sharedHeadroomBytes{0};     ///< shared: shared headroom pool, 0 = per PG

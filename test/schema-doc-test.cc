@@ -468,9 +468,9 @@ CoverageConfigs()
         "switch": {"buffer": {"type": "shared", "lossless_priorities": [0]},
                    "pfc": {"watchdog": {"timeout": "1ms", "action": "drop"}}},
         "nic": {"rx": {"drain_rate": "50Gbps", "gpus": [1, 2]}} })")});
-    out.push_back({"DWRR with default weights", Json::parse(R"({
+    out.push_back({"DWRR with default weights, flowlets", Json::parse(R"({
         "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
-        "switch": {"scheduler": {"type": "dwrr"}} })")});
+        "switch": {"scheduler": {"type": "dwrr"}, "load_balancing": "flowlet"} })")});
     out.push_back({"shared buffer without ECN", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"buffer": {"type": "shared", "alpha": 2}, "ecn": {"enabled": false}} })")});

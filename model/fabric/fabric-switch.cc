@@ -5,6 +5,7 @@
 #include "ns3/enum.h"
 #include "ns3/log.h"
 #include "ns3/moe-fabric-ns3-compatibility.h"
+#include "ns3/simulator.h"
 #include "ns3/uinteger.h"
 
 namespace ns3
@@ -28,7 +29,26 @@ FabricSwitch::GetTypeId()
                           "How a frame picks one of several equal-cost egress ports.",
                           EnumValue(FabricSwitch::ECMP),
                           MoeEnumAccessor<LoadBalancing>(&FabricSwitch::m_loadBalancing),
-                          MakeEnumChecker(FabricSwitch::ECMP, "ecmp", FabricSwitch::SPRAY, "spray"))
+                          MakeEnumChecker(FabricSwitch::ECMP,
+                                          "ecmp",
+                                          FabricSwitch::SPRAY,
+                                          "spray",
+                                          FabricSwitch::ADAPTIVE,
+                                          "adaptive",
+                                          FabricSwitch::FLOWLET,
+                                          "flowlet"))
+            .AddAttribute("FlowletGap",
+                          "LoadBalancing \"flowlet\": a flow idle this long starts a new "
+                          "flowlet, which may take another port.",
+                          TimeValue(MicroSeconds(100)),
+                          MakeTimeAccessor(&FabricSwitch::m_flowletGap),
+                          MakeTimeChecker(Time(0)))
+            .AddAttribute("FlowletTableSize",
+                          "LoadBalancing \"flowlet\": slots of the flowlet table (a power of "
+                          "two); flows hashing to one slot with different tags evict each other.",
+                          UintegerValue(65536),
+                          MakeUintegerAccessor(&FabricSwitch::m_flowletTableSize),
+                          MakeUintegerChecker<uint32_t>(1, 1u << 24))
             .AddAttribute("HashSeed",
                           "Per-switch seed of the ECMP hash and of the spraying generator. "
                           "Different seeds per switch keep tiers from polarizing.",
@@ -121,6 +141,55 @@ FabricSwitch::SelectEcmpPort(const FabricRouting::PortSet& set,
     return set.ports[ReduceHash(h, set.count)];
 }
 
+uint32_t
+FabricSwitch::SelectLeastLoaded(const FabricRouting::PortSet& set, uint32_t start) const
+{
+    uint32_t best = set.ports[start % set.count];
+    uint64_t bestBytes = m_portPtrs[best]->GetQueueBytes();
+    for (uint32_t i = 1; i < set.count && bestBytes != 0; ++i)
+    {
+        const uint32_t port = set.ports[(start + i) % set.count];
+        const uint64_t bytes = m_portPtrs[port]->GetQueueBytes();
+        if (bytes < bestBytes)
+        {
+            best = port;
+            bestBytes = bytes;
+        }
+    }
+    return best;
+}
+
+uint32_t
+FabricSwitch::SelectFlowletPort(const FabricRouting::PortSet& set, const FrameInfo& info)
+{
+    if (m_flowlets.empty())
+    {
+        NS_ABORT_MSG_IF((m_flowletTableSize & (m_flowletTableSize - 1)) != 0,
+                        "FabricSwitch: FlowletTableSize " << m_flowletTableSize
+                                                          << " is not a power of two");
+        m_flowlets.resize(m_flowletTableSize);
+    }
+    const uint64_t h =
+        FlowHash(m_hashSeed, info.srcIp, info.dstIp, info.srcPort, info.dstPort, info.protocol);
+    FlowletSlot& slot = m_flowlets[h & (m_flowletTableSize - 1)];
+    const uint32_t tag = static_cast<uint32_t>(h >> 32);
+    const int64_t now = Simulator::Now().GetPicoSeconds();
+    if (slot.lastPs < 0 || slot.tag != tag || now - slot.lastPs > m_flowletGap.GetPicoSeconds())
+    {
+        slot.tag = tag;
+        slot.port = SelectLeastLoaded(set, ReduceHash(h, set.count));
+        ++m_flowletsStarted;
+    }
+    slot.lastPs = now;
+    return slot.port;
+}
+
+uint64_t
+FabricSwitch::GetFlowletsStarted() const
+{
+    return m_flowletsStarted;
+}
+
 void
 FabricSwitch::RequestPfc(uint32_t inPort, uint8_t priority, bool pause)
 {
@@ -161,9 +230,17 @@ FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
         out =
             SelectEcmpPort(set, info.srcIp, info.dstIp, info.srcPort, info.dstPort, info.protocol);
     }
-    else
+    else if (m_loadBalancing == SPRAY)
     {
         out = set.ports[m_rng.Below(set.count)];
+    }
+    else if (m_loadBalancing == ADAPTIVE)
+    {
+        out = SelectLeastLoaded(set, m_rng.Below(set.count));
+    }
+    else
+    {
+        out = SelectFlowletPort(set, info);
     }
     QueueEntry entry;
     entry.bytes = packet->GetSize();
