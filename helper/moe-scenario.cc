@@ -16,6 +16,7 @@
 #include "ns3/fabric-stats.h"
 #include "ns3/global-value.h"
 #include "ns3/ideal-transport.h"
+#include "ns3/int-telemetry.h"
 #include "ns3/integer.h"
 #include "ns3/log.h"
 #include "ns3/rdma-transport.h"
@@ -540,7 +541,33 @@ ReadCcRate(ConfigReader& cc, const std::string& key, const std::string& def)
 void
 ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
 {
-    s.ccType = cc.GetEnum("type", "none", {"none", "dcqcn"});
+    s.ccType = cc.GetEnum("type", "none", {"none", "dcqcn", "hpcc"});
+    if (s.ccType == "hpcc")
+    {
+        ScenarioSettings::Hpcc& h = s.hpcc;
+        h.eta = cc.GetDouble("eta", 0.95, 0.01, 1);
+        h.maxStage = static_cast<uint32_t>(cc.GetUint("max_stage", 5, 0, 1000));
+        h.windowAi = cc.GetBytes("window_ai", 0, 0, 1ull << 30);
+        h.baseRttPs = cc.GetTimePs("base_rtt", "0ps", 0, PS_PER_S);
+        h.minRateBps = ReadCcRate(cc, "min_rate", "1Gbps");
+        h.fastReact = cc.GetBool("fast_react", true);
+        // Switch ports stamp their rate as a 4-bit code (int-telemetry.h).
+        for (const auto& l : s.spec.links)
+        {
+            const bool switchEnd = s.spec.nodes[l.a].role != TopologySpec::HOST ||
+                                   s.spec.nodes[l.b].role != TopologySpec::HOST;
+            if (switchEnd && IntRateCode(l.rateBps) == 0)
+            {
+                throw ConfigError(cc.PathOf("type"),
+                                  "\"hpcc\" cannot encode the " + FormatRate(l.rateBps) +
+                                      " links of tier " + s.spec.tierNames[l.tier] +
+                                      " in its telemetry; accepted link rates: 1, 10, 25, 40, "
+                                      "50, 100, 200, 400, 800, 1000, 1280, 1600, 3200, 3600, "
+                                      "6400 Gbps");
+            }
+        }
+        return;
+    }
     if (s.ccType != "dcqcn")
     {
         return;
@@ -1055,6 +1082,17 @@ Scenario::Build(const std::string& outputDir)
             rdma->SetCongestionControlAttribute("CnpInterval",
                                                 TimeValue(PicoSeconds(d.cnpIntervalPs)));
         }
+        else if (s.ccType == "hpcc")
+        {
+            const ScenarioSettings::Hpcc& h = s.hpcc;
+            rdma->SetCongestionControl("ns3::moe::HpccCongestionControl");
+            rdma->SetCongestionControlAttribute("Eta", DoubleValue(h.eta));
+            rdma->SetCongestionControlAttribute("MaxStage", UintegerValue(h.maxStage));
+            rdma->SetCongestionControlAttribute("WindowAi", UintegerValue(h.windowAi));
+            rdma->SetCongestionControlAttribute("BaseRtt", TimeValue(PicoSeconds(h.baseRttPs)));
+            rdma->SetCongestionControlAttribute("MinRate", DataRateValue(DataRate(h.minRateBps)));
+            rdma->SetCongestionControlAttribute("FastReact", BooleanValue(h.fastReact));
+        }
         rdma->SetSeed(s.seed);
         m_transport = rdma;
     }
@@ -1421,7 +1459,7 @@ Scenario::OnQpRate(uint32_t host, uint32_t qpn, uint64_t rateBps, uint8_t event)
     m_qpRates << FormatSeconds(Simulator::Now()) << ',' << host << ',' << qp.dst << ','
               << static_cast<uint32_t>(qp.cls) << ',' << qpn << ','
               << (rateBps == 0 ? nic->GetQpLineRate(index) : rateBps) << ','
-              << RateEventName(static_cast<RateEvent>(event)) << '\n';
+              << RateEventName(static_cast<RateEvent>(event)) << ',' << qp.windowBytes << '\n';
 }
 
 namespace
@@ -1910,7 +1948,8 @@ Scenario::WriteOutputs(const std::string& dir) const
     }
     if (m_settings.qpRatesCsv)
     {
-        writeFile("qp_rates.csv", "time_s,host,dst,class,qpn,rate_bps,event\n" + m_qpRates.str());
+        writeFile("qp_rates.csv",
+                  "time_s,host,dst,class,qpn,rate_bps,event,window_bytes\n" + m_qpRates.str());
     }
     if (m_moe != nullptr && m_settings.messagesCsv)
     {

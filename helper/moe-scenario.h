@@ -101,6 +101,17 @@ struct ScenarioSettings
         int64_t cnpIntervalPs{0};
     } dcqcn;
 
+    /// transport.cc.* when the type is "hpcc".
+    struct Hpcc
+    {
+        double eta{0.95};
+        uint32_t maxStage{5};
+        uint64_t windowAi{0};
+        int64_t baseRttPs{0};
+        uint64_t minRateBps{0};
+        bool fastReact{true};
+    } hpcc;
+
     bool moe{false};         ///< workload.type "moe" (else the all-to-all of traffic.*)
     MoeWorkloadSpec moeSpec; ///< workload.* when moe
     MoeWorkloadOptions moeOptions;

@@ -11,6 +11,8 @@
 #include "ns3/fabric-helper.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/fabric-switch.h"
+#include "ns3/hpcc-congestion-control.h"
+#include "ns3/int-telemetry.h"
 #include "ns3/moe-config-reader.h"
 #include "ns3/moe-scenario.h"
 #include "ns3/rdma-transport.h"
@@ -78,19 +80,29 @@ SwitchPortTo(Ptr<FabricTopology> topo, uint32_t gpu, uint32_t gpus)
     return topo->GetPort(gpus, gpu); // the switch is node `gpus`; its port i leads to GPU i
 }
 
-/// An RDMA transport with DCQCN (paper defaults unless @p attrs overrides) on @p topo.
+/// An RDMA transport with congestion control @p type (its defaults unless @p attrs overrides)
+/// on @p topo.
 Ptr<RdmaTransport>
-InstallDcqcn(Ptr<FabricTopology> topo,
-             const std::vector<std::pair<std::string, std::string>>& attrs = {})
+InstallCc(Ptr<FabricTopology> topo,
+          const std::string& type,
+          const std::vector<std::pair<std::string, std::string>>& attrs)
 {
     Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
-    rdma->SetCongestionControl("ns3::moe::DcqcnCongestionControl");
+    rdma->SetCongestionControl(type);
     for (const auto& [name, value] : attrs)
     {
         rdma->SetCongestionControlAttribute(name, StringValue(value));
     }
     rdma->Install(topo);
     return rdma;
+}
+
+/// An RDMA transport with DCQCN (paper defaults unless @p attrs overrides) on @p topo.
+Ptr<RdmaTransport>
+InstallDcqcn(Ptr<FabricTopology> topo,
+             const std::vector<std::pair<std::string, std::string>>& attrs = {})
+{
+    return InstallCc(topo, "ns3::moe::DcqcnCongestionControl", attrs);
 }
 
 struct RateLog
@@ -485,9 +497,20 @@ TEST(CongestionControl, BadParametersAreConfigErrors)
         }
         return std::string();
     };
-    EXPECT_EQ(error("", nullptr, "hpcc").rfind("transport.cc.type: \"hpcc\" is not accepted", 0),
-              0u)
-        << error("", nullptr, "hpcc");
+    EXPECT_EQ(
+        error("", nullptr, "timely").rfind("transport.cc.type: \"timely\" is not accepted", 0),
+        0u)
+        << error("", nullptr, "timely");
+    EXPECT_EQ(error("eta", 0, "hpcc").rfind("transport.cc.eta: 0 is out of range; accepted", 0), 0u)
+        << error("eta", 0, "hpcc");
+    EXPECT_EQ(error("eta", 1.5, "hpcc").rfind("transport.cc.eta:", 0), 0u);
+    EXPECT_EQ(error("max_stage", 1001, "hpcc").rfind("transport.cc.max_stage:", 0), 0u);
+    EXPECT_EQ(error("window_ai", -1, "hpcc").rfind("transport.cc.window_ai:", 0), 0u);
+    EXPECT_EQ(error("base_rtt", "-1us", "hpcc").rfind("transport.cc.base_rtt:", 0), 0u);
+    EXPECT_EQ(error("min_rate", "10bps", "hpcc").rfind("transport.cc.min_rate:", 0), 0u);
+    EXPECT_EQ(error("fast_react", 3, "hpcc").rfind("transport.cc.fast_react:", 0), 0u);
+    EXPECT_EQ(error("g", 0.1, "hpcc").rfind("transport.cc.g: unknown key", 0), 0u);
+    EXPECT_EQ(error("eta", 0.9, "hpcc"), "");
     EXPECT_EQ(error("g", 0, "dcqcn").rfind("transport.cc.g: 0 is out of range; accepted", 0), 0u)
         << error("g", 0, "dcqcn");
     EXPECT_EQ(error("g", 1.5, "dcqcn").rfind("transport.cc.g:", 0), 0u);
@@ -523,6 +546,11 @@ TEST(CongestionControl, BadParametersAreConfigErrors)
                                         "--dry-run 2>&1");
     EXPECT_EQ(r.exitCode, 2) << r.output;
     EXPECT_NE(r.output.find("transport.cc.g"), std::string::npos) << r.output;
+    const auto h = moe_test::RunCommand(moe_test::SimBinary() +
+                                        " --set=transport.cc.type=hpcc --set=transport.cc.eta=2 "
+                                        "--dry-run 2>&1");
+    EXPECT_EQ(h.exitCode, 2) << h.output;
+    EXPECT_NE(h.output.find("transport.cc.eta"), std::string::npos) << h.output;
 }
 
 namespace
@@ -588,4 +616,221 @@ TEST(CongestionControl, PluginHooksSeePacketsAcksAndRttSamples)
     }
     EXPECT_EQ(rdma->GetCounters().cnpsSent, 0u);
     Simulator::Destroy();
+}
+
+// =============================================================================================
+// HPCC
+
+namespace
+{
+/// A chain: GPU 0 - sw0 - sw1 - sw2 - GPU 1, 100 Gb/s, 1 us links, tail-drop switches.
+Ptr<FabricTopology>
+BuildChain()
+{
+    TopologySpec spec;
+    spec.type = "chain";
+    const uint32_t tier = spec.Tier("host-edge");
+    const uint32_t h0 = spec.AddHost(0, 0);
+    const uint32_t h1 = spec.AddHost(1, 0);
+    const uint32_t s0 = spec.AddNode(TopologySpec::SWITCH, "sw0", 1);
+    const uint32_t s1 = spec.AddNode(TopologySpec::SWITCH, "sw1", 2);
+    const uint32_t s2 = spec.AddNode(TopologySpec::SWITCH, "sw2", 1);
+    spec.AddLink(h0, s0, tier, RATE_BPS, 1000000);
+    spec.AddLink(h1, s2, tier, RATE_BPS, 1000000);
+    spec.AddLink(s0, s1, spec.Tier("core"), RATE_BPS, 1000000);
+    spec.AddLink(s1, s2, spec.Tier("core"), RATE_BPS, 1000000);
+    FabricHelper fabric;
+    fabric.SetSeed(1);
+    return fabric.Install(spec);
+}
+
+Ptr<RdmaTransport>
+InstallHpcc(Ptr<FabricTopology> topo)
+{
+    return InstallCc(topo, "ns3::moe::HpccCongestionControl", {});
+}
+
+/// Sizes of the data and ACK frames seen by one device.
+struct FrameSizes
+{
+    std::vector<uint32_t> data;
+    std::vector<uint32_t> acks;
+    std::vector<IntStack> dataStacks;
+    std::vector<IntStack> ackStacks;
+
+    static void Sink(FrameSizes* f, Ptr<const Packet> p)
+    {
+        FrameInfo info;
+        RoceInfo roce;
+        if (!ParseFrame(p, info, &roce) || !roce.valid)
+        {
+            return;
+        }
+        IntStack stack;
+        if (roce.opcode == BTH_RC_ACK)
+        {
+            f->acks.push_back(p->GetSize());
+            if (roce.telemetry && ReadIntStack(p, INT_DATA_OFFSET + AETH_BYTES, stack))
+            {
+                f->ackStacks.push_back(stack);
+            }
+        }
+        else if (roce.opcode <= BTH_RC_SEND_ONLY)
+        {
+            f->data.push_back(p->GetSize());
+            if (roce.telemetry && ReadIntStack(p, INT_DATA_OFFSET, stack))
+            {
+                f->dataStacks.push_back(stack);
+            }
+        }
+    }
+};
+} // namespace
+
+TEST(Hpcc, TelemetryIsOnTheWireAndGrowsPerHop)
+{
+    // Through three switches the data frame leaves the NIC with the 4-byte INT shim and
+    // arrives 3 x 8 bytes longer, with one record per switch; the ACK carries the echo. With
+    // no congestion control the same frames carry no telemetry.
+    for (const bool hpcc : {true, false})
+    {
+        Ptr<FabricTopology> topo = BuildChain();
+        Ptr<RdmaTransport> rdma = hpcc ? InstallHpcc(topo) : CreateObject<RdmaTransport>();
+        if (!hpcc)
+        {
+            rdma->Install(topo);
+        }
+        FrameSizes sent;
+        FrameSizes received;
+        FrameSizes acks;
+        Ptr<FabricNetDevice> nic0 = topo->GetHost(0)->GetPort(0);
+        Ptr<FabricNetDevice> nic1 = topo->GetHost(1)->GetPort(0);
+        nic0->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&FrameSizes::Sink, &sent));
+        nic1->TraceConnectWithoutContext("PhyRxEnd",
+                                         MakeBoundCallback(&FrameSizes::Sink, &received));
+        nic0->TraceConnectWithoutContext("PhyRxEnd", MakeBoundCallback(&FrameSizes::Sink, &acks));
+        rdma->Send(0, 1, 0, 64 * 1024, 1);
+        Simulator::Run();
+        EXPECT_EQ(rdma->GetBytesDelivered(), 64u * 1024);
+        ASSERT_EQ(sent.data.size(), 16u);
+        ASSERT_EQ(received.data.size(), 16u);
+        const uint32_t plain = 4096 + ROCE_DATA_HEADER_BYTES;
+        const uint32_t plainAck = ROCE_DATA_HEADER_BYTES + AETH_BYTES;
+        ASSERT_FALSE(acks.acks.empty());
+        if (!hpcc)
+        {
+            EXPECT_EQ(sent.data[0], plain);
+            EXPECT_EQ(received.data[0], plain);
+            EXPECT_EQ(acks.acks[0], plainAck);
+            EXPECT_TRUE(received.dataStacks.empty());
+            for (uint32_t n = 0; n < topo->GetNPorts(2); ++n)
+            {
+                EXPECT_FALSE(topo->GetPort(2, n)->GetIntTelemetry());
+            }
+            Simulator::Destroy();
+            continue;
+        }
+        EXPECT_EQ(sent.data[0], plain + INT_SHIM_BYTES);
+        EXPECT_EQ(received.data[0], plain + INT_SHIM_BYTES + 3 * INT_HOP_BYTES);
+        EXPECT_EQ(acks.acks[0], plainAck + INT_SHIM_BYTES + 3 * INT_HOP_BYTES);
+        ASSERT_EQ(received.dataStacks.size(), 16u);
+        ASSERT_EQ(acks.ackStacks.size(), acks.acks.size());
+        const IntStack& st = received.dataStacks.back();
+        EXPECT_EQ(st.hops, 3u);
+        EXPECT_EQ(st.flags, 0u);
+        EXPECT_EQ(st.overflow, 0u);
+        for (uint32_t i = 0; i < 3; ++i)
+        {
+            EXPECT_EQ(st.hop[i].rateBps, RATE_BPS);
+        }
+        // Each switch stamps at dequeue: for the first packet (no queue anywhere) 1 us of cable
+        // plus the store-and-forward of the frame as the previous switch sent it (4166 B + 24 B
+        // of FCS, preamble and gap at 100 Gb/s: 335.2 ns; one record longer at the next: 335.8
+        // ns). Later packets queue a little more at every hop: each hop's frames are 8 B
+        // longer than at the hop before, so at line rate each link is 0.2% slower.
+        const IntStack& first = received.dataStacks.front();
+        EXPECT_NEAR(first.hop[1].NsSince(first.hop[0]), 1335.2, 1.0);
+        EXPECT_NEAR(first.hop[2].NsSince(first.hop[1]), 1335.8, 1.0);
+        EXPECT_GT(st.hop[1].NsSince(st.hop[0]), first.hop[1].NsSince(first.hop[0]));
+        // The switches' transmitted-byte counters advance by the frame sizes they sent: the
+        // first switch sent 15 frames of 4166 B between the first and the last stamp.
+        EXPECT_NEAR(static_cast<double>(st.hop[0].BytesSince(first.hop[0])),
+                    15.0 * (sent.data[0] + INT_HOP_BYTES),
+                    INT_BYTE_UNIT);
+        EXPECT_EQ(acks.ackStacks.back().flags, INT_FLAG_ECHO);
+        EXPECT_EQ(acks.ackStacks.back().hops, 3u);
+        std::cout << "data frame " << sent.data[0] << " B at the sender, " << received.data[0]
+                  << " B after three switches; ACK " << acks.acks[0] << " B\n";
+        Simulator::Destroy();
+    }
+}
+
+TEST(Hpcc, TwoFlowsHoldTheQueueNearEmptyAtHighUtilization)
+{
+    // GPUs 1 and 2 send 40 MB each to GPU 0 through one switch (100 Gb/s, 1 us links), from
+    // t = 0 and t = 100 us. The bottleneck queue is sampled every 100 ns and the delivered
+    // bytes counted from 500 us to 2.5 ms.
+    Ptr<FabricTopology> topo = BuildStar(3, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = InstallHpcc(topo);
+    rdma->Send(1, 0, 0, 40000000, 1);
+    Simulator::Schedule(MicroSeconds(100), [&]() { rdma->Send(2, 0, 0, 40000000, 2); });
+    Ptr<RdmaNic> rx = rdma->GetNic(0);
+    Ptr<FabricNetDevice> port = SwitchPortTo(topo, 0, 3);
+    std::array<uint64_t, 2> at0{};
+    std::array<uint64_t, 2> at1{};
+    uint64_t samples = 0;
+    double queueSum = 0;
+    uint64_t queuePeak = 0;
+    std::function<void()> queue = [&]() {
+        if (Simulator::Now() >= MicroSeconds(500))
+        {
+            const uint64_t q = port->GetQueueBytes();
+            queueSum += static_cast<double>(q);
+            queuePeak = std::max(queuePeak, q);
+            ++samples;
+        }
+        Simulator::Schedule(NanoSeconds(100), queue);
+    };
+    Simulator::Schedule(Time(0), queue);
+    auto snapshot = [&](std::array<uint64_t, 2>* out) {
+        for (uint32_t i = 0; i < 2; ++i)
+        {
+            (*out)[i] = rx->GetReceiverQp(i).rcvNxt;
+        }
+    };
+    Simulator::Schedule(MicroSeconds(500), [&]() { snapshot(&at0); });
+    Simulator::Schedule(MicroSeconds(2500), [&]() { snapshot(&at1); });
+    Simulator::Stop(MicroSeconds(2500) + NanoSeconds(1));
+    Simulator::Run();
+    const double a = static_cast<double>(at1[0] - at0[0]);
+    const double b = static_cast<double>(at1[1] - at0[1]);
+    // Payload rate of the link with HPCC's frames: 4096 B of payload per 4178 + 4 + 8 B on the
+    // wire (one switch on the path).
+    const double wire = WireBytes(4096 + ROCE_DATA_HEADER_BYTES + INT_SHIM_BYTES + INT_HOP_BYTES);
+    const double utilization = (a + b) * 4096 * 8 / 2e-3 / (RATE_BPS * 4096.0 / wire);
+    const double meanQueue = queueSum / static_cast<double>(samples);
+    std::cout << "HPCC two flows: utilization " << utilization << ", Jain " << Jain(a, b)
+              << ", bottleneck queue mean " << meanQueue << " B, peak " << queuePeak << " B\n";
+    EXPECT_GE(utilization, 0.90);
+    EXPECT_LT(meanQueue, 8 * 1024);
+    EXPECT_LT(queuePeak, 64 * 1024);
+    EXPECT_GE(Jain(a, b), 0.95);
+    Simulator::Destroy();
+}
+
+TEST(Hpcc, IncastKeepsThePeakQueueFarBelowNoControl)
+{
+    const IncastOutcome none = RunIncast16("none");
+    const IncastOutcome hpcc = RunIncast16("hpcc");
+    std::cout << "16:1 incast, none: peak " << none.peak << " B, after 200 us " << none.peakLate
+              << " B, " << none.pauses << " PFC pauses, done at " << none.endUs
+              << " us; hpcc: peak " << hpcc.peak << " B, after 200 us " << hpcc.peakLate << " B, "
+              << hpcc.pauses << " PFC pauses, done at " << hpcc.endUs << " us\n";
+    EXPECT_LT(4 * hpcc.peak, none.peak);
+    EXPECT_LT(20 * hpcc.peakLate, none.peakLate);
+    EXPECT_LT(hpcc.pauses, none.pauses / 10 + 1);
+    // The same bytes at eta = 95% of the link and less (HPCC's price: the link is kept below
+    // full, and flows that finish late ramp up by W_AI per RTT and a multiplicative step every
+    // max_stage RTTs).
+    EXPECT_LT(hpcc.endUs, 1.2 * none.endUs);
 }

@@ -321,7 +321,7 @@ const std::vector<std::pair<std::string, std::set<std::string>>> APPLIES_WORDS{
     {"gate", {"uniform", "zipf", "affinity", "replay"}},
     {"deployment", {"co-located", "disaggregated"}},
     {"buffer", {"tail-drop", "shared"}},
-    {"cc", {"none", "dcqcn"}},
+    {"cc", {"none", "dcqcn", "hpcc"}},
 };
 
 /// Whether @p row's "Applies to" cell admits a config of variant @p v: `all`, or for every
@@ -484,6 +484,11 @@ CoverageConfigs()
                              "rate_hai": "50Mbps", "min_rate": "1Mbps",
                              "cnp_interval": "4us"}},
         "output": {"qp_rates_csv": true} })")});
+    out.push_back({"hpcc with every parameter and the rate log", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "transport": {"cc": {"type": "hpcc", "eta": 0.9, "max_stage": 3, "window_ai": 80,
+                             "base_rtt": "12us", "min_rate": "100Mbps", "fast_react": false}},
+        "output": {"qp_rates_csv": true} })")});
     out.push_back({"traffic matrix, GPU list, spraying", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"load_balancing": "spray"},
@@ -536,6 +541,7 @@ DefaultConfigs()
         {"rail-optimized defaults", Json::parse(R"({"topology": {"type": "rail-optimized"}})")},
         {"ideal defaults", Json::parse(R"({"transport": {"type": "ideal"}})")},
         {"dcqcn defaults", Json::parse(R"({"transport": {"cc": {"type": "dcqcn"}}})")},
+        {"hpcc defaults", Json::parse(R"({"transport": {"cc": {"type": "hpcc"}}})")},
         {"moe defaults (deepseek-v3 on h800)", Json::parse(R"({"workload": {}})")},
         {"moe zipf defaults", Json::parse(R"({"workload": {"gate": {"type": "zipf"}}})")},
         {"moe affinity defaults",

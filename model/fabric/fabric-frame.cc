@@ -2,6 +2,8 @@
 
 #include "ns3/log.h"
 
+#include <algorithm>
+
 namespace ns3
 {
 namespace moe
@@ -11,6 +13,7 @@ NS_LOG_COMPONENT_DEFINE("FabricFrame");
 
 NS_OBJECT_ENSURE_REGISTERED(BthHeader);
 NS_OBJECT_ENSURE_REGISTERED(AethHeader);
+NS_OBJECT_ENSURE_REGISTERED(FrameHeadBytes);
 
 namespace
 {
@@ -130,6 +133,7 @@ ParseFrame(const Ptr<const Packet>& packet, FrameInfo& info, RoceInfo* roce)
     roce->opcode = bth[0];
     roce->fecn = (bth[4] & 0x80) != 0;
     roce->becn = (bth[4] & 0x40) != 0;
+    roce->telemetry = (bth[4] & INT_BTH_FLAG) != 0;
     roce->destQp = Read24(bth + 5);
     roce->ackReq = (bth[8] & 0x80) != 0;
     roce->psn = Read24(bth + 9);
@@ -148,6 +152,74 @@ ParseFrame(const Ptr<const Packet>& packet, FrameInfo& info, RoceInfo* roce)
     roce->payloadBytes = ipTotal >= headers ? ipTotal - headers : 0;
     roce->valid = true;
     return true;
+}
+
+void
+WriteIpv4Checksum(uint8_t* ip, uint32_t ihl)
+{
+    // One's complement of the one's complement sum of the header's 16-bit words.
+    ip[10] = 0;
+    ip[11] = 0;
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < ihl; i += 2)
+    {
+        sum += static_cast<uint32_t>((ip[i] << 8) | ip[i + 1]);
+    }
+    while (sum >> 16)
+    {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    const uint16_t checksum = static_cast<uint16_t>(~sum);
+    ip[10] = static_cast<uint8_t>(checksum >> 8);
+    ip[11] = static_cast<uint8_t>(checksum);
+}
+
+TypeId
+FrameHeadBytes::GetTypeId()
+{
+    static TypeId tid = TypeId("ns3::moe::FrameHeadBytes")
+                            .SetParent<Header>()
+                            .SetGroupName("MoeFabric")
+                            .AddConstructor<FrameHeadBytes>();
+    return tid;
+}
+
+FrameHeadBytes::FrameHeadBytes(const uint8_t* bytes, uint32_t size)
+    : m_size(size)
+{
+    NS_ASSERT(size <= CAPACITY);
+    std::copy(bytes, bytes + size, m_bytes);
+}
+
+TypeId
+FrameHeadBytes::GetInstanceTypeId() const
+{
+    return GetTypeId();
+}
+
+uint32_t
+FrameHeadBytes::GetSerializedSize() const
+{
+    return m_size;
+}
+
+void
+FrameHeadBytes::Serialize(Buffer::Iterator start) const
+{
+    start.Write(m_bytes, m_size);
+}
+
+uint32_t
+FrameHeadBytes::Deserialize(Buffer::Iterator start)
+{
+    start.Read(m_bytes, m_size);
+    return m_size;
+}
+
+void
+FrameHeadBytes::Print(std::ostream& os) const
+{
+    os << "frame head (" << m_size << " bytes, rewritten by a switch)";
 }
 
 Ptr<Packet>

@@ -190,6 +190,44 @@ struct RoceInfo;
  */
 bool ParseFrame(const Ptr<const Packet>& packet, FrameInfo& info, RoceInfo* roce = nullptr);
 
+/**
+ * @brief RFC 791: write the header checksum of the IPv4 header at @p ip (@p ihl bytes) into
+ * bytes 10..11 (which are zeroed first).
+ */
+void WriteIpv4Checksum(uint8_t* ip, uint32_t ihl);
+
+/**
+ * @brief The first bytes of a frame, written back after a switch rewrote them (ECN CE,
+ * telemetry).
+ *
+ * ns-3 has no way to change bytes of a Packet in place other than removing and adding a
+ * header; removing the raw bytes (RemoveAtStart) and adding them back as this header keeps the
+ * Packet object, its tags and its packet metadata valid whatever headers built the frame, and
+ * leaves the payload where it is.
+ */
+class FrameHeadBytes : public Header
+{
+  public:
+    /// Most bytes one instance holds: Ethernet, IPv4 with options, UDP, BTH, AETH and a full
+    /// telemetry stack fit.
+    static constexpr uint32_t CAPACITY = 160;
+
+    static TypeId GetTypeId();
+    FrameHeadBytes() = default;
+    /// @brief Hold a copy of @p size (<= CAPACITY) bytes at @p bytes.
+    FrameHeadBytes(const uint8_t* bytes, uint32_t size);
+
+    TypeId GetInstanceTypeId() const override;
+    uint32_t GetSerializedSize() const override;
+    void Serialize(Buffer::Iterator start) const override;
+    uint32_t Deserialize(Buffer::Iterator start) override;
+    void Print(std::ostream& os) const override;
+
+  private:
+    uint8_t m_bytes[CAPACITY]{};
+    uint32_t m_size{0};
+};
+
 /// InfiniBand RC opcodes used by the transport (IBTA vol. 1, table 38).
 enum BthOpcode : uint8_t
 {
@@ -200,6 +238,10 @@ enum BthOpcode : uint8_t
     BTH_RC_ACK = 0x11,
     BTH_CNP = 0x81, ///< RoCEv2 congestion notification packet
 };
+
+/// Bit of BTH byte 4 (one of the six reserved bits after FECN and BECN) that says an INT shim
+/// follows the transport headers (int-telemetry.h).
+constexpr uint8_t INT_BTH_FLAG = 0x20;
 
 /**
  * @brief InfiniBand Base Transport Header (12 bytes), as carried by RoCEv2 after UDP.
@@ -263,7 +305,9 @@ struct RoceInfo
     uint32_t psn{0};
     uint8_t syndrome{0};
     uint32_t msn{0};
-    uint32_t payloadBytes{0}; ///< bytes after the transport headers, ICRC excluded
+    bool telemetry{false};    ///< the BTH telemetry flag: an INT shim follows (int-telemetry.h)
+    uint32_t payloadBytes{0}; ///< bytes after the transport headers, ICRC excluded (and
+                              ///< telemetry included)
     bool valid{false};        ///< true if the frame was RoCEv2 and long enough
 };
 

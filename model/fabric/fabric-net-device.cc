@@ -2,8 +2,10 @@
 
 #include "fabric-channel.h"
 #include "fabric-events.h"
+#include "int-telemetry.h"
 #include "shared-buffer-mmu.h"
 
+#include "ns3/boolean.h"
 #include "ns3/double.h"
 #include "ns3/ethernet-header.h"
 #include "ns3/log.h"
@@ -112,6 +114,14 @@ FabricNetDevice::GetTypeId()
                           UintegerValue(9000),
                           MakeUintegerAccessor(&FabricNetDevice::SetMtu, &FabricNetDevice::GetMtu),
                           MakeUintegerChecker<uint16_t>(68, 9216))
+            .AddAttribute("IntTelemetry",
+                          "Append an HPCC in-band telemetry record (link rate, timestamp, "
+                          "transmitted bytes, queue length) to every RoCEv2 data frame that "
+                          "asks for one, at dequeue (int-telemetry.h).",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&FabricNetDevice::SetIntTelemetry,
+                                              &FabricNetDevice::GetIntTelemetry),
+                          MakeBooleanChecker())
             .AddAttribute("ReceiveErrorModel",
                           "Optional error model deciding which received frames are corrupt "
                           "(dropped and traced as rx_error).",
@@ -303,6 +313,18 @@ uint32_t
 FabricNetDevice::GetPortIndex() const
 {
     return m_portIndex;
+}
+
+void
+FabricNetDevice::SetIntTelemetry(bool enable)
+{
+    m_intTelemetry = enable;
+}
+
+bool
+FabricNetDevice::GetIntTelemetry() const
+{
+    return m_intTelemetry;
 }
 
 void
@@ -966,7 +988,7 @@ FabricNetDevice::ServePriority(uint8_t p)
     PriorityQueue& pq = m_queues[p];
     auto& q = pq.frames;
     QueueEntry& entry = q.front();
-    const uint32_t bytes = entry.bytes;
+    uint32_t bytes = entry.bytes;
     pq.bytes -= bytes;
     m_totalQueueBytes -= bytes;
     --m_totalQueueFrames;
@@ -978,6 +1000,17 @@ FabricNetDevice::ServePriority(uint8_t p)
         // under this one; the PFC frame then leaves at the end of this frame.
         m_transmitting = true;
         m_admissionRaw->Release(entry, m_portIndex);
+    }
+    if (m_intTelemetry)
+    {
+        // After the admission's release, as ECN marking: the queue length is what this
+        // frame leaves behind, the transmitted bytes what went before it. The frame grows;
+        // the admission accounted (and released) the size it was admitted with.
+        bytes += AppendIntHop(entry.packet,
+                              m_bps,
+                              Simulator::Now().GetPicoSeconds(),
+                              m_counters.txBytes,
+                              m_totalQueueBytes);
     }
     if (m_tracing && !m_dequeueTrace.IsEmpty())
     {

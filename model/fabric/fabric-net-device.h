@@ -183,6 +183,11 @@ class FabricNetDevice : public NetDevice
     void SetPortIndex(uint32_t index);
     uint32_t GetPortIndex() const;
 
+    /// @brief Append HPCC telemetry (int-telemetry.h) to the data frames that ask for it when
+    /// they leave this port's queues (switch ports; RdmaTransport switches it on for HPCC).
+    void SetIntTelemetry(bool enable);
+    bool GetIntTelemetry() const;
+
     /// @brief The admission object to notify at dequeue (Release); may be null.
     void SetAdmission(Ptr<FabricAdmission> admission);
 
@@ -340,6 +345,7 @@ class FabricNetDevice : public NetDevice
     bool m_tracing{false};        ///< some per-frame trace source has (had) a sink: check them
     bool m_dwrr{false};           ///< Scheduler "dwrr" (fits the padding before m_portIndex)
     uint8_t m_pfcDropMask{0};     ///< PFC watchdog "drop": priorities whose frames are dropped
+    bool m_intTelemetry{false};   ///< IntTelemetry: append a hop record at dequeue
     uint32_t m_portIndex{0};
     uint32_t m_nodeId{0};
     uint32_t m_totalQueueFrames{0};

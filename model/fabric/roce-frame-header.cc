@@ -69,7 +69,7 @@ RoceFrameHeader::GetInstanceTypeId() const
 uint32_t
 RoceFrameHeader::GetSerializedSize() const
 {
-    return BASE_BYTES + (m_hasAeth ? AETH_BYTES : 0);
+    return BASE_BYTES + (m_hasAeth ? AETH_BYTES : 0) + m_intBytes;
 }
 
 void
@@ -82,7 +82,7 @@ RoceFrameHeader::SetMacs(const Mac48Address& src, const Mac48Address& dst)
 void
 RoceFrameHeader::Serialize(Buffer::Iterator start) const
 {
-    uint8_t b[BASE_BYTES + AETH_BYTES];
+    uint8_t b[BASE_BYTES + AETH_BYTES + INT_MAX_BYTES];
     const uint32_t size = GetSerializedSize();
     // Everything from the Ethernet header to the end of the frame (ICRC included).
     const uint32_t frame = start.GetRemainingSize();
@@ -97,19 +97,9 @@ RoceFrameHeader::Serialize(Buffer::Iterator start) const
     Put16(ip + 6, 0x4000); // don't fragment
     ip[8] = m_ttl;
     ip[9] = 17; // UDP
-    Put16(ip + 10, 0);
     Put32(ip + 12, m_srcIp);
     Put32(ip + 16, m_dstIp);
-    uint32_t sum = 0;
-    for (int k = 0; k < 20; k += 2)
-    {
-        sum += Get16(ip + k);
-    }
-    while (sum >> 16)
-    {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    Put16(ip + 10, ~sum & 0xffff);
+    WriteIpv4Checksum(ip, IPV4_HEADER_BYTES);
     uint8_t* udp = ip + IPV4_HEADER_BYTES;
     Put16(udp, m_srcPort);
     Put16(udp + 2, m_dstPort);
@@ -119,7 +109,8 @@ RoceFrameHeader::Serialize(Buffer::Iterator start) const
     bth[0] = m_opcode;
     bth[1] = 0x40; // MigReq, no pad, TVer 0
     Put16(bth + 2, 0xffff);
-    bth[4] = static_cast<uint8_t>((m_fecn ? 0x80 : 0) | (m_becn ? 0x40 : 0));
+    bth[4] = static_cast<uint8_t>((m_fecn ? 0x80 : 0) | (m_becn ? 0x40 : 0) |
+                                  (m_intBytes > 0 ? INT_BTH_FLAG : 0));
     Put24(bth + 5, m_destQp);
     bth[8] = m_ackReq ? 0x80 : 0;
     Put24(bth + 9, m_psn);
@@ -129,6 +120,7 @@ RoceFrameHeader::Serialize(Buffer::Iterator start) const
         aeth[0] = m_syndrome;
         Put24(aeth + 1, m_msn);
     }
+    std::copy(m_int, m_int + m_intBytes, b + BASE_BYTES + (m_hasAeth ? AETH_BYTES : 0));
     start.Write(b, size);
 }
 
@@ -162,6 +154,14 @@ RoceFrameHeader::Deserialize(Buffer::Iterator start)
         m_syndrome = a[0];
         m_msn = Get24(a + 1);
     }
+    m_intBytes = 0;
+    if ((bth[4] & INT_BTH_FLAG) != 0)
+    {
+        start.Read(m_int, INT_SHIM_BYTES);
+        const uint32_t hops = std::min<uint32_t>(m_int[1], INT_MAX_HOPS);
+        start.Read(m_int + INT_SHIM_BYTES, hops * INT_HOP_BYTES);
+        m_intBytes = static_cast<uint8_t>(INT_SHIM_BYTES + hops * INT_HOP_BYTES);
+    }
     return GetSerializedSize();
 }
 
@@ -182,6 +182,10 @@ RoceFrameHeader::Print(std::ostream& os) const
     {
         os << " AETH syndrome=0x" << std::hex << static_cast<uint32_t>(m_syndrome) << std::dec
            << " msn=" << m_msn;
+    }
+    if (m_intBytes > 0)
+    {
+        os << " INT hops=" << static_cast<uint32_t>(m_int[1]);
     }
 }
 

@@ -5,6 +5,7 @@
 #define MOE_ROCE_FRAME_HEADER_H
 
 #include "fabric-frame.h"
+#include "int-telemetry.h"
 
 #include "ns3/header.h"
 
@@ -20,7 +21,8 @@ namespace moe
  *
  * The bytes are exactly those EthernetHeader, Ipv4Header (20 bytes, DF, checksum computed),
  * UdpHeader (checksum 0, as RoCEv2 allows), BthHeader and AethHeader would write one after the
- * other; a NIC builds a frame with one AddHeader instead of five. IPv4 total length and UDP
+ * other, then the INT shim and records when m_intBytes > 0 (int-telemetry.h; the BTH flag is
+ * set then); a NIC builds a frame with one AddHeader instead of five. IPv4 total length and UDP
  * length are taken from the bytes that follow the header (payload + ICRC). Reading a captured
  * or received frame back with the individual header classes works as usual.
  */
@@ -50,7 +52,9 @@ class RoceFrameHeader : public Header
     uint32_t m_psn{0};    ///< 24 bits
     bool m_hasAeth{false};
     uint8_t m_syndrome{AETH_ACK};
-    uint32_t m_msn{0}; ///< 24 bits
+    uint32_t m_msn{0};     ///< 24 bits
+    uint8_t m_intBytes{0}; ///< telemetry bytes (shim + records) in m_int; 0: none
+    uint8_t m_int[INT_MAX_BYTES];
 
     /// @brief Set both MAC addresses.
     void SetMacs(const Mac48Address& src, const Mac48Address& dst);

@@ -55,64 +55,6 @@ constexpr uint8_t RESERVE_MASK = 0x7f; ///< QueueEntry::flags: cells taken from 
 constexpr uint64_t MAX_RESERVE_PART = 0x7f;
 constexpr uint64_t Q16 = 1ull << 16;
 
-/**
- * The first bytes of a frame (Ethernet + IPv4 header) written back after ECN marking.
- *
- * ns-3 has no way to change bytes of a Packet in place other than removing and adding a
- * header; removing the raw bytes (RemoveAtStart) and adding them back as this header keeps the
- * Packet object, its tags and its packet metadata valid whatever headers built the frame.
- */
-class FrameHeadBytes : public Header
-{
-  public:
-    static TypeId GetTypeId()
-    {
-        static TypeId tid = TypeId("ns3::moe::FrameHeadBytes")
-                                .SetParent<Header>()
-                                .SetGroupName("MoeFabric")
-                                .AddConstructor<FrameHeadBytes>();
-        return tid;
-    }
-
-    FrameHeadBytes() = default;
-
-    FrameHeadBytes(const uint8_t* bytes, uint32_t size)
-        : m_size(size)
-    {
-        std::copy(bytes, bytes + size, m_bytes);
-    }
-
-    TypeId GetInstanceTypeId() const override
-    {
-        return GetTypeId();
-    }
-
-    uint32_t GetSerializedSize() const override
-    {
-        return m_size;
-    }
-
-    void Serialize(Buffer::Iterator start) const override
-    {
-        start.Write(m_bytes, m_size);
-    }
-
-    uint32_t Deserialize(Buffer::Iterator start) override
-    {
-        start.Read(m_bytes, m_size);
-        return m_size;
-    }
-
-    void Print(std::ostream& os) const override
-    {
-        os << "frame head (" << m_size << " bytes, CE set)";
-    }
-
-  private:
-    uint8_t m_bytes[ETH_HEADER_BYTES + MAX_IPV4_HEADER_BYTES]{};
-    uint32_t m_size{ETH_HEADER_BYTES + IPV4_HEADER_BYTES};
-};
-
 /// Set CE on an ECT(0)/ECT(1) IPv4 frame, in place, and recompute the header checksum.
 bool
 SetCongestionExperienced(const Ptr<Packet>& packet)
@@ -141,21 +83,7 @@ SetCongestionExperienced(const Ptr<Packet>& packet)
         return false;
     }
     ip[1] = static_cast<uint8_t>(ip[1] | ECN_CE);
-    // RFC 791 header checksum: one's complement of the one's complement sum of the header.
-    ip[10] = 0;
-    ip[11] = 0;
-    uint32_t sum = 0;
-    for (uint32_t i = 0; i < ihl; i += 2)
-    {
-        sum += static_cast<uint32_t>((ip[i] << 8) | ip[i + 1]);
-    }
-    while (sum >> 16)
-    {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    const uint16_t checksum = static_cast<uint16_t>(~sum);
-    ip[10] = static_cast<uint8_t>(checksum >> 8);
-    ip[11] = static_cast<uint8_t>(checksum);
+    WriteIpv4Checksum(ip, ihl);
     const uint32_t head = ETH_HEADER_BYTES + ihl;
     packet->RemoveAtStart(head);
     packet->AddHeader(FrameHeadBytes(buf, head));

@@ -33,6 +33,8 @@ RateEventName(RateEvent e)
         return "hyper-increase";
     case RateEvent::LINE_RATE:
         return "line-rate";
+    case RateEvent::MULTIPLICATIVE:
+        return "multiplicative";
     }
     return "unknown";
 }
@@ -123,6 +125,16 @@ void
 RdmaCongestionControl::SetWindow(uint32_t qp, uint64_t windowBytes)
 {
     m_nic->SetQpWindow(qp, windowBytes);
+}
+
+void
+RdmaCongestionControl::SetRateAndWindow(uint32_t qp,
+                                        uint64_t rateBps,
+                                        uint64_t windowBytes,
+                                        RateEvent event)
+{
+    m_nic->SetQpWindow(qp, windowBytes);
+    m_nic->SetCcRate(qp, rateBps, event);
 }
 
 void

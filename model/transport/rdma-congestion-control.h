@@ -4,6 +4,7 @@
 #ifndef MOE_RDMA_CONGESTION_CONTROL_H
 #define MOE_RDMA_CONGESTION_CONTROL_H
 
+#include "ns3/int-telemetry.h"
 #include "ns3/object.h"
 
 #include <cstdint>
@@ -25,6 +26,11 @@ struct RdmaAckEvent
                                  ///< may be shorter)
     int64_t rttPs{-1};           ///< RTT sample carried by this ACK, -1 if none (HOOK_RTT only)
     uint64_t inFlightPackets{0}; ///< packets sent and not yet acknowledged, after this ACK
+    uint64_t ackedPsn{0};        ///< the QP's first unacknowledged PSN after this ACK
+    uint64_t nextPsn{0};         ///< the QP's next new PSN to send
+    /// Telemetry echoed by the receiver (HOOK_TELEMETRY only; nullptr if the ACK had none):
+    /// the records the switches appended to the data packet this ACK answers.
+    const IntStack* telemetry{nullptr};
     bool nak{false};
 };
 
@@ -36,9 +42,11 @@ enum class RateEvent : uint8_t
     ADDITIVE_INCREASE = 2, ///< DCQCN: Rt += R_AI, then fast-recovery step
     HYPER_INCREASE = 3,    ///< DCQCN: Rt += i R_HAI, then fast-recovery step
     LINE_RATE = 4,         ///< released: back to line rate, no pacing
+    MULTIPLICATIVE = 5,    ///< HPCC: W <- Wc / (U / eta) + W_AI (up or down)
 };
 
-/// @brief "decrease", "fast-recovery", "additive-increase", "hyper-increase", "line-rate".
+/// @brief "decrease", "fast-recovery", "additive-increase", "hyper-increase", "line-rate",
+/// "multiplicative".
 const char* RateEventName(RateEvent e);
 
 /**
@@ -55,8 +63,9 @@ const char* RateEventName(RateEvent e);
  * GetCnpIntervalPs() per QP, at the transport's control priority) is the NIC's job, switched on
  * by GetCnpIntervalPs() >= 0 of the receiving NIC's instance.
  *
- * Later algorithms plug in here: HPCC needs the ACK hook with the echoed telemetry (to be added
- * to RdmaAckEvent), a delay-based scheme the ACK hook with RTT samples (HOOK_RTT).
+ * HPCC asks for HOOK_TELEMETRY: the NIC then sends its data with an INT shim that switches fill
+ * in (int-telemetry.h), receivers echo the records in their ACKs and OnAck sees them; a
+ * delay-based scheme uses the ACK hook with RTT samples (HOOK_RTT).
  */
 class RdmaCongestionControl : public Object
 {
@@ -72,6 +81,7 @@ class RdmaCongestionControl : public Object
         HOOK_PACKET_SENT = 2, ///< OnPacketSent for every data packet
         HOOK_CNP = 4,         ///< OnCnp for every CNP received
         HOOK_RTT = 8,         ///< the NIC samples RTTs (one timed packet per QP) for OnAck
+        HOOK_TELEMETRY = 16,  ///< data carries INT, ACKs echo it (RdmaAckEvent::telemetry)
     };
 
     /// @brief Bind to @p nic (called once by the NIC when it is set up).
@@ -104,6 +114,8 @@ class RdmaCongestionControl : public Object
     void SetRate(uint32_t qp, uint64_t rateBps, RateEvent event);
     /// @brief Cap QP @p qp's bytes in flight (0 = unlimited).
     void SetWindow(uint32_t qp, uint64_t windowBytes);
+    /// @brief SetWindow, then SetRate (one report, with the window).
+    void SetRateAndWindow(uint32_t qp, uint64_t rateBps, uint64_t windowBytes, RateEvent event);
     RdmaNic* GetNic() const;
     uint32_t GetHost() const;
 

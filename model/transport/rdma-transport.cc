@@ -241,6 +241,27 @@ RdmaNic::GetQpLineRate(uint32_t index) const
     return m_ports[m_senders.at(index).port]->GetDataRate().GetBitRate();
 }
 
+int64_t
+RdmaNic::GetQpBaseRttPs(uint32_t index) const
+{
+    const SenderQp& qp = m_senders.at(index);
+    Ptr<FabricTopology> topo = m_transport->GetTopology();
+    const uint32_t data = m_transport->GetMtu() + ROCE_DATA_HEADER_BYTES +
+                          ((m_ccHooks & RdmaCongestionControl::HOOK_TELEMETRY) ? INT_MAX_BYTES : 0);
+    const uint32_t ack = ROCE_DATA_HEADER_BYTES + AETH_BYTES;
+    const uint64_t rate = GetQpLineRate(index);
+    return SerializationPs(WireBytes(data), rate) +
+           topo->GetPathLatency(m_hostId, qp.dst, data).GetPicoSeconds() +
+           SerializationPs(WireBytes(ack), rate) +
+           topo->GetPathLatency(qp.dst, m_hostId, ack).GetPicoSeconds();
+}
+
+uint32_t
+RdmaNic::GetQpHopCount(uint32_t index) const
+{
+    return m_transport->GetTopology()->GetHopCount(m_hostId, m_senders.at(index).dst);
+}
+
 uint64_t
 RdmaNic::GetPendingMessages() const
 {
@@ -442,6 +463,15 @@ RdmaNic::BuildData(SenderQp& qp, uint64_t psn)
     h.m_psn = static_cast<uint32_t>(psn) & PSN_MASK;
     h.m_ackReq = indexInMsg + 1 == packets;
     FillOuterHeaders(h, qp.dst, qp.port, qp.udpSrcPort, qp.priority, ECN_ECT0);
+    if (m_ccHooks & RdmaCongestionControl::HOOK_TELEMETRY)
+    {
+        // An empty INT stack for the switches to fill (int-telemetry.h).
+        h.m_intBytes = INT_SHIM_BYTES;
+        h.m_int[0] = static_cast<uint8_t>(INT_VERSION << 4);
+        h.m_int[1] = 0;
+        h.m_int[2] = INT_MAX_HOPS;
+        h.m_int[3] = 0;
+    }
     Ptr<Packet> packet = Create<Packet>(payload + ICRC_BYTES);
     packet->AddHeader(h);
     return packet;
@@ -564,13 +594,20 @@ RdmaNic::DeliverFrame(const Ptr<Packet>& packet,
     switch (roce.opcode)
     {
     case BTH_RC_ACK:
-        HandleAck(roce);
+        HandleAck(packet, roce);
         break;
     case BTH_RC_SEND_FIRST:
     case BTH_RC_SEND_MIDDLE:
     case BTH_RC_SEND_LAST:
     case BTH_RC_SEND_ONLY:
+        if (roce.telemetry)
+        {
+            // Echo the records in the ACKs this packet triggers (as a copy, flagged as one).
+            m_echoBytes = CopyIntBytes(packet, INT_DATA_OFFSET, m_echo);
+            m_echo[0] |= INT_FLAG_ECHO;
+        }
         HandleData(packet, roce, frame.ecn);
+        m_echoBytes = 0;
         break;
     case BTH_CNP:
         HandleCnp(roce);
@@ -731,6 +768,11 @@ RdmaNic::SendAck(ReceiverQp& rq, bool nak)
     h.m_hasAeth = true;
     h.m_syndrome = nak ? AETH_NAK_PSN_SEQUENCE : AETH_ACK;
     h.m_msn = static_cast<uint32_t>(rq.deliverSeq) & PSN_MASK;
+    if (m_echoBytes > 0)
+    {
+        h.m_intBytes = static_cast<uint8_t>(m_echoBytes);
+        std::copy(m_echo, m_echo + m_echoBytes, h.m_int);
+    }
     const uint8_t priority = m_transport->GetControlPriority();
     FillOuterHeaders(h, rq.src, rq.port, rq.udpSrcPort, priority, ECN_NOT_ECT);
     Ptr<Packet> packet = Create<Packet>(ICRC_BYTES);
@@ -793,7 +835,7 @@ RdmaNic::HandleCnp(const RoceInfo& roce)
 }
 
 void
-RdmaNic::HandleAck(const RoceInfo& roce)
+RdmaNic::HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce)
 {
     const uint32_t qpn = roce.destQp;
     if (qpn < 2 || (qpn & 1) != 0 || (qpn - 2) / 2 >= m_senders.size())
@@ -855,6 +897,14 @@ RdmaNic::HandleAck(const RoceInfo& roce)
         ev.ackedPackets = qp.sndUna > oldUna ? qp.sndUna - oldUna : 0;
         ev.ackedBytes = ev.ackedPackets * m_transport->GetMtu();
         ev.inFlightPackets = qp.sndNxt > qp.sndUna ? qp.sndNxt - qp.sndUna : 0;
+        ev.ackedPsn = qp.sndUna;
+        ev.nextPsn = qp.sndNxt;
+        IntStack stack;
+        if ((m_ccHooks & RdmaCongestionControl::HOOK_TELEMETRY) && roce.telemetry &&
+            ReadIntStack(packet, INT_DATA_OFFSET + AETH_BYTES, stack))
+        {
+            ev.telemetry = &stack;
+        }
         if ((m_ccHooks & RdmaCongestionControl::HOOK_RTT) && index < m_rttProbes.size())
         {
             RttProbe& probe = m_rttProbes[index];
@@ -1028,15 +1078,44 @@ RdmaTransport::Install(Ptr<FabricTopology> topology)
     NS_ABORT_MSG_IF(!m_nics.empty(), "RdmaTransport::Install called twice");
     m_topology = topology;
     const uint32_t n = topology->GetNumGpus();
+    const bool telemetry =
+        (CreateCongestionControl()->GetHooks() & RdmaCongestionControl::HOOK_TELEMETRY) != 0;
+    const uint32_t intBytes = telemetry ? INT_MAX_BYTES : 0;
     for (uint32_t g = 0; g < n; ++g)
     {
         Ptr<FabricHost> host = topology->GetHost(g);
         for (uint32_t p = 0; p < host->GetNPorts(); ++p)
         {
             const uint32_t ipMtu = host->GetPort(p)->GetMtu();
-            NS_ABORT_MSG_IF(
-                m_mtu + IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + ICRC_BYTES > ipMtu,
-                "RdmaTransport: Mtu " << m_mtu << " does not fit the device MTU " << ipMtu);
+            NS_ABORT_MSG_IF(m_mtu + IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + ICRC_BYTES +
+                                    intBytes >
+                                ipMtu,
+                            "RdmaTransport: Mtu " << m_mtu << " (with " << intBytes
+                                                  << " telemetry bytes) does not fit the device "
+                                                     "MTU "
+                                                  << ipMtu);
+        }
+    }
+    if (telemetry)
+    {
+        // The switches stamp telemetry only when the transport's algorithm reads it: other
+        // algorithms leave every port's per-frame path as it was.
+        const TopologySpec& spec = topology->GetSpec();
+        for (uint32_t i = 0; i < spec.nodes.size(); ++i)
+        {
+            if (spec.nodes[i].role == TopologySpec::HOST)
+            {
+                continue;
+            }
+            for (uint32_t p = 0; p < topology->GetNPorts(i); ++p)
+            {
+                Ptr<FabricNetDevice> dev = topology->GetPort(i, p);
+                NS_ABORT_MSG_IF(IntRateCode(dev->GetBitRate()) == 0,
+                                "RdmaTransport: telemetry cannot encode the "
+                                    << dev->GetDataRate() << " of " << spec.nodes[i].name
+                                    << " port " << p << " (int-telemetry.h lists the rates)");
+                dev->SetIntTelemetry(true);
+            }
         }
     }
     m_nics.reserve(n);

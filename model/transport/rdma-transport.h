@@ -99,6 +99,12 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     Ptr<RdmaCongestionControl> GetCongestionControl() const;
     /// @brief Line rate of sender QP @p index (its port's data rate), bit/s.
     uint64_t GetQpLineRate(uint32_t index) const;
+    /// @brief Base RTT of sender QP @p index from the topology, in ps: a full data packet to
+    /// the destination (its serialization on the first link, then FabricTopology's path
+    /// latency, full telemetry included if the algorithm asks for it) and an ACK back.
+    int64_t GetQpBaseRttPs(uint32_t index) const;
+    /// @brief Links on the path of sender QP @p index.
+    uint32_t GetQpHopCount(uint32_t index) const;
 
     /// @brief Bytes (payload) posted but not yet acknowledged, over all QPs.
     uint64_t GetPendingMessages() const;
@@ -129,7 +135,7 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     int64_t CurrentRtoPs(const SenderQp& qp) const;
 
     void HandleData(const Ptr<Packet>& packet, const RoceInfo& roce, uint8_t ecn);
-    void HandleAck(const RoceInfo& roce);
+    void HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce);
     void HandleCnp(const RoceInfo& roce);
     void SendAck(ReceiverQp& rq, bool nak);
     void SendCnp(ReceiverQp& rq);
@@ -157,6 +163,11 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     /// QP whose packet is being built in PullFrame: rate changes of it must not re-activate it
     /// (PullFrame re-lists it), or the device would be asked for a frame inside a frame.
     uint32_t m_pullingQp{UINT32_MAX};
+
+    /// Telemetry of the data packet being handled, echoed by the ACKs it triggers
+    /// (HOOK_TELEMETRY on the sender's NIC: the data packet says so).
+    uint8_t m_echo[INT_MAX_BYTES];
+    uint32_t m_echoBytes{0};
 
     /// RTT sampling (HOOK_RTT only): one timed packet per QP at a time.
     struct RttProbe
