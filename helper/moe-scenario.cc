@@ -24,6 +24,7 @@
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
+#include "ns3/tcp-transport.h"
 #include "ns3/uinteger.h"
 
 #include <algorithm>
@@ -585,6 +586,40 @@ ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
     d.minRateBps = ReadCcRate(cc, "min_rate", "100Mbps");
     d.cnpIntervalPs = cc.GetTimePs("cnp_interval", "50us", 0, PS_PER_S);
 }
+
+/// transport of type "tcp": ns-3's TCP over the fabric (defaults: doc/moe-fabric.rst, "TCP
+/// transport"). transport.mtu is the segment size; + 40 bytes of IPv4 and TCP it fits 9000.
+void
+ParseTcp(ScenarioSettings& s, ConfigReader& tr)
+{
+    ScenarioSettings::Tcp& t = s.tcp;
+    const std::string variant = tr.GetString("variant", "dctcp");
+    if (TcpTransport::VariantTypeName(variant).empty())
+    {
+        throw ConfigError(tr.PathOf("variant"),
+                          "\"" + variant +
+                              "\" is not a TCP variant; accepted: " + TcpTransport::VariantNames());
+    }
+    t.variant = variant;
+    t.ecn = tr.GetBool("ecn", variant == "dctcp");
+    if (variant == "dctcp" && !t.ecn)
+    {
+        throw ConfigError(tr.PathOf("ecn"),
+                          "false, but variant dctcp needs ECN; accepted: true (or another "
+                          "variant)");
+    }
+    t.minRtoPs = tr.GetTimePs("min_rto", "1ms", 1000000, 10 * PS_PER_S);
+    t.initialCwnd = static_cast<uint32_t>(tr.GetUint("initial_cwnd", 10, 1, 10000));
+    const uint64_t minBuffer = s.mtu + TcpTransport::RECORD_HEADER_BYTES;
+    t.sendBufferBytes = tr.GetBytes("send_buffer", 4 << 20, minBuffer, 1ull << 30);
+    t.recvBufferBytes = tr.GetBytes("recv_buffer", 4 << 20, minBuffer, 1ull << 30);
+    t.delayedAckCount = static_cast<uint32_t>(tr.GetUint("delayed_ack_count", 2, 1, 64));
+    t.delayedAckTimeoutPs = tr.GetTimePs("delayed_ack_timeout", "100us", 1000, PS_PER_S);
+    if (variant == "dctcp")
+    {
+        t.dctcpG = tr.GetDouble("dctcp_g", 0.0625, 1.0 / 65536, 1);
+    }
+}
 } // namespace
 
 ScenarioSettings
@@ -611,7 +646,7 @@ ParseScenario(const Json& config, Json& effective)
     }
     {
         ConfigReader tr = root.GetObject("transport");
-        s.transportType = tr.GetEnum("type", "rdma", {"rdma", "ideal"});
+        s.transportType = tr.GetEnum("type", "rdma", {"rdma", "ideal", "tcp"});
         s.mtu = static_cast<uint32_t>(tr.GetUint("mtu", 4096, 256, 8956));
         if (s.transportType == "rdma")
         {
@@ -641,6 +676,10 @@ ParseScenario(const Json& config, Json& effective)
             ConfigReader cc = tr.GetObject("cc");
             ParseCongestionControl(s, cc);
             cc.Finish();
+        }
+        else if (s.transportType == "tcp")
+        {
+            ParseTcp(s, tr);
         }
         s.classPriority.resize(NUM_TRAFFIC_CLASSES);
         for (uint8_t c = 0; c < NUM_TRAFFIC_CLASSES; ++c)
@@ -1096,6 +1135,22 @@ Scenario::Build(const std::string& outputDir)
         rdma->SetSeed(s.seed);
         m_transport = rdma;
     }
+    else if (s.transportType == "tcp")
+    {
+        const ScenarioSettings::Tcp& t = s.tcp;
+        Ptr<TcpTransport> tcp = CreateObject<TcpTransport>();
+        tcp->SetAttribute("Variant", StringValue(t.variant));
+        tcp->SetAttribute("SegmentSize", UintegerValue(s.mtu));
+        tcp->SetAttribute("UseEcn", BooleanValue(t.ecn));
+        tcp->SetAttribute("MinRto", TimeValue(PicoSeconds(t.minRtoPs)));
+        tcp->SetAttribute("InitialCwnd", UintegerValue(t.initialCwnd));
+        tcp->SetAttribute("SndBufSize", UintegerValue(t.sendBufferBytes));
+        tcp->SetAttribute("RcvBufSize", UintegerValue(t.recvBufferBytes));
+        tcp->SetAttribute("DelAckCount", UintegerValue(t.delayedAckCount));
+        tcp->SetAttribute("DelAckTimeout", TimeValue(PicoSeconds(t.delayedAckTimeoutPs)));
+        tcp->SetAttribute("DctcpG", DoubleValue(t.dctcpG));
+        m_transport = tcp;
+    }
     else
     {
         Ptr<IdealTransport> ideal = CreateObject<IdealTransport>();
@@ -1109,6 +1164,10 @@ Scenario::Build(const std::string& outputDir)
     if (auto rdma = DynamicCast<RdmaTransport>(m_transport))
     {
         rdma->Install(m_topology);
+    }
+    else if (auto tcp = DynamicCast<TcpTransport>(m_transport))
+    {
+        tcp->Install(m_topology);
     }
     else
     {
@@ -1603,6 +1662,11 @@ Scenario::DescribeDryRun() const
         os << ", ack every " << s.ackInterval << ", " << s.recovery << ", congestion control "
            << s.ccType;
     }
+    else if (s.transportType == "tcp")
+    {
+        os << " (segment size), " << s.tcp.variant << (s.tcp.ecn ? " with ECN" : "") << ", min RTO "
+           << FormatTimePs(s.tcp.minRtoPs);
+    }
     os << "\n";
     if (s.moe)
     {
@@ -1751,6 +1815,20 @@ Scenario::MakeSummary() const
         tr["cnps_received"] = c.cnpsReceived;
         tr["rate_decreases"] = c.rateDecreases;
     }
+    else if (auto tcp = DynamicCast<TcpTransport>(m_transport))
+    {
+        const TcpCounters& c = tcp->GetCounters();
+        tr["variant"] = s.tcp.variant;
+        tr["connections"] = c.connections;
+        tr["data_segments"] = c.dataSegments;
+        tr["retransmitted_segments"] = c.retransmittedSegments;
+        tr["timeouts"] = c.timeouts;
+        tr["fast_recoveries"] = c.fastRecoveries;
+        tr["cwnd_reductions"] = c.cwndReductions;
+        tr["ce_frames"] = c.ceFrames;
+        tr["ece_acks"] = c.eceAcks;
+        tr["cwr_segments"] = c.cwrSegments;
+    }
     j["transport"] = tr;
 
     Json fabric = Json::object();
@@ -1890,6 +1968,14 @@ Scenario::HumanSummary() const
             os << ", " << c.cnpsSent << " CNPs, " << c.rateDecreases << " rate decreases";
         }
         os << "\n";
+    }
+    else if (auto tcp = DynamicCast<TcpTransport>(m_transport))
+    {
+        const TcpCounters& c = tcp->GetCounters();
+        os << "  transport: " << c.connections << " TCP connections, " << c.dataSegments
+           << " data segments, " << c.retransmittedSegments << " retransmitted, " << c.timeouts
+           << " timeouts, " << c.ceFrames << " CE, " << c.eceAcks << " ECE ACKs, "
+           << c.cwndReductions << " window reductions\n";
     }
     os << "  speed: " << std::fixed << std::setprecision(2) << m_wallSeconds << " s wall, "
        << std::setprecision(2)

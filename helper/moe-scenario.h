@@ -72,7 +72,7 @@ struct ScenarioSettings
     uint64_t nicRxXonBytes{0};       ///< nic.rx.xon; 0 = XOFF minus two frames
     std::vector<uint32_t> nicRxGpus; ///< GPUs with the receive model; empty = all
 
-    std::string transportType; ///< "rdma" | "ideal"
+    std::string transportType; ///< "rdma" | "ideal" | "tcp"
     uint32_t mtu{4096};
     uint32_t ackInterval{1};
     std::string recovery; ///< "selective-repeat" | "go-back-n"
@@ -111,6 +111,20 @@ struct ScenarioSettings
         uint64_t minRateBps{0};
         bool fastReact{true};
     } hpcc;
+
+    /// transport of type "tcp" (see TcpTransport); transport.mtu is the segment size
+    struct Tcp
+    {
+        std::string variant{"dctcp"};
+        bool ecn{true};
+        int64_t minRtoPs{0};
+        uint32_t initialCwnd{10};
+        uint64_t sendBufferBytes{0};
+        uint64_t recvBufferBytes{0};
+        uint32_t delayedAckCount{2};
+        int64_t delayedAckTimeoutPs{0};
+        double dctcpG{0.0625};
+    } tcp;
 
     bool moe{false};         ///< workload.type "moe" (else the all-to-all of traffic.*)
     MoeWorkloadSpec moeSpec; ///< workload.* when moe

@@ -311,17 +311,33 @@ struct Variant
     std::string deployment; ///< workload.deployment.type ("" without a workload)
     std::string buffer;     ///< switch.buffer.type
     std::string cc;         ///< transport.cc.type ("" with the ideal transport)
+    std::string tcpVariant; ///< transport.variant ("" unless transport.type is tcp)
 };
 
 /// The words of "Applies to", by the setting they name (values of one setting are alternatives).
 const std::vector<std::pair<std::string, std::set<std::string>>> APPLIES_WORDS{
     {"topology", {"fat-tree", "leaf-spine", "rail-optimized"}},
-    {"transport", {"rdma", "ideal"}},
+    {"transport", {"rdma", "ideal", "tcp"}},
     {"workload", {"all-to-all", "moe"}},
     {"gate", {"uniform", "zipf", "affinity", "replay"}},
     {"deployment", {"co-located", "disaggregated"}},
     {"buffer", {"tail-drop", "shared"}},
     {"cc", {"none", "dcqcn", "hpcc"}},
+    {"tcp_variant",
+     {"dctcp",
+      "newreno",
+      "linux-reno",
+      "cubic",
+      "bbr",
+      "bic",
+      "highspeed",
+      "htcp",
+      "hybla",
+      "illinois",
+      "scalable",
+      "vegas",
+      "veno",
+      "yeah"}},
 };
 
 /// Whether @p row's "Applies to" cell admits a config of variant @p v: `all`, or for every
@@ -372,8 +388,14 @@ Applies(const DocRow& row, const Variant& v, std::vector<std::string>* problems 
         problems->push_back(std::string(SCENARIO_DOC) + ":" + std::to_string(row.line) + ": `" +
                             row.key + "`: empty Applies to");
     }
-    const std::vector<std::string>
-        values{v.topology, v.transport, v.workload, v.gate, v.deployment, v.buffer, v.cc};
+    const std::vector<std::string> values{v.topology,
+                                          v.transport,
+                                          v.workload,
+                                          v.gate,
+                                          v.deployment,
+                                          v.buffer,
+                                          v.cc,
+                                          v.tcpVariant};
     for (size_t k = 0; k < named.size(); ++k)
     {
         if (!named[k].empty() && named[k].count(values[k]) == 0)
@@ -447,7 +469,7 @@ CoverageConfigs()
     std::vector<NamedConfig> out;
     for (const auto& t : topologies)
     {
-        for (const std::string transport : {"rdma", "ideal"})
+        for (const std::string transport : {"rdma", "ideal", "tcp"})
         {
             Json c = Json::object();
             c["topology"] = t.config;
@@ -489,6 +511,16 @@ CoverageConfigs()
         "transport": {"cc": {"type": "hpcc", "eta": 0.9, "max_stage": 3, "window_ai": 80,
                              "base_rtt": "12us", "min_rate": "100Mbps", "fast_react": false}},
         "output": {"qp_rates_csv": true} })")});
+    out.push_back({"tcp cubic with every parameter", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "transport": {"type": "tcp", "variant": "cubic", "ecn": true, "min_rto": "5ms",
+                      "initial_cwnd": 4, "send_buffer": "1MiB", "recv_buffer": "2MiB",
+                      "delayed_ack_count": 1, "delayed_ack_timeout": "10us"} })")});
+    out.push_back({"tcp dctcp with g", Json::parse(R"({
+        "topology": {"type": "fat-tree", "k": 4},
+        "switch": {"buffer": {"type": "shared"}},
+        "transport": {"type": "tcp", "dctcp_g": 0.125} })")});
+    out.push_back({"moe: uniform gate / tcp", MoeConfig("tcp")});
     out.push_back({"traffic matrix, GPU list, spraying", Json::parse(R"({
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"load_balancing": "spray"},
@@ -542,6 +574,9 @@ DefaultConfigs()
         {"ideal defaults", Json::parse(R"({"transport": {"type": "ideal"}})")},
         {"dcqcn defaults", Json::parse(R"({"transport": {"cc": {"type": "dcqcn"}}})")},
         {"hpcc defaults", Json::parse(R"({"transport": {"cc": {"type": "hpcc"}}})")},
+        {"tcp defaults", Json::parse(R"({"transport": {"type": "tcp"}})")},
+        {"tcp newreno defaults",
+         Json::parse(R"({"transport": {"type": "tcp", "variant": "newreno"}})")},
         {"moe defaults (deepseek-v3 on h800)", Json::parse(R"({"workload": {}})")},
         {"moe zipf defaults", Json::parse(R"({"workload": {"gate": {"type": "zipf"}}})")},
         {"moe affinity defaults",
@@ -595,6 +630,10 @@ Parse(const Json& config)
     if (p.effective["transport"].contains("cc"))
     {
         p.variant.cc = p.effective["transport"]["cc"]["type"].get<std::string>();
+    }
+    if (p.variant.transport == "tcp")
+    {
+        p.variant.tcpVariant = p.effective["transport"]["variant"].get<std::string>();
     }
     if (p.effective.contains("workload"))
     {
@@ -1536,16 +1575,22 @@ TEST(SchemaDoc, ParserReadsOnlyKeyTables)
     EXPECT_EQ(t.rows[0].line, 5);
     EXPECT_EQ(t.rows[1].key, "c.<tier>.d");
     EXPECT_EQ(t.rows[1].cells.at("Type"), "`x|y` stays one cell");
-    const Variant a2a{"fat-tree", "rdma", "all-to-all", "", "", "tail-drop", "none"};
-    const Variant zipf{"fat-tree", "rdma", "moe", "zipf", "co-located", "tail-drop", "none"};
-    const Variant
-        uniformPool{"rail-optimized", "ideal", "moe", "uniform", "disaggregated", "shared", "none"};
+    const Variant a2a{"fat-tree", "rdma", "all-to-all", "", "", "tail-drop", "none", ""};
+    const Variant zipf{"fat-tree", "rdma", "moe", "zipf", "co-located", "tail-drop", "none", ""};
+    const Variant uniformPool{"rail-optimized",
+                              "ideal",
+                              "moe",
+                              "uniform",
+                              "disaggregated",
+                              "shared",
+                              "none",
+                              ""};
     EXPECT_TRUE(Applies(t.rows[1], a2a));
     EXPECT_TRUE(Applies(t.rows[1], zipf));
     EXPECT_FALSE(
-        Applies(t.rows[1], {"leaf-spine", "rdma", "all-to-all", "", "", "tail-drop", "none"}));
+        Applies(t.rows[1], {"leaf-spine", "rdma", "all-to-all", "", "", "tail-drop", "none", ""}));
     EXPECT_FALSE(
-        Applies(t.rows[1], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop", "none"}));
+        Applies(t.rows[1], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop", "none", ""}));
     EXPECT_TRUE(Applies(t.rows[0], uniformPool));
     EXPECT_TRUE(Applies(t.rows[2], zipf));
     EXPECT_FALSE(Applies(t.rows[2], uniformPool));
@@ -1557,7 +1602,7 @@ TEST(SchemaDoc, ParserReadsOnlyKeyTables)
     EXPECT_TRUE(Applies(t.rows[5], uniformPool));
     EXPECT_FALSE(Applies(t.rows[5], zipf)); // rdma
     EXPECT_FALSE(
-        Applies(t.rows[5], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop", "none"}));
+        Applies(t.rows[5], {"fat-tree", "ideal", "all-to-all", "", "", "tail-drop", "none", ""}));
     std::vector<std::string> problems;
     for (const auto& row : t.rows)
     {
@@ -1711,6 +1756,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
     const std::string moe =
         RunCli(MoeConfig("rdma", R"({"workload": {"fabric_tax": true}})"), "schema-doc-moe");
     const std::string moeFull = RunCli(MoeFullConfig(), "schema-doc-moe-full");
+    const std::string tcp = RunCli(SmallConfig("tcp"), "schema-doc-tcp");
+    ASSERT_FALSE(tcp.empty());
     ASSERT_FALSE(rdma.empty());
     ASSERT_FALSE(ideal.empty());
     ASSERT_FALSE(moe.empty());
@@ -1720,7 +1767,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
                                       ReadJson(ideal + "/summary.json"),
                                       ReadJson(moe + "/summary.json"),
                                       ReadJson(moeFull + "/summary.json"),
-                                      stalled};
+                                      stalled,
+                                      ReadJson(tcp + "/summary.json")};
     std::vector<std::string> problems = CheckSummaryKeys(doc, summaries);
     EXPECT_TRUE(problems.empty()) << JoinLines(problems);
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
@@ -2043,9 +2091,12 @@ TEST(SchemaDoc, ChecksFailWhenDocsAndCodeDrift)
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
     const std::string moeDir = RunCli(MoeFullConfig(), "schema-doc-drift-moe");
     ASSERT_FALSE(moeDir.empty());
+    const std::string tcpDir = RunCli(SmallConfig("tcp"), "schema-doc-drift-tcp");
+    ASSERT_FALSE(tcpDir.empty());
     const std::vector<Json> summaries{InProcessSummary(),
                                       ReadJson(moeDir + "/summary.json"),
-                                      StalledSummary()};
+                                      StalledSummary(),
+                                      ReadJson(tcpDir + "/summary.json")};
     ASSERT_TRUE(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries).empty())
         << JoinLines(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries));
     ASSERT_TRUE(CheckSummaryNames(outputText, summaries).empty())

@@ -1142,6 +1142,12 @@ FabricNetDevice::Receive(const Ptr<Packet>& packet)
         m_sink->ReceiveFrame(packet, m_portIndex);
         return;
     }
+    ForwardUp(packet);
+}
+
+void
+FabricNetDevice::ForwardUp(const Ptr<Packet>& packet)
+{
     // An ns-3 protocol stack sits on this device: strip the Ethernet header and hand it up.
     EthernetHeader eth;
     packet->RemoveHeader(eth);

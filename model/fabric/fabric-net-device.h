@@ -266,6 +266,14 @@ class FabricNetDevice : public NetDevice
 
     /// @brief Called by the channel when a frame has fully arrived.
     void Receive(const Ptr<Packet>& packet);
+    /**
+     * @brief Hand a received frame to the ns-3 protocol stack on this device (the receive and
+     * promiscuous callbacks, i.e. Node::ReceiveFromDevice), its Ethernet header removed.
+     *
+     * Receive() does this itself when the device has no frame sink; a host's frame sink calls it
+     * for frames addressed to the host that belong to an ns-3 stack (the TCP transport).
+     */
+    void ForwardUp(const Ptr<Packet>& packet);
     /// @brief Called when the frame on the wire has been serialized.
     void TransmitComplete();
 
