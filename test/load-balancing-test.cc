@@ -337,3 +337,33 @@ TEST(AdaptiveRouting, BeatsEcmpOnAPermutationWithHashCollisions)
     RecordProperty("adaptive_us", static_cast<int>(adaptive));
     RecordProperty("flowlet_default_us", static_cast<int>(flowletDefault));
 }
+
+TEST(AdaptiveRouting, HpccRefusesPerPacketPaths)
+{
+    // HPCC compares each hop's telemetry with the same hop's on the previous ACK: per-packet
+    // path changes would compare different switches, so the combination is a config error;
+    // per-flow and per-flowlet paths are accepted.
+    auto error = [](const std::string& lb) {
+        Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 2,
+                                 "leaves": 2, "spines": 2},
+                                 "transport": {"cc": {"type": "hpcc"}}})");
+        c["switch"]["load_balancing"] = lb;
+        try
+        {
+            Scenario sc(c);
+        }
+        catch (const ConfigError& e)
+        {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    for (const std::string lb : {"spray", "adaptive"})
+    {
+        EXPECT_EQ(error(lb).rfind("transport.cc.type: \"hpcc\" compares each hop's", 0), 0u)
+            << error(lb);
+        EXPECT_NE(error(lb).find("accepted with hpcc: \"ecmp\", \"flowlet\""), std::string::npos);
+    }
+    EXPECT_EQ(error("ecmp"), "");
+    EXPECT_EQ(error("flowlet"), "");
+}
