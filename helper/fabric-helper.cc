@@ -10,6 +10,7 @@
 #include "ns3/fabric-hash.h"
 #include "ns3/log.h"
 #include "ns3/nstime.h"
+#include "ns3/partitioned-buffer-mmu.h"
 #include "ns3/pcap-file-wrapper.h"
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
@@ -59,6 +60,13 @@ void
 FabricHelper::SetDeviceAttribute(const std::string& name, const AttributeValue& value)
 {
     m_deviceFactory.Set(name, value);
+}
+
+void
+FabricHelper::SetSwitchBufferPartitions(uint32_t partitions)
+{
+    NS_ABORT_MSG_IF(partitions == 0, "FabricHelper: buffer partitions must be >= 1");
+    m_bufferPartitions = partitions;
 }
 
 void
@@ -331,13 +339,35 @@ FabricHelper::Install(const TopologySpec& spec)
             sw->SetRouting(routing, i);
             const ObjectFactory& admission =
                 node.role == TopologySpec::NVSWITCH ? m_nvSwitchAdmission : m_switchAdmission;
-            Ptr<FabricAdmission> adm = admission.Create<FabricAdmission>();
+            const uint64_t mmuSeed = Mix64(m_seed ^ Mix64(i) ^ 0x6d6d75);
+            Ptr<FabricAdmission> adm;
+            if (m_bufferPartitions > 1 && node.role != TopologySpec::NVSWITCH)
+            {
+                NS_ABORT_MSG_IF(m_switchAdmission.GetTypeId() != SharedBufferMmu::GetTypeId(),
+                                "FabricHelper: buffer partitions need the switch admission "
+                                "ns3::moe::SharedBufferMmu");
+                Ptr<PartitionedBufferMmu> parts = CreateObject<PartitionedBufferMmu>();
+                parts->SetAttribute("Partitions", UintegerValue(m_bufferPartitions));
+                parts->SetPartitionFactory(m_switchAdmission);
+                adm = parts;
+            }
+            else
+            {
+                adm = admission.Create<FabricAdmission>();
+            }
             if (auto mmu = DynamicCast<SharedBufferMmu>(adm))
             {
                 // Each switch marks ECN with its own random stream.
-                mmu->SetAttribute("Seed", UintegerValue(Mix64(m_seed ^ Mix64(i) ^ 0x6d6d75)));
+                mmu->SetAttribute("Seed", UintegerValue(mmuSeed));
             }
             sw->SetAdmission(adm);
+            if (auto parts = DynamicCast<PartitionedBufferMmu>(adm))
+            {
+                parts->SetSeed(mmuSeed);
+                const std::string problem = parts->ConfigurePorts(sw);
+                NS_ABORT_MSG_IF(!problem.empty(), "switch " << node.name << ": " << problem);
+                parts->SetPauseCallback(MakeCallback(&FabricSwitch::RequestPfc, PeekPointer(sw)));
+            }
             if (auto mmu = DynamicCast<SharedBufferMmu>(adm))
             {
                 // Headroom is sized from the rate and delay of each port's own link.

@@ -45,6 +45,13 @@ class FabricHelper : public PcapHelperForDevice
     /// @brief Admission type and attributes for switch egress queues (default TailDropAdmission).
     void SetSwitchAdmission(const std::string& type);
     void SetSwitchAdmissionAttribute(const std::string& name, const AttributeValue& value);
+    /**
+     * @brief Split every fabric switch's shared buffer into @p partitions independent ones
+     * (PartitionedBufferMmu), each built from the switch admission's type and attributes with
+     * BufferSize / @p partitions. 1 (the default) keeps one buffer per switch. Requires the
+     * switch admission to be ns3::moe::SharedBufferMmu.
+     */
+    void SetSwitchBufferPartitions(uint32_t partitions);
     /// @brief Admission for NVSwitches (default: TailDropAdmission with no limit -- lossless).
     void SetNvSwitchAdmissionAttribute(const std::string& name, const AttributeValue& value);
     /// @brief Admission for hosts' own egress queues (relayed and control frames).
@@ -78,6 +85,7 @@ class FabricHelper : public PcapHelperForDevice
     ObjectFactory m_switchAdmission;
     ObjectFactory m_nvSwitchAdmission;
     ObjectFactory m_hostAdmission;
+    uint32_t m_bufferPartitions{1};
     uint64_t m_seed{1};
 };
 

@@ -19,6 +19,7 @@
 #include "ns3/int-telemetry.h"
 #include "ns3/integer.h"
 #include "ns3/log.h"
+#include "ns3/partitioned-buffer-mmu.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/rng-seed-manager.h"
 #include "ns3/shared-buffer-mmu.h"
@@ -312,6 +313,8 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     const uint64_t defaultSize = preset == "none" ? 16ull << 20 : presets.at(preset);
     s.bufferBytes = buf.GetBytes("size", defaultSize, 4096, 1ull << 36);
     s.cellBytes = buf.GetBytes("cell_size", 256, 16, 16384);
+    // Independent partitions (pipelines) per switch, each BufferSize / partitions.
+    s.bufferPartitions = static_cast<uint32_t>(buf.GetUint("partitions", 1, 1, 64));
     // One alpha for every lossy priority, or eight (priority 0 first).
     if (const Json* alphas = buf.HasArray("alpha") ? buf.GetArray("alpha") : nullptr)
     {
@@ -408,7 +411,14 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     ApplySharedBuffer(s, [&probe](const std::string& n, const AttributeValue& v) {
         probe->SetAttribute(n, v);
     });
-    const std::string problem = probe->Validate(maxPorts);
+    // Each partition is a whole MMU with its share of the buffer.
+    probe->SetAttribute("BufferSize", UintegerValue(s.bufferBytes / s.bufferPartitions));
+    std::string problem = probe->Validate(maxPorts);
+    if (!problem.empty() && s.bufferPartitions > 1)
+    {
+        problem += " (in each of switch.buffer.partitions = " + std::to_string(s.bufferPartitions) +
+                   " partitions)";
+    }
     if (!problem.empty())
     {
         // Automatic headroom is sized from the links: if it does not fit, the buffer is too small.
@@ -440,6 +450,30 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
                               ? problem.substr(attribute.size() + 2)
                               : problem);
     }
+}
+
+/// The shared-buffer MMUs of @p sw: its one SharedBufferMmu, the partitions of a
+/// PartitionedBufferMmu, or none.
+std::vector<Ptr<SharedBufferMmu>>
+BufferParts(Ptr<FabricSwitch> sw)
+{
+    std::vector<Ptr<SharedBufferMmu>> out;
+    if (sw == nullptr)
+    {
+        return out;
+    }
+    if (auto mmu = DynamicCast<SharedBufferMmu>(sw->GetAdmission()))
+    {
+        out.push_back(mmu);
+    }
+    else if (auto parts = DynamicCast<PartitionedBufferMmu>(sw->GetAdmission()))
+    {
+        for (uint32_t i = 0; i < parts->GetNPartitions(); ++i)
+        {
+            out.push_back(parts->GetPartition(i));
+        }
+    }
+    return out;
 }
 
 /// nic.rx: the NICs' receive buffer, drained towards the host at a set rate; lossless
@@ -1049,6 +1083,7 @@ Scenario::Build(const std::string& outputDir)
     if (s.bufferType == "shared")
     {
         fabric.SetSwitchAdmission("ns3::moe::SharedBufferMmu");
+        fabric.SetSwitchBufferPartitions(s.bufferPartitions);
         ApplySharedBuffer(s, [&fabric](const std::string& n, const AttributeValue& v) {
             fabric.SetSwitchAdmissionAttribute(n, v);
         });
@@ -1495,16 +1530,21 @@ Scenario::Sample()
                 }
             }
         }
-        Ptr<FabricSwitch> sw = m_topology->GetSwitch(node);
-        Ptr<SharedBufferMmu> mmu =
-            sw == nullptr ? nullptr : DynamicCast<SharedBufferMmu>(sw->GetAdmission());
-        if (mmu != nullptr && mmu->GetUsedCells() > 0)
+        const std::vector<Ptr<SharedBufferMmu>> parts = BufferParts(m_topology->GetSwitch(node));
+        uint64_t used = 0;
+        std::array<uint64_t, 3> pools{};
+        for (const auto& mmu : parts)
+        {
+            used += mmu->GetUsedCells();
+            pools[0] += mmu->GetPoolBytes(SharedBufferMmu::LOSSY_POOL);
+            pools[1] += mmu->GetPoolBytes(SharedBufferMmu::LOSSLESS_POOL);
+            pools[2] += mmu->GetPoolBytes(SharedBufferMmu::HEADROOM_POOL);
+        }
+        if (used > 0)
         {
             m_bufferSamples << t << ',' << spec.nodes[node].name << ','
-                            << mmu->GetUsedCells() * m_settings.cellBytes << ','
-                            << mmu->GetPoolBytes(SharedBufferMmu::LOSSY_POOL) << ','
-                            << mmu->GetPoolBytes(SharedBufferMmu::LOSSLESS_POOL) << ','
-                            << mmu->GetPoolBytes(SharedBufferMmu::HEADROOM_POOL) << '\n';
+                            << used * m_settings.cellBytes << ',' << pools[0] << ',' << pools[1]
+                            << ',' << pools[2] << '\n';
         }
     }
     if (!m_complete)
@@ -1880,18 +1920,22 @@ Scenario::MakeSummary() const
     for (uint32_t node = 0; node < spec.nodes.size(); ++node)
     {
         Ptr<FabricSwitch> sw = m_topology->GetSwitch(node);
-        Ptr<SharedBufferMmu> mmu =
-            sw == nullptr ? nullptr : DynamicCast<SharedBufferMmu>(sw->GetAdmission());
-        if (mmu == nullptr)
+        for (const auto& mmu : BufferParts(sw))
         {
-            continue;
+            for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+            {
+                marks[spec.links[m_topology->GetPortLink(node, port)].tier] +=
+                    mmu->GetEcnMarks(port);
+            }
+            peakUsed = std::max(peakUsed, mmu->GetPeakUsedCells() * s.cellBytes);
+            peakLossy = std::max(peakLossy, mmu->GetPeakPoolBytes(SharedBufferMmu::LOSSY_POOL));
         }
-        for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+        if (auto parts =
+                sw == nullptr ? nullptr : DynamicCast<PartitionedBufferMmu>(sw->GetAdmission()))
         {
-            marks[spec.links[m_topology->GetPortLink(node, port)].tier] += mmu->GetEcnMarks(port);
+            // The whole switch's peak (partitions fill at different times).
+            peakUsed = std::max(peakUsed, parts->GetPeakUsedCells() * s.cellBytes);
         }
-        peakUsed = std::max(peakUsed, mmu->GetPeakUsedCells() * s.cellBytes);
-        peakLossy = std::max(peakLossy, mmu->GetPeakPoolBytes(SharedBufferMmu::LOSSY_POOL));
     }
     uint64_t totalMarks = 0;
     for (size_t t = 0; t < spec.tierNames.size(); ++t)

@@ -42,6 +42,7 @@ struct ScenarioSettings
     std::string bufferType;              ///< "tail-drop" | "shared"
     uint64_t bufferBytes{0};             ///< shared: total buffer per switch
     uint64_t cellBytes{256};             ///< shared: accounting cell
+    uint32_t bufferPartitions{1};        ///< shared: independent partitions per switch
     std::vector<double> alphas{1.0};     ///< shared: dynamic threshold(s): one, or one per priority
     uint64_t ingressReservedBytes{1248}; ///< shared: per (port, lossless priority)
     uint64_t xoffBytes{0};               ///< shared: static XOFF, 0 = dynamic (xoff_alpha)

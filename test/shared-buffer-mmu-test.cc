@@ -11,6 +11,7 @@
 #include "ns3/fat-tree-helper.h"
 #include "ns3/integer.h"
 #include "ns3/ipv4-header.h"
+#include "ns3/partitioned-buffer-mmu.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/roce-frame-header.h"
 #include "ns3/shared-buffer-mmu.h"
@@ -770,4 +771,99 @@ TEST(SharedBufferMmu, LossyIncastThroughSharedBufferSwitchesDeliversEveryByte)
     EXPECT_EQ(rdma->GetBytesStarted(), rdma->GetBytesDelivered());
     EXPECT_GT(rdma->GetCounters().retransmittedPackets, 0u);
     Simulator::Destroy();
+}
+
+TEST(PartitionedBufferMmu, AQueueFedThroughOnePipelineGetsItsPartitionOnly)
+{
+    // 4 MiB split in 4 partitions over 8 ports (ports 0-1 -> partition 0, 2-3 -> 1, ...), no
+    // reserves, alpha 1. A queue filled from ingress port 0 is limited by partition 0's pool
+    // (1 MiB = 4096 cells): it settles at 2048 cells, a quarter of what one shared 4 MiB buffer
+    // gives it (8192); filled from ports 0 and 2 -- two partitions -- it holds twice as much.
+    // The same egress queue can thus hold different amounts depending on where its traffic
+    // entered, as on chips whose buffer is split between ingress pipelines.
+    ObjectFactory factory;
+    factory.SetTypeId(SharedBufferMmu::GetTypeId());
+    factory.Set("BufferSize", UintegerValue(4 << 20));
+    factory.Set("EgressReservedBytes", UintegerValue(0));
+    Ptr<PartitionedBufferMmu> mmu = CreateObject<PartitionedBufferMmu>();
+    mmu->SetAttribute("Partitions", UintegerValue(4));
+    mmu->SetPartitionFactory(factory);
+    mmu->Initialize(8);
+    ASSERT_EQ(mmu->GetNPartitions(), 4u);
+    EXPECT_EQ(mmu->GetPartitionOf(0), 0u);
+    EXPECT_EQ(mmu->GetPartitionOf(3), 1u);
+    EXPECT_EQ(mmu->GetPartitionOf(7), 3u);
+    EXPECT_EQ(mmu->GetPartition(0)->GetPoolSizeCells(SharedBufferMmu::LOSSY_POOL), 4096u);
+    auto fill = [&mmu](uint16_t inPort, std::deque<QueueEntry>& q) {
+        DropReason reason = DropReason::COUNT;
+        while (true)
+        {
+            QueueEntry e = MakeEntry(MTU_FRAME, 0, inPort);
+            if (!mmu->Admit(e, 5, reason))
+            {
+                return reason;
+            }
+            q.push_back(e);
+        }
+    };
+    std::deque<QueueEntry> q;
+    EXPECT_EQ(fill(0, q), DropReason::EGRESS_THRESHOLD);
+    const uint64_t onePipeline = mmu->GetUsedCells();
+    EXPECT_NEAR(static_cast<double>(onePipeline), 2048.0, MTU_CELLS);
+    EXPECT_EQ(mmu->GetPartition(1)->GetUsedCells(), 0u);
+    EXPECT_EQ(fill(2, q), DropReason::EGRESS_THRESHOLD);
+    EXPECT_NEAR(static_cast<double>(mmu->GetUsedCells()), 2.0 * onePipeline, MTU_CELLS);
+    EXPECT_EQ(mmu->GetDrops(DropReason::EGRESS_THRESHOLD), 2u);
+    EXPECT_EQ(mmu->GetPeakUsedCells(), mmu->GetUsedCells());
+    for (auto& e : q)
+    {
+        mmu->Release(e, 5);
+    }
+    EXPECT_EQ(mmu->CheckAccounting(), "");
+    EXPECT_EQ(mmu->GetUsedCells(), 0u);
+}
+
+TEST(PartitionedBufferMmu, APortsPauseComesFromItsIngressPartition)
+{
+    // Lossless priority 3 with a static XOFF of 10 frames per partition: frames from ingress
+    // port 0 land in partition 0 only, so partition 0 alone decides port 0's pause (a PG lives
+    // in exactly one partition); the switch's callback fires once on XOFF and once on XON.
+    ObjectFactory factory;
+    factory.SetTypeId(SharedBufferMmu::GetTypeId());
+    factory.Set("BufferSize", UintegerValue(8 << 20));
+    factory.Set("LosslessPriorities", UintegerValue(8));
+    factory.Set("XoffBytes", UintegerValue(10 * MTU_CELLS * 256));
+    factory.Set("HeadroomLinkRate", DataRateValue(DataRate("100Gbps")));
+    Ptr<PartitionedBufferMmu> mmu = CreateObject<PartitionedBufferMmu>();
+    mmu->SetAttribute("Partitions", UintegerValue(2));
+    mmu->SetPartitionFactory(factory);
+    std::vector<std::tuple<uint32_t, uint8_t, bool>> calls;
+    mmu->SetPauseCallback(MakeBoundCallback(
+        +[](std::vector<std::tuple<uint32_t, uint8_t, bool>>* log,
+            uint32_t port,
+            uint8_t priority,
+            bool pause) { log->emplace_back(port, priority, pause); },
+        &calls));
+    mmu->Initialize(4);
+    std::deque<QueueEntry> q;
+    DropReason reason;
+    for (int i = 0; i < 12; ++i)
+    {
+        QueueEntry e = MakeEntry(MTU_FRAME, 3, 0);
+        ASSERT_TRUE(mmu->Admit(e, 3, reason));
+        q.push_back(e);
+    }
+    ASSERT_EQ(calls.size(), 1u);
+    EXPECT_EQ(calls[0], std::make_tuple(0u, uint8_t(3), true));
+    EXPECT_TRUE(mmu->IsPauseRequested(0, 3));
+    EXPECT_TRUE(mmu->GetPartition(0)->IsPauseRequested(0, 3));
+    EXPECT_FALSE(mmu->GetPartition(1)->IsPauseRequested(0, 3));
+    while (!q.empty())
+    {
+        mmu->Release(q.front(), 3);
+        q.pop_front();
+    }
+    ASSERT_EQ(calls.size(), 2u);
+    EXPECT_EQ(calls[1], std::make_tuple(0u, uint8_t(3), false));
+    EXPECT_EQ(mmu->CheckAccounting(), "");
 }

@@ -10,6 +10,7 @@
 #include "ns3/fabric-switch.h"
 #include "ns3/moe-config-reader.h"
 #include "ns3/moe-scenario.h"
+#include "ns3/partitioned-buffer-mmu.h"
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
@@ -416,4 +417,51 @@ TEST(SwitchBuffer, PresetAndCarvingKeysReachEveryMmu)
     bad["switch"]["buffer"]["lossless_pool_fraction"] = 0.5;
     bad["switch"]["buffer"]["xoff"] = "64MiB";
     EXPECT_EQ(error(bad).rfind("switch.buffer.xoff:", 0), 0u) << error(bad);
+}
+
+TEST(SwitchBuffer, PartitionedBuffersLimitEachPipelineAndDrain)
+{
+    // The incast with 4 MiB per switch, whole or split in 4 partitions (1 MiB each, by ingress
+    // port group): split, no partition ever holds more than its 1 MiB, every byte still
+    // arrives, and the switches' accounting drains.
+    Json c = Incast("shared");
+    c["switch"]["buffer"]["size"] = "4MiB";
+    uint64_t drops[2];
+    for (int split = 0; split < 2; ++split)
+    {
+        c["switch"]["buffer"]["partitions"] = split ? 4 : 1;
+        Scenario sc(c);
+        sc.Build();
+        EXPECT_TRUE(sc.Run());
+        const Json s = sc.MakeSummary();
+        Ptr<FabricTopology> topo = sc.GetTopology();
+        uint32_t partitioned = 0;
+        for (uint32_t i = 0; i < topo->GetSpec().nodes.size(); ++i)
+        {
+            Ptr<FabricSwitch> sw = topo->GetSwitch(i);
+            if (!sw)
+            {
+                continue;
+            }
+            if (auto parts = DynamicCast<PartitionedBufferMmu>(sw->GetAdmission()))
+            {
+                ++partitioned;
+                EXPECT_EQ(parts->GetNPartitions(), 4u);
+                EXPECT_EQ(parts->CheckAccounting(), "");
+                for (uint32_t p = 0; p < 4; ++p)
+                {
+                    EXPECT_LE(parts->GetPartition(p)->GetPeakUsedCells() * 256, 1u << 20);
+                }
+            }
+        }
+        EXPECT_EQ(partitioned, split ? 20u : 0u);
+        drops[split] = s["fabric"]["drops"].get<uint64_t>();
+        EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
+        Simulator::Destroy();
+    }
+    std::cout << "drops: one 4 MiB buffer " << drops[0] << ", four 1 MiB partitions " << drops[1]
+              << "\n";
+    EXPECT_GT(drops[1], drops[0]) << "a flow can use only its pipeline's share";
+    RecordProperty("drops_whole", static_cast<int>(drops[0]));
+    RecordProperty("drops_partitioned", static_cast<int>(drops[1]));
 }
