@@ -834,3 +834,84 @@ TEST(Hpcc, IncastKeepsThePeakQueueFarBelowNoControl)
     // max_stage RTTs).
     EXPECT_LT(hpcc.endUs, 1.2 * none.endUs);
 }
+
+TEST(CcValidationStudy, WritesItsTableAndDcqcnCutsTheIncastPeak)
+{
+    // examples/studies/cc-validation.py on small flows (1 MB per flow of the two-flow case,
+    // 1 MB per sender of the 16:1 incast), no figures: one row per (case, algorithm) with the
+    // documented columns, and DCQCN's bottleneck peak on the incast below no control's.
+    if (moe_test::SimBinary().empty())
+    {
+        GTEST_SKIP() << "moe-fabric-sim was not built";
+    }
+    if (moe_test::RunCommand("command -v python3").exitCode != 0)
+    {
+        GTEST_SKIP() << "python3 is not installed";
+    }
+    const std::string dir = moe_test::MakeTempDir("cc-validation");
+    const auto r = moe_test::RunCommand(
+        "python3 " + moe_test::SourcePath("examples/studies/cc-validation.py") + " --sim " +
+        moe_test::SimBinary() + " --out " + dir +
+        " --algorithms none,dcqcn,hpcc --two-flow-bytes 1000000 --incast-bytes 1000000"
+        " --settle 20us --no-plot");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    std::istringstream csv(moe_test::ReadFile(dir + "/cc-validation.csv"));
+    auto split = [](const std::string& line) {
+        std::vector<std::string> fields;
+        std::istringstream in(line);
+        for (std::string f; std::getline(in, f, ',');)
+        {
+            fields.push_back(f);
+        }
+        return fields;
+    };
+    std::string header;
+    std::getline(csv, header);
+    const std::vector<std::string> names = split(header);
+    std::map<std::string, size_t> col;
+    for (size_t i = 0; i < names.size(); ++i)
+    {
+        col[names[i]] = i;
+    }
+    for (const char* c : {"case",
+                          "algorithm",
+                          "complete",
+                          "completion_s",
+                          "utilization",
+                          "peak_queue_bytes",
+                          "mean_queue_bytes",
+                          "jain_rate",
+                          "jain_throughput",
+                          "pfc_pauses",
+                          "cnps"})
+    {
+        EXPECT_EQ(col.count(c), 1u) << "missing column " << c << " in " << header;
+    }
+    std::map<std::string, std::vector<std::string>> rows; // "case/algorithm" -> fields
+    for (std::string line; std::getline(csv, line);)
+    {
+        const auto f = split(line);
+        ASSERT_EQ(f.size(), names.size()) << line;
+        rows[f[col["case"]] + "/" + f[col["algorithm"]]] = f;
+    }
+    ASSERT_EQ(rows.size(), 6u) << r.output;
+    for (const auto& [key, f] : rows)
+    {
+        EXPECT_EQ(f[col["complete"]], "1") << key;
+        EXPECT_GT(std::stod(f[col["completion_s"]]), 0.0) << key;
+        EXPECT_GT(std::stod(f[col["utilization"]]), 0.1) << key;
+        EXPECT_LE(std::stod(f[col["utilization"]]), 1.0) << key;
+    }
+    auto num = [&](const std::string& key, const char* c) {
+        return std::stod(rows.at(key)[col[c]]);
+    };
+    EXPECT_EQ(num("two-flows/none", "flows"), 2.0);
+    EXPECT_EQ(num("incast-16to1/none", "flows"), 16.0);
+    EXPECT_EQ(num("incast-16to1/none", "cnps"), 0.0);
+    EXPECT_GT(num("incast-16to1/dcqcn", "cnps"), 0.0);
+    EXPECT_LT(num("incast-16to1/dcqcn", "peak_queue_bytes"),
+              num("incast-16to1/none", "peak_queue_bytes"));
+    EXPECT_LT(num("incast-16to1/hpcc", "peak_queue_bytes"),
+              num("incast-16to1/none", "peak_queue_bytes"));
+    EXPECT_GE(num("two-flows/hpcc", "jain_rate"), 0.9);
+}
