@@ -1704,10 +1704,22 @@ Scenario::DescribeDryRun() const
                              : s.participants.back();
     os << "  path gpu" << a << " -> gpu" << b << ": " << m_topology->GetHopCount(a, b) << " hops, "
        << m_topology->GetPaths(a, b).size() << " equal-cost paths\n";
-    os << "switch: " << s.loadBalancing << ", tail-drop "
-       << (s.queueLimitBytes == 0 ? std::string("unlimited")
-                                  : FormatBytesHuman(static_cast<double>(s.queueLimitBytes)))
-       << " per queue\n";
+    os << "switch: " << s.loadBalancing << ", ";
+    if (s.bufferType == "shared")
+    {
+        os << "shared buffer " << FormatBytesHuman(static_cast<double>(s.bufferBytes))
+           << (s.bufferPartitions > 1 ? " in " + std::to_string(s.bufferPartitions) + " partitions"
+                                      : std::string())
+           << ", " << (s.losslessMask != 0 ? "lossless priorities (PFC)" : "lossy")
+           << (s.ecn ? ", ECN" : "") << "\n";
+    }
+    else
+    {
+        os << "tail-drop "
+           << (s.queueLimitBytes == 0 ? std::string("unlimited")
+                                      : FormatBytesHuman(static_cast<double>(s.queueLimitBytes)))
+           << " per queue\n";
+    }
     os << "transport: " << s.transportType << ", mtu " << s.mtu;
     if (s.transportType == "rdma")
     {
