@@ -576,7 +576,39 @@ ReadCcRate(ConfigReader& cc, const std::string& key, const std::string& def)
 void
 ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
 {
-    s.ccType = cc.GetEnum("type", "none", {"none", "dcqcn", "hpcc"});
+    s.ccType = cc.GetEnum("type", "none", {"none", "dcqcn", "hpcc", "swift"});
+    if (s.ccType == "swift")
+    {
+        ScenarioSettings::Swift& w = s.swift;
+        w.baseTargetPs = cc.GetTimePs("base_target", "25us", 1000, PS_PER_S);
+        w.perHopPs = cc.GetTimePs("per_hop_scaling", "0ps", 0, PS_PER_S);
+        w.fsRangePs = cc.GetTimePs("fs_range", "0ps", 0, PS_PER_S);
+        w.fsMinCwnd = cc.GetDouble("fs_min_cwnd", 0.1, 1e-6, 1e6);
+        w.fsMaxCwnd = cc.GetDouble("fs_max_cwnd", 100, 1e-6, 1e6);
+        if (w.fsRangePs > 0 && w.fsMaxCwnd <= w.fsMinCwnd)
+        {
+            std::ostringstream v;
+            v << w.fsMaxCwnd << " is not above fs_min_cwnd (" << w.fsMinCwnd
+              << "); accepted: fs_max_cwnd > fs_min_cwnd when fs_range > 0";
+            throw ConfigError(cc.PathOf("fs_max_cwnd"), v.str());
+        }
+        w.ai = cc.GetDouble("ai", 1.0, 1e-6, 1e6);
+        w.beta = cc.GetDouble("beta", 0.8, 1e-6, 1);
+        w.maxMdf = cc.GetDouble("max_mdf", 0.5, 1e-6, 0.999999);
+        w.minCwnd = cc.GetDouble("min_cwnd", 0.001, 1e-6, 1e6);
+        w.maxCwnd = cc.GetDouble("max_cwnd", 0, 0, 1e9);
+        if (w.maxCwnd > 0 && w.maxCwnd < w.minCwnd)
+        {
+            std::ostringstream v;
+            v << w.maxCwnd << " is below min_cwnd (" << w.minCwnd
+              << "); accepted: 0 (line rate x target) or >= min_cwnd";
+            throw ConfigError(cc.PathOf("max_cwnd"), v.str());
+        }
+        w.initCwnd = cc.GetDouble("init_cwnd", 0, 0, 1e9);
+        w.retxResetThreshold =
+            static_cast<uint32_t>(cc.GetUint("retx_reset_threshold", 5, 1, 1000));
+        return;
+    }
     if (s.ccType == "hpcc")
     {
         ScenarioSettings::Hpcc& h = s.hpcc;
@@ -1178,6 +1210,26 @@ Scenario::Build(const std::string& outputDir)
             rdma->SetCongestionControlAttribute("BaseRtt", TimeValue(PicoSeconds(h.baseRttPs)));
             rdma->SetCongestionControlAttribute("MinRate", DataRateValue(DataRate(h.minRateBps)));
             rdma->SetCongestionControlAttribute("FastReact", BooleanValue(h.fastReact));
+        }
+        else if (s.ccType == "swift")
+        {
+            const ScenarioSettings::Swift& w = s.swift;
+            rdma->SetCongestionControl("ns3::moe::SwiftCongestionControl");
+            rdma->SetCongestionControlAttribute("BaseTarget",
+                                                TimeValue(PicoSeconds(w.baseTargetPs)));
+            rdma->SetCongestionControlAttribute("PerHopScaling",
+                                                TimeValue(PicoSeconds(w.perHopPs)));
+            rdma->SetCongestionControlAttribute("FsRange", TimeValue(PicoSeconds(w.fsRangePs)));
+            rdma->SetCongestionControlAttribute("FsMinCwnd", DoubleValue(w.fsMinCwnd));
+            rdma->SetCongestionControlAttribute("FsMaxCwnd", DoubleValue(w.fsMaxCwnd));
+            rdma->SetCongestionControlAttribute("Ai", DoubleValue(w.ai));
+            rdma->SetCongestionControlAttribute("Beta", DoubleValue(w.beta));
+            rdma->SetCongestionControlAttribute("MaxMdf", DoubleValue(w.maxMdf));
+            rdma->SetCongestionControlAttribute("MinCwnd", DoubleValue(w.minCwnd));
+            rdma->SetCongestionControlAttribute("MaxCwnd", DoubleValue(w.maxCwnd));
+            rdma->SetCongestionControlAttribute("InitCwnd", DoubleValue(w.initCwnd));
+            rdma->SetCongestionControlAttribute("RetxResetThreshold",
+                                                UintegerValue(w.retxResetThreshold));
         }
         rdma->SetSeed(s.seed);
         m_transport = rdma;

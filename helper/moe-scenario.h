@@ -84,7 +84,7 @@ struct ScenarioSettings
     uint32_t controlPriority{6};
     std::vector<uint8_t> classPriority; ///< 8 entries
 
-    std::string ccType{"none"}; ///< transport.cc.type: "none" | "dcqcn"
+    std::string ccType{"none"}; ///< transport.cc.type: "none" | "dcqcn" | "hpcc" | "swift"
 
     /// transport.cc of type "dcqcn" (see DcqcnCongestionControl)
     struct Dcqcn
@@ -112,6 +112,23 @@ struct ScenarioSettings
         uint64_t minRateBps{0};
         bool fastReact{true};
     } hpcc;
+
+    /// transport.cc.* when the type is "swift" (see SwiftCongestionControl).
+    struct Swift
+    {
+        int64_t baseTargetPs{25000000};
+        int64_t perHopPs{0};
+        int64_t fsRangePs{0};
+        double fsMinCwnd{0.1};
+        double fsMaxCwnd{100};
+        double ai{1.0};
+        double beta{0.8};
+        double maxMdf{0.5};
+        double minCwnd{0.001};
+        double maxCwnd{0};
+        double initCwnd{0};
+        uint32_t retxResetThreshold{5};
+    } swift;
 
     /// transport of type "tcp" (see TcpTransport); transport.mtu is the segment size
     struct Tcp

@@ -1,7 +1,7 @@
 /*
  * Congestion control of the RDMA transport: DCQCN's reaction point by hand-computed sequences,
  * the notification point's CNP pacing, two flows converging to a fair share, a 16:1 incast
- * against no control, the plug-in hooks, and configuration errors.
+ * against no control, the plug-in hooks, and configuration errors; HPCC and Swift likewise.
  */
 #include "test-util.h"
 
@@ -19,6 +19,7 @@
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
 #include "ns3/string.h"
+#include "ns3/swift-congestion-control.h"
 #include "ns3/uinteger.h"
 
 #include <gtest/gtest.h>
@@ -477,25 +478,43 @@ TEST(CongestionControl, DcqcnIncastKeepsTheQueueFarBelowNoControl)
     EXPECT_LT(dcqcn.pauses, none.pauses / 10);
 }
 
+namespace
+{
+/// The configuration error of a 2-GPU leaf-spine scenario with transport.cc @p cc ("" if none).
+std::string
+CcConfigError(const Json& cc)
+{
+    Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 2,
+                             "leaves": 1, "spines": 1}})");
+    c["transport"]["cc"] = cc;
+    try
+    {
+        Scenario sc(c);
+    }
+    catch (const ConfigError& e)
+    {
+        return std::string(e.what());
+    }
+    return std::string();
+}
+
+/// CcConfigError of type @p type with @p key (if not empty) set to @p value.
+std::string
+CcKeyError(const std::string& type, const std::string& key, const Json& value)
+{
+    Json cc{{"type", type}};
+    if (!key.empty())
+    {
+        cc[key] = value;
+    }
+    return CcConfigError(cc);
+}
+} // namespace
+
 TEST(CongestionControl, BadParametersAreConfigErrors)
 {
     auto error = [](const std::string& key, const Json& value, const std::string& type) {
-        Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 2,
-                                 "leaves": 1, "spines": 1}})");
-        c["transport"]["cc"]["type"] = type;
-        if (!key.empty())
-        {
-            c["transport"]["cc"][key] = value;
-        }
-        try
-        {
-            Scenario sc(c);
-        }
-        catch (const ConfigError& e)
-        {
-            return std::string(e.what());
-        }
-        return std::string();
+        return CcKeyError(type, key, value);
     };
     EXPECT_EQ(
         error("", nullptr, "timely").rfind("transport.cc.type: \"timely\" is not accepted", 0),
@@ -765,28 +784,38 @@ TEST(Hpcc, TelemetryIsOnTheWireAndGrowsPerHop)
     }
 }
 
-TEST(Hpcc, TwoFlowsHoldTheQueueNearEmptyAtHighUtilization)
+namespace
 {
-    // GPUs 1 and 2 send 40 MB each to GPU 0 through one switch (100 Gb/s, 1 us links), from
-    // t = 0 and t = 100 us. The bottleneck queue is sampled every 100 ns and the delivered
-    // bytes counted from 500 us to 2.5 ms.
-    Ptr<FabricTopology> topo = BuildStar(3, 5120, 204800, 0.01);
-    Ptr<RdmaTransport> rdma = InstallHpcc(topo);
+/// What the two-flow runs measure from 500 us to 2.5 ms.
+struct TwoFlowOutcome
+{
+    double a{0}; ///< packets delivered of flow 1
+    double b{0}; ///< and of flow 2
+    double meanQueue{0};
+    uint64_t queuePeak{0};
+};
+
+/// GPUs 1 and 2 send 40 MB each to GPU 0 of the 3-GPU star @p topo over @p rdma, from t = 0
+/// and t = 100 us; the bottleneck queue is sampled every 100 ns and the delivered packets
+/// counted from 500 us to 2.5 ms. The caller destroys the simulator.
+TwoFlowOutcome
+RunTwoFlows(Ptr<FabricTopology> topo, Ptr<RdmaTransport> rdma)
+{
     rdma->Send(1, 0, 0, 40000000, 1);
-    Simulator::Schedule(MicroSeconds(100), [&]() { rdma->Send(2, 0, 0, 40000000, 2); });
+    Simulator::Schedule(MicroSeconds(100), [rdma]() { rdma->Send(2, 0, 0, 40000000, 2); });
     Ptr<RdmaNic> rx = rdma->GetNic(0);
     Ptr<FabricNetDevice> port = SwitchPortTo(topo, 0, 3);
     std::array<uint64_t, 2> at0{};
     std::array<uint64_t, 2> at1{};
     uint64_t samples = 0;
     double queueSum = 0;
-    uint64_t queuePeak = 0;
+    TwoFlowOutcome o;
     std::function<void()> queue = [&]() {
         if (Simulator::Now() >= MicroSeconds(500))
         {
             const uint64_t q = port->GetQueueBytes();
             queueSum += static_cast<double>(q);
-            queuePeak = std::max(queuePeak, q);
+            o.queuePeak = std::max(o.queuePeak, q);
             ++samples;
         }
         Simulator::Schedule(NanoSeconds(100), queue);
@@ -802,13 +831,29 @@ TEST(Hpcc, TwoFlowsHoldTheQueueNearEmptyAtHighUtilization)
     Simulator::Schedule(MicroSeconds(2500), [&]() { snapshot(&at1); });
     Simulator::Stop(MicroSeconds(2500) + NanoSeconds(1));
     Simulator::Run();
-    const double a = static_cast<double>(at1[0] - at0[0]);
-    const double b = static_cast<double>(at1[1] - at0[1]);
+    o.a = static_cast<double>(at1[0] - at0[0]);
+    o.b = static_cast<double>(at1[1] - at0[1]);
+    o.meanQueue = queueSum / static_cast<double>(samples);
+    return o;
+}
+} // namespace
+
+TEST(Hpcc, TwoFlowsHoldTheQueueNearEmptyAtHighUtilization)
+{
+    // GPUs 1 and 2 send 40 MB each to GPU 0 through one switch (100 Gb/s, 1 us links), from
+    // t = 0 and t = 100 us. The bottleneck queue is sampled every 100 ns and the delivered
+    // bytes counted from 500 us to 2.5 ms.
+    Ptr<FabricTopology> topo = BuildStar(3, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = InstallHpcc(topo);
+    const TwoFlowOutcome o = RunTwoFlows(topo, rdma);
+    const double a = o.a;
+    const double b = o.b;
     // Payload rate of the link with HPCC's frames: 4096 B of payload per 4178 + 4 + 8 B on the
     // wire (one switch on the path).
     const double wire = WireBytes(4096 + ROCE_DATA_HEADER_BYTES + INT_SHIM_BYTES + INT_HOP_BYTES);
     const double utilization = (a + b) * 4096 * 8 / 2e-3 / (RATE_BPS * 4096.0 / wire);
-    const double meanQueue = queueSum / static_cast<double>(samples);
+    const double meanQueue = o.meanQueue;
+    const uint64_t queuePeak = o.queuePeak;
     std::cout << "HPCC two flows: utilization " << utilization << ", Jain " << Jain(a, b)
               << ", bottleneck queue mean " << meanQueue << " B, peak " << queuePeak << " B\n";
     EXPECT_GE(utilization, 0.90);
@@ -833,6 +878,217 @@ TEST(Hpcc, IncastKeepsThePeakQueueFarBelowNoControl)
     // full, and flows that finish late ramp up by W_AI per RTT and a multiplicative step every
     // max_stage RTTs).
     EXPECT_LT(hpcc.endUs, 1.2 * none.endUs);
+}
+
+namespace
+{
+/// Payload rate of a 100 Gb/s link carrying full 4096-byte RoCE packets.
+double
+PayloadRate()
+{
+    return RATE_BPS * 4096.0 / WireBytes(4096 + ROCE_DATA_HEADER_BYTES);
+}
+} // namespace
+
+TEST(Swift, RttSamplesAreThoseOfTheAcknowledgedPacket)
+{
+    // An idle star, a 1 MiB message, ACKs coalesced every 4 packets: each sample must be the
+    // RTT of the packet that triggered its ACK, i.e. the path's base RTT, not of the oldest
+    // packet the ACK covers (which waited 3 packet times at the receiver for the ACK).
+    Ptr<FabricTopology> topo = BuildStar(2, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetAttribute("AckInterval", UintegerValue(4));
+    rdma->SetAttribute("CongestionControl", TypeIdValue(AckRecorder::GetTypeId()));
+    rdma->Install(topo);
+    rdma->Send(1, 0, 0, 1 << 20, 1);
+    Simulator::Run();
+    Ptr<AckRecorder> rec = DynamicCast<AckRecorder>(rdma->GetNic(1)->GetCongestionControl());
+    ASSERT_NE(rec, nullptr);
+    const int64_t base = rdma->GetNic(1)->GetQpBaseRttPs(0);
+    EXPECT_EQ(rec->rtts.size(), 64u); // one per ACK: 256 packets / 4
+    int64_t lo = INT64_MAX;
+    int64_t hi = 0;
+    for (int64_t rtt : rec->rtts)
+    {
+        lo = std::min(lo, rtt);
+        hi = std::max(hi, rtt);
+    }
+    std::cout << "RTT samples with ACKs every 4 packets: " << lo << ".." << hi << " ps, base RTT "
+              << base << " ps\n";
+    EXPECT_GE(lo, base - 1000);
+    EXPECT_LE(hi, base + 1000); // 3 packet times would be 1 us more
+    Simulator::Destroy();
+}
+
+TEST(Swift, TwoFlowsShareTheLinkAtTheTargetDelay)
+{
+    // The HPCC two-flow case (40 MB each from GPUs 1 and 2 to GPU 0 through one switch, 100
+    // Gb/s, 1 us links, measured from 500 us to 2.5 ms) with Swift's defaults (base target
+    // 25 us, no scaling). The queueing delay Swift aims at is the target minus the path's base
+    // RTT.
+    Ptr<FabricTopology> topo = BuildStar(3, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma = InstallCc(topo, "ns3::moe::SwiftCongestionControl", {});
+    const TwoFlowOutcome o = RunTwoFlows(topo, rdma);
+    Ptr<SwiftCongestionControl> cc =
+        DynamicCast<SwiftCongestionControl>(rdma->GetNic(1)->GetCongestionControl());
+    ASSERT_NE(cc, nullptr);
+    const double targetUs = cc->GetTargetPs(0) * 1e-6;
+    const double baseUs = rdma->GetNic(1)->GetQpBaseRttPs(0) * 1e-6;
+    const double utilization = (o.a + o.b) * 4096 * 8 / 2e-3 / PayloadRate();
+    const double meanDelayUs = o.meanQueue * 8 / RATE_BPS * 1e6;
+    const double peakDelayUs = static_cast<double>(o.queuePeak) * 8 / RATE_BPS * 1e6;
+    const double aimUs = targetUs - baseUs;
+    std::cout << "Swift two flows: utilization " << utilization << ", Jain " << Jain(o.a, o.b)
+              << ", bottleneck queue mean " << o.meanQueue << " B (" << meanDelayUs << " us), peak "
+              << o.queuePeak << " B (" << peakDelayUs << " us); target " << targetUs
+              << " us - base RTT " << baseUs << " us = " << aimUs << " us of queueing; decreases "
+              << rdma->GetCounters().rateDecreases << "\n";
+    EXPECT_GE(utilization, 0.90);
+    EXPECT_GE(Jain(o.a, o.b), 0.95);
+    EXPECT_GT(meanDelayUs, 0.5 * aimUs);
+    EXPECT_LT(meanDelayUs, 1.5 * aimUs);
+    EXPECT_LT(peakDelayUs, 2 * targetUs);
+    EXPECT_EQ(rdma->GetCounters().timeouts, 0u);
+    Simulator::Destroy();
+}
+
+TEST(Swift, IncastKeepsThePeakQueueFarBelowNoControl)
+{
+    const IncastOutcome none = RunIncast16("none");
+    const IncastOutcome swift = RunIncast16("swift");
+    std::cout << "16:1 incast, none: peak " << none.peak << " B, after 200 us " << none.peakLate
+              << " B, " << none.pauses << " PFC pauses, done at " << none.endUs
+              << " us; swift: peak " << swift.peak << " B, after 200 us " << swift.peakLate
+              << " B, " << swift.pauses << " PFC pauses, done at " << swift.endUs << " us, "
+              << swift.transport["rate_decreases"] << " decreases, " << swift.transport["timeouts"]
+              << " timeouts\n";
+    EXPECT_LT(4 * swift.peak, none.peak);
+    EXPECT_LT(10 * swift.peakLate, none.peakLate);
+    EXPECT_LT(swift.pauses, none.pauses / 10 + 1);
+    EXPECT_LT(swift.endUs, 1.2 * none.endUs);
+}
+
+TEST(Swift, WindowsBelowOnePacketArePaced)
+{
+    // 64:1 incast through one switch (100 Gb/s, 1 us links) with a 10 us target: the fair
+    // share, 100 Gb/s x 10 us / 64, is under half a packet per RTT, so Swift must pace. Each
+    // sender posts 1 MB. The first windows (64 x one base-RTT BDP, 3.9 MB) take Swift several
+    // of their own long RTTs to drain (one decrease per RTT); from 1 ms to 4 ms the queue is
+    // sampled every microsecond, and every byte must arrive.
+    constexpr uint32_t SENDERS = 64;
+    constexpr uint64_t BYTES = 1000000;
+    Ptr<FabricTopology> topo = BuildStar(SENDERS + 1, 5120, 204800, 0.01);
+    Ptr<RdmaTransport> rdma =
+        InstallCc(topo, "ns3::moe::SwiftCongestionControl", {{"BaseTarget", "10us"}});
+    for (uint32_t g = 1; g <= SENDERS; ++g)
+    {
+        rdma->Send(g, 0, 0, BYTES, g);
+    }
+    Ptr<FabricNetDevice> port = SwitchPortTo(topo, 0, SENDERS + 1);
+    uint64_t peak = 0;
+    uint64_t peakSteady = 0;
+    double queueSum = 0;
+    uint64_t samples = 0;
+    double cwndSum = 0;
+    uint64_t cwndSamples = 0;
+    uint64_t pacedSamples = 0;
+    std::function<void()> sample = [&]() {
+        const uint64_t q = port->GetQueueBytes();
+        peak = std::max(peak, q);
+        const Time now = Simulator::Now();
+        if (now >= MilliSeconds(1) && now < MilliSeconds(4))
+        {
+            peakSteady = std::max(peakSteady, q);
+            queueSum += static_cast<double>(q);
+            ++samples;
+            for (uint32_t g = 1; g <= SENDERS; ++g)
+            {
+                Ptr<SwiftCongestionControl> cc =
+                    DynamicCast<SwiftCongestionControl>(rdma->GetNic(g)->GetCongestionControl());
+                cwndSum += cc->GetQpState(0).cwnd;
+                ++cwndSamples;
+                pacedSamples += rdma->GetNic(g)->GetSenderQp(0).rateBps != 0 ? 1 : 0;
+            }
+        }
+        if (rdma->GetPendingMessages() > 0)
+        {
+            Simulator::Schedule(MicroSeconds(1), sample);
+        }
+    };
+    Simulator::Schedule(NanoSeconds(1), sample);
+    Ptr<RdmaNic> rx = rdma->GetNic(0);
+    auto received = [&]() {
+        uint64_t packets = 0;
+        for (uint32_t i = 0; i < rx->GetNumReceiverQps(); ++i)
+        {
+            packets += rx->GetReceiverQp(i).rcvNxt;
+        }
+        return packets;
+    };
+    uint64_t at1 = 0;
+    uint64_t at4 = 0;
+    Simulator::Schedule(MilliSeconds(1), [&]() { at1 = received(); });
+    Simulator::Schedule(MilliSeconds(4), [&]() { at4 = received(); });
+    Simulator::Run();
+    const double utilization = (at4 - at1) * 4096 * 8 / 3e-3 / PayloadRate();
+    const double endUs = Simulator::Now().GetSeconds() * 1e6;
+    // Messages complete only with every byte in order at the receiver.
+    const uint64_t delivered = rdma->GetMessagesDelivered() * BYTES;
+    const double idealUs = SENDERS * BYTES * 8.0 / PayloadRate() * 1e6;
+    const double meanQueue = queueSum / static_cast<double>(samples);
+    const double meanCwnd = cwndSum / static_cast<double>(cwndSamples);
+    const double pacedShare = static_cast<double>(pacedSamples) / cwndSamples;
+    std::cout << "Swift 64:1 incast, 10 us target: " << delivered << " of " << SENDERS * BYTES
+              << " bytes by " << endUs << " us (line rate: " << idealUs << " us); peak queue "
+              << peak << " B; 1-4 ms: queue mean " << meanQueue << " B ("
+              << meanQueue * 8 / RATE_BPS * 1e6 << " us), peak " << peakSteady << " B, utilization "
+              << utilization << ", mean cwnd " << meanCwnd << " packets, paced " << pacedShare
+              << " of the time; " << rdma->GetCounters().timeouts << " timeouts, "
+              << rdma->GetCounters().rateDecreases << " decreases\n";
+    EXPECT_EQ(delivered, SENDERS * BYTES);
+    EXPECT_LT(meanCwnd, 1.0);
+    EXPECT_GT(pacedShare, 0.5);
+    EXPECT_LT(peakSteady, 256u * 1024);
+    EXPECT_GT(utilization, 0.95);
+    // The first 3.9 MB of windows and the ramp of the flows left last cost time at both ends.
+    EXPECT_LT(endUs, 1.5 * idealUs);
+    Simulator::Destroy();
+}
+
+TEST(Swift, BadParametersAreConfigErrors)
+{
+    auto error = [](const std::string& key, const Json& value) {
+        return CcKeyError("swift", key, value);
+    };
+    EXPECT_EQ(error("", nullptr), "");
+    EXPECT_EQ(error("base_target", "0ps").rfind("transport.cc.base_target: ", 0), 0u)
+        << error("base_target", "0ps");
+    EXPECT_EQ(error("per_hop_scaling", "-1us").rfind("transport.cc.per_hop_scaling:", 0), 0u);
+    EXPECT_EQ(error("fs_range", "2s").rfind("transport.cc.fs_range:", 0), 0u);
+    EXPECT_EQ(error("ai", 0).rfind("transport.cc.ai: 0 is out of range; accepted", 0), 0u)
+        << error("ai", 0);
+    EXPECT_EQ(error("beta", 1.5).rfind("transport.cc.beta:", 0), 0u);
+    EXPECT_EQ(error("beta", 0).rfind("transport.cc.beta:", 0), 0u);
+    EXPECT_EQ(error("max_mdf", 1).rfind("transport.cc.max_mdf:", 0), 0u);
+    EXPECT_EQ(error("min_cwnd", 0).rfind("transport.cc.min_cwnd:", 0), 0u);
+    EXPECT_EQ(error("max_cwnd", -1).rfind("transport.cc.max_cwnd:", 0), 0u);
+    EXPECT_EQ(error("init_cwnd", "x").rfind("transport.cc.init_cwnd:", 0), 0u);
+    EXPECT_EQ(error("retx_reset_threshold", 0).rfind("transport.cc.retx_reset_threshold:", 0), 0u);
+    EXPECT_EQ(error("eta", 0.9).rfind("transport.cc.eta: unknown key", 0), 0u) << error("eta", 0.9);
+    const std::string fs = CcConfigError(
+        Json{{"type", "swift"}, {"fs_range", "5us"}, {"fs_min_cwnd", 10}, {"fs_max_cwnd", 10}});
+    EXPECT_EQ(fs.rfind("transport.cc.fs_max_cwnd: 10 is not above fs_min_cwnd", 0), 0u) << fs;
+    EXPECT_EQ(error("max_cwnd", 0.0001).rfind("transport.cc.max_cwnd: 0.0001 is below", 0), 0u)
+        << error("max_cwnd", 0.0001);
+    if (moe_test::SimBinary().empty())
+    {
+        GTEST_SKIP() << "moe-fabric-sim was not built";
+    }
+    const auto r =
+        moe_test::RunCommand(moe_test::SimBinary() + " --set=transport.cc.type=swift "
+                                                     "--set=transport.cc.beta=2 --dry-run 2>&1");
+    EXPECT_EQ(r.exitCode, 2) << r.output;
+    EXPECT_NE(r.output.find("transport.cc.beta"), std::string::npos) << r.output;
 }
 
 TEST(CcValidationStudy, WritesItsTableAndDcqcnCutsTheIncastPeak)

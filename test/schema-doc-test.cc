@@ -322,7 +322,7 @@ const std::vector<std::pair<std::string, std::set<std::string>>> APPLIES_WORDS{
     {"gate", {"uniform", "zipf", "affinity", "replay"}},
     {"deployment", {"co-located", "disaggregated"}},
     {"buffer", {"tail-drop", "shared"}},
-    {"cc", {"none", "dcqcn", "hpcc"}},
+    {"cc", {"none", "dcqcn", "hpcc", "swift"}},
     {"tcp_variant",
      {"dctcp",
       "newreno",
@@ -511,6 +511,13 @@ CoverageConfigs()
         "transport": {"cc": {"type": "hpcc", "eta": 0.9, "max_stage": 3, "window_ai": 80,
                              "base_rtt": "12us", "min_rate": "100Mbps", "fast_react": false}},
         "output": {"qp_rates_csv": true} })")});
+    out.push_back({"swift with every parameter and the rate log", Json::parse(R"({
+        "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
+        "transport": {"cc": {"type": "swift", "base_target": "15us", "per_hop_scaling": "1us",
+                             "fs_range": "10us", "fs_min_cwnd": 0.5, "fs_max_cwnd": 50,
+                             "ai": 2, "beta": 0.5, "max_mdf": 0.3, "min_cwnd": 0.01,
+                             "max_cwnd": 200, "init_cwnd": 4, "retx_reset_threshold": 3}},
+        "output": {"qp_rates_csv": true} })")});
     out.push_back({"tcp cubic with every parameter", Json::parse(R"({
         "topology": {"type": "leaf-spine", "hosts_per_leaf": 4, "leaves": 2, "spines": 2},
         "transport": {"type": "tcp", "variant": "cubic", "ecn": true, "min_rto": "5ms",
@@ -574,6 +581,7 @@ DefaultConfigs()
         {"ideal defaults", Json::parse(R"({"transport": {"type": "ideal"}})")},
         {"dcqcn defaults", Json::parse(R"({"transport": {"cc": {"type": "dcqcn"}}})")},
         {"hpcc defaults", Json::parse(R"({"transport": {"cc": {"type": "hpcc"}}})")},
+        {"swift defaults", Json::parse(R"({"transport": {"cc": {"type": "swift"}}})")},
         {"tcp defaults", Json::parse(R"({"transport": {"type": "tcp"}})")},
         {"tcp newreno defaults",
          Json::parse(R"({"transport": {"type": "tcp", "variant": "newreno"}})")},

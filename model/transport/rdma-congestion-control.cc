@@ -99,6 +99,11 @@ RdmaCongestionControl::OnCnp(uint32_t /*qp*/)
 }
 
 void
+RdmaCongestionControl::OnTimeout(uint32_t /*qp*/)
+{
+}
+
+void
 RdmaCongestionControl::OnTimer(uint32_t /*qp*/)
 {
 }

@@ -20,11 +20,14 @@ class RdmaNic;
 /// @brief What one ACK (or NAK) tells congestion control about a sender queue pair.
 struct RdmaAckEvent
 {
-    uint32_t qp{0};              ///< sender QP index on the NIC
-    uint64_t ackedPackets{0};    ///< packets newly acknowledged (0 for a duplicate ACK or a NAK)
-    uint64_t ackedBytes{0};      ///< ackedPackets x MTU (an upper bound: a message's last packet
-                                 ///< may be shorter)
-    int64_t rttPs{-1};           ///< RTT sample carried by this ACK, -1 if none (HOOK_RTT only)
+    uint32_t qp{0};           ///< sender QP index on the NIC
+    uint64_t ackedPackets{0}; ///< packets newly acknowledged (0 for a duplicate ACK or a NAK)
+    uint64_t ackedBytes{0};   ///< ackedPackets x MTU (an upper bound: a message's last packet
+                              ///< may be shorter)
+    /// RTT of the newest packet this ACK acknowledges (the one that triggered it), from its
+    /// send time to now; -1 if none: HOOK_RTT only, and none for a NAK, a duplicate ACK or a
+    /// retransmitted packet (Karn)
+    int64_t rttPs{-1};
     uint64_t inFlightPackets{0}; ///< packets sent and not yet acknowledged, after this ACK
     uint64_t ackedPsn{0};        ///< the QP's first unacknowledged PSN after this ACK
     uint64_t nextPsn{0};         ///< the QP's next new PSN to send
@@ -65,7 +68,8 @@ const char* RateEventName(RateEvent e);
  *
  * HPCC asks for HOOK_TELEMETRY: the NIC then sends its data with an INT shim that switches fill
  * in (int-telemetry.h), receivers echo the records in their ACKs and OnAck sees them; a
- * delay-based scheme uses the ACK hook with RTT samples (HOOK_RTT).
+ * delay-based scheme (Swift) uses the ACK hook with RTT samples (HOOK_RTT) and the timeout hook
+ * (HOOK_TIMEOUT).
  */
 class RdmaCongestionControl : public Object
 {
@@ -80,8 +84,9 @@ class RdmaCongestionControl : public Object
         HOOK_ACK = 1,         ///< OnAck for every ACK and NAK
         HOOK_PACKET_SENT = 2, ///< OnPacketSent for every data packet
         HOOK_CNP = 4,         ///< OnCnp for every CNP received
-        HOOK_RTT = 8,         ///< the NIC samples RTTs (one timed packet per QP) for OnAck
+        HOOK_RTT = 8,         ///< the NIC timestamps every data packet for OnAck's RTT sample
         HOOK_TELEMETRY = 16,  ///< data carries INT, ACKs echo it (RdmaAckEvent::telemetry)
+        HOOK_TIMEOUT = 32,    ///< OnTimeout when a QP's retransmission timer expires
     };
 
     /// @brief Bind to @p nic (called once by the NIC when it is set up).
@@ -101,6 +106,9 @@ class RdmaCongestionControl : public Object
     virtual void OnAck(const RdmaAckEvent& ack);
     /// @brief A CNP for QP @p qp arrived (HOOK_CNP).
     virtual void OnCnp(uint32_t qp);
+    /// @brief QP @p qp's retransmission timer expired; it resends from its oldest
+    /// unacknowledged PSN (HOOK_TIMEOUT).
+    virtual void OnTimeout(uint32_t qp);
 
   protected:
     void DoDispose() override;

@@ -262,6 +262,12 @@ RdmaNic::GetQpHopCount(uint32_t index) const
     return m_transport->GetTopology()->GetHopCount(m_hostId, m_senders.at(index).dst);
 }
 
+uint32_t
+RdmaNic::GetMtu() const
+{
+    return m_transport->GetMtu();
+}
+
 uint64_t
 RdmaNic::GetPendingMessages() const
 {
@@ -398,20 +404,7 @@ RdmaNic::SendNext(uint32_t index)
     {
         if (m_ccHooks & RdmaCongestionControl::HOOK_RTT)
         {
-            if (index >= m_rttProbes.size())
-            {
-                m_rttProbes.resize(index + 1);
-            }
-            RttProbe& probe = m_rttProbes[index];
-            if (retransmission && probe.psn == psn)
-            {
-                probe.psn = UINT64_MAX; // Karn: no sample from a retransmitted packet
-            }
-            else if (probe.psn == UINT64_MAX && !retransmission)
-            {
-                probe.psn = psn;
-                probe.sentPs = NowPs();
-            }
+            RecordSendTime(index, qp, psn, retransmission);
         }
         if (m_ccHooks & RdmaCongestionControl::HOOK_PACKET_SENT)
         {
@@ -427,6 +420,32 @@ RdmaNic::SendNext(uint32_t index)
         ArmRto(index);
     }
     return packet;
+}
+
+void
+RdmaNic::RecordSendTime(uint32_t index, const SenderQp& qp, uint64_t psn, bool retransmission)
+{
+    if (index >= m_sendTimes.size())
+    {
+        m_sendTimes.resize(index + 1);
+    }
+    std::vector<int64_t>& ps = m_sendTimes[index].ps;
+    // Grow when [sndUna, psn] no longer fits; the entries in flight move to the new ring.
+    if (psn - qp.sndUna >= ps.size())
+    {
+        size_t size = std::max<size_t>(16, 2 * ps.size());
+        while (psn - qp.sndUna >= size)
+        {
+            size *= 2;
+        }
+        std::vector<int64_t> grown(size, -1);
+        for (uint64_t p = qp.sndUna; p < psn && !ps.empty(); ++p)
+        {
+            grown[p & (grown.size() - 1)] = ps[p & (ps.size() - 1)];
+        }
+        ps.swap(grown);
+    }
+    ps[psn & (ps.size() - 1)] = retransmission ? -1 : NowPs();
 }
 
 Ptr<Packet>
@@ -570,6 +589,10 @@ RdmaNic::OnRtoTimer()
                             << qp.sndUna);
         qp.sndNxt = qp.sndUna;
         qp.retx.clear();
+        if (m_ccHooks & RdmaCongestionControl::HOOK_TIMEOUT)
+        {
+            m_cc->OnTimeout(index);
+        }
         ArmRto(index);
         Activate(index);
     }
@@ -905,13 +928,17 @@ RdmaNic::HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce)
         {
             ev.telemetry = &stack;
         }
-        if ((m_ccHooks & RdmaCongestionControl::HOOK_RTT) && index < m_rttProbes.size())
+        if ((m_ccHooks & RdmaCongestionControl::HOOK_RTT) && ev.ackedPackets > 0 &&
+            index < m_sendTimes.size())
         {
-            RttProbe& probe = m_rttProbes[index];
-            if (probe.psn != UINT64_MAX && qp.sndUna > probe.psn)
+            // The newest PSN this ACK covers is the packet that triggered it (in order, the
+            // receiver acknowledges on arrival): its RTT has no wait for ACK coalescing in it.
+            const std::vector<int64_t>& ps = m_sendTimes[index].ps;
+            const uint64_t newest = qp.sndUna - 1;
+            const int64_t sent = ps.empty() ? -1 : ps[newest & (ps.size() - 1)];
+            if (sent >= 0)
             {
-                ev.rttPs = NowPs() - probe.sentPs;
-                probe.psn = UINT64_MAX;
+                ev.rttPs = NowPs() - sent;
             }
         }
         m_cc->OnAck(ev);

@@ -105,6 +105,8 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     int64_t GetQpBaseRttPs(uint32_t index) const;
     /// @brief Links on the path of sender QP @p index.
     uint32_t GetQpHopCount(uint32_t index) const;
+    /// @brief Payload bytes per packet (the transport's MTU).
+    uint32_t GetMtu() const;
 
     /// @brief Bytes (payload) posted but not yet acknowledged, over all QPs.
     uint64_t GetPendingMessages() const;
@@ -169,14 +171,19 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     uint8_t m_echo[INT_MAX_BYTES];
     uint32_t m_echoBytes{0};
 
-    /// RTT sampling (HOOK_RTT only): one timed packet per QP at a time.
-    struct RttProbe
+    /// RTT sampling (HOOK_RTT only): the send time of every packet in flight, per QP, so that
+    /// an ACK's sample is the RTT of the newest packet it acknowledges (the one whose arrival
+    /// made the receiver send it), not of an older packet that waited for a coalesced ACK.
+    /// A ring indexed by PSN, valid for [sndUna, sndMax); -1 marks a retransmitted PSN (Karn:
+    /// its ACK is ambiguous). Its size follows the window, so QPs of algorithms without
+    /// HOOK_RTT carry nothing.
+    struct SendTimes
     {
-        uint64_t psn{UINT64_MAX};
-        int64_t sentPs{0};
+        std::vector<int64_t> ps; ///< power-of-two size
     };
 
-    std::vector<RttProbe> m_rttProbes;
+    void RecordSendTime(uint32_t index, const SenderQp& qp, uint64_t psn, bool retransmission);
+    std::vector<SendTimes> m_sendTimes;
 
     /// Retransmission timers of all QPs in one min-heap, served by a single pending event per
     /// NIC: an all-to-all has thousands of QPs per NIC, and one simulator event each would make
