@@ -50,8 +50,11 @@ CollectSet(std::string value)
 void
 RemoveStaleOutputs(const std::string& dir)
 {
-    for (const char* name :
-         {"summary.json", "messages.csv", "layer_phases.csv", "effective_config.json"})
+    for (const char* name : {"summary.json",
+                             "messages.csv",
+                             "layer_phases.csv",
+                             "requests.csv",
+                             "effective_config.json"})
     {
         std::remove((dir + "/" + name).c_str());
     }
@@ -183,6 +186,10 @@ main(int argc, char* argv[])
         if (scenario->GetSettings().moe && scenario->GetSettings().layerPhasesCsv)
         {
             std::cout << ", " << outDir << "/layer_phases.csv";
+        }
+        if (scenario->GetServingLoop() != nullptr)
+        {
+            std::cout << ", " << outDir << "/requests.csv";
         }
         std::cout << ", " << outDir << "/effective_config.json" << std::endl;
     }

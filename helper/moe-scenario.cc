@@ -4,6 +4,7 @@
 #include "fabric-helper.h"
 #include "leaf-spine-helper.h"
 #include "rail-optimized-helper.h"
+#include "serving-report.h"
 
 #include "ns3/abort.h"
 #include "ns3/boolean.h"
@@ -221,6 +222,8 @@ Seconds(int64_t ps)
     return static_cast<double>(ps) / static_cast<double>(PS_PER_S);
 }
 
+} // namespace
+
 Json
 DistributionJson(std::vector<int64_t> ps)
 {
@@ -244,7 +247,6 @@ DistributionJson(std::vector<int64_t> ps)
     j["max_s"] = Seconds(ps.back());
     return j;
 }
-} // namespace
 
 // =============================================================================================
 // Parsing
@@ -1082,6 +1084,12 @@ Scenario::GetIdealTwin() const
     return m_twin;
 }
 
+Ptr<ServingLoop>
+Scenario::GetServingLoop() const
+{
+    return m_serving;
+}
+
 Time
 Scenario::GetRoundBound() const
 {
@@ -1281,6 +1289,11 @@ Scenario::Build(const std::string& outputDir)
         m_moe->SetRecordMessages(s.messagesCsv);
         m_moe->Install(m_topology->GetHostNodes(), m_transport);
         m_moe->SetDoneCallback(MakeCallback(&Scenario::OnMoeDone, this));
+        if (s.moeOptions.serving.enabled)
+        {
+            m_serving = CreateObject<ServingLoop>();
+            m_serving->Setup(s.moeOptions.serving, s.moeOptions.requests, m_moe);
+        }
         // Longest path between the workload's GPUs, for one full frame.
         std::vector<uint32_t> gpus = s.moeSpec.nodeGpus;
         gpus.insert(gpus.end(), s.moeSpec.expertGpus.begin(), s.moeSpec.expertGpus.end());
@@ -1427,6 +1440,10 @@ Scenario::ProgressCounter() const
         }
         c += m_moe->IsComputing() ? 1 : 0;
     }
+    if (m_serving != nullptr)
+    {
+        c += m_serving->GetTokensGenerated();
+    }
     return c;
 }
 
@@ -1439,7 +1456,9 @@ Scenario::CheckProgress()
     }
     // A kernel still running counts as movement: its completion will change the counter.
     const uint64_t now = ProgressCounter();
-    const bool computing = m_moe != nullptr && m_moe->IsComputing();
+    // Waiting for the next request to arrive is not a stall either.
+    const bool computing = (m_moe != nullptr && m_moe->IsComputing()) ||
+                           (m_serving != nullptr && m_serving->IsWaitingForArrivals());
     if (now != m_lastProgress || computing)
     {
         m_lastProgress = now;
@@ -1678,6 +1697,10 @@ Scenario::Run()
     if (m_moe != nullptr)
     {
         m_moe->Start(Time(0));
+        if (m_serving != nullptr)
+        {
+            m_serving->Start(Time(0));
+        }
         if (m_twin != nullptr)
         {
             m_twin->Start(Time(0));
@@ -1862,6 +1885,10 @@ Scenario::MakeSummary() const
     if (m_moe != nullptr)
     {
         j["moe"] = MakeMoeSummary();
+    }
+    if (m_serving != nullptr)
+    {
+        j["serving"] = MakeServingSummary(*m_serving);
     }
     Json rounds = Json::array();
     const auto& log =
@@ -2048,6 +2075,10 @@ Scenario::HumanSummary() const
     {
         os << MoeHumanSummary();
     }
+    if (m_serving != nullptr)
+    {
+        os << ServingHumanSummary(*m_serving);
+    }
     for (size_t r = 0; r < log.size(); ++r)
     {
         os << "  round " << r << ": ";
@@ -2134,6 +2165,10 @@ Scenario::WriteOutputs(const std::string& dir) const
     if (m_moe != nullptr && m_settings.layerPhasesCsv)
     {
         writeFile("layer_phases.csv", LayerPhasesCsv());
+    }
+    if (m_serving != nullptr)
+    {
+        writeFile("requests.csv", ServingRequestsCsv(*m_serving));
     }
     if (m_settings.sampleIntervalPs > 0)
     {

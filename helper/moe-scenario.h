@@ -12,6 +12,7 @@
 #include "ns3/fabric-topology.h"
 #include "ns3/message-transport.h"
 #include "ns3/moe-workload.h"
+#include "ns3/serving-loop.h"
 
 #include <map>
 #include <sstream>
@@ -229,6 +230,8 @@ class Scenario
     /// (null unless workload.fabric_tax).
     Ptr<MoeWorkload> GetMoeWorkload() const;
     Ptr<MoeWorkload> GetIdealTwin() const;
+    /// @brief The serving loop driving the workload (null unless workload.serving).
+    Ptr<ServingLoop> GetServingLoop() const;
 
     /// @brief Lower bound of round @p round's completion (see the round section of summary.json).
     Time GetRoundBound() const;
@@ -256,6 +259,7 @@ class Scenario
     Ptr<AllToAllTraffic> m_traffic;
     Ptr<MoeWorkload> m_moe;
     Ptr<MoeWorkload> m_twin;
+    Ptr<ServingLoop> m_serving;
     Ptr<MessageTransport> m_twinTransport;
     Time m_bound;
     uint64_t m_maxInterfaceWireBytes{0};
@@ -277,6 +281,10 @@ class Scenario
 
 /// @brief Exact decimal seconds of @p t (picosecond precision, no rounding): "0.000012345678".
 std::string FormatSeconds(Time t);
+
+/// @brief count, mean_s, min_s, p50_s, p90_s, p99_s and max_s (nearest rank) of durations in ps
+/// (only count when empty): the distributions of summary.json.
+Json DistributionJson(std::vector<int64_t> ps);
 
 /// @brief Peak resident set size of this process in MB (10^6 bytes).
 double PeakRssMb();

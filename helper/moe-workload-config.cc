@@ -75,6 +75,164 @@ ReadGpus(ConfigReader& r,
     }
     return std::vector<uint32_t>(def.begin(), def.begin() + n);
 }
+
+/// A token count: an integer (fixed) or {"type": fixed|uniform|lognormal, ...}.
+LengthDistribution
+ReadLength(ConfigReader& parent, const Json& rawParent, const std::string& key, uint32_t def)
+{
+    constexpr uint32_t MAX_LEN = 1u << 20;
+    LengthDistribution d;
+    auto it = rawParent.is_object() ? rawParent.find(key) : rawParent.end();
+    if (it == rawParent.end() || !it->is_object())
+    {
+        d.type = "fixed";
+        d.value = static_cast<uint32_t>(parent.GetUint(key, def, 1, MAX_LEN));
+        return d;
+    }
+    ConfigReader r = parent.GetObject(key);
+    d.type = r.GetEnum("type", "fixed", {"fixed", "uniform", "lognormal"});
+    if (d.type == "fixed")
+    {
+        d.value = static_cast<uint32_t>(r.GetUint("value", def, 1, MAX_LEN));
+    }
+    else if (d.type == "uniform")
+    {
+        d.min = static_cast<uint32_t>(r.GetUint("min", 1, 1, MAX_LEN));
+        d.max = static_cast<uint32_t>(r.GetUint("max", def, 1, MAX_LEN));
+        if (d.max < d.min)
+        {
+            throw ConfigError(r.PathOf("max"),
+                              std::to_string(d.max) + " is below min " + std::to_string(d.min));
+        }
+    }
+    else
+    {
+        d.median = r.GetDouble("median", def, 1, MAX_LEN);
+        d.sigma = r.GetDouble("sigma", 0.5, 0, 4);
+        d.min = static_cast<uint32_t>(r.GetUint("min", 1, 1, MAX_LEN));
+        d.max = static_cast<uint32_t>(r.GetUint("max",
+                                                16 * static_cast<uint64_t>(d.median) < MAX_LEN
+                                                    ? 16 * static_cast<uint64_t>(d.median)
+                                                    : MAX_LEN,
+                                                1,
+                                                MAX_LEN));
+        if (d.max < d.min)
+        {
+            throw ConfigError(r.PathOf("max"),
+                              std::to_string(d.max) + " is below min " + std::to_string(d.min));
+        }
+    }
+    r.Finish();
+    return d;
+}
+
+/// workload.serving: classes, arrivals, lengths, SLOs, batching limits; generates or replays
+/// the requests.
+void
+ParseServing(ConfigReader& sv, const Json& raw, uint64_t seed, MoeWorkloadOptions& options)
+{
+    constexpr uint64_t MAX_REQUESTS = 1000000;
+    ServingSpec& sp = options.serving;
+    sp.enabled = true;
+    sp.maxStepTokens = static_cast<uint32_t>(sv.GetUint("max_step_tokens", 512, 1, 1u << 20));
+    sp.prefillChunk =
+        static_cast<uint32_t>(sv.GetUint("prefill_chunk", sp.maxStepTokens, 1, 1u << 20));
+    sp.maxRunning = static_cast<uint32_t>(sv.GetUint("max_running", 64, 1, 1u << 20));
+    if (sp.maxRunning > sp.maxStepTokens)
+    {
+        throw ConfigError(sv.PathOf("max_running"),
+                          std::to_string(sp.maxRunning) + " running requests per GPU would need " +
+                              "more decode tokens per step than max_step_tokens (" +
+                              std::to_string(sp.maxStepTokens) + "); accepted: 1.." +
+                              std::to_string(sp.maxStepTokens));
+    }
+    sp.horizonPs = sv.GetTimePs("horizon", "0s", 0, 1000000 * PS_PER_S);
+    sp.traceFile = sv.GetString("trace", "");
+    const Json* list = sv.GetArray("classes");
+    if (list == nullptr || list->empty())
+    {
+        throw ConfigError(sv.PathOf("classes"),
+                          "a serving workload needs a list of at least one request class");
+    }
+    const Json& rawServing = raw.at("serving");
+    for (size_t i = 0; i < list->size(); ++i)
+    {
+        ConfigReader c = sv.GetElementObject("classes", i);
+        const Json& rawClass = rawServing.at("classes").at(i);
+        ServingClassSpec cs;
+        cs.name = c.GetString("name", "class" + std::to_string(i));
+        for (const auto& other : sp.classes)
+        {
+            if (other.name == cs.name)
+            {
+                throw ConfigError(c.PathOf("name"), "'" + cs.name + "' names two classes");
+            }
+        }
+        cs.requests = static_cast<uint32_t>(c.GetUint("requests", 0, 0, MAX_REQUESTS));
+        {
+            ConfigReader a = c.GetObject("arrival");
+            cs.arrival = a.GetEnum("type", "poisson", {"poisson", "gamma"});
+            cs.rate = a.GetDouble("rate", 100, 1e-6, 1e9);
+            if (cs.arrival == "gamma")
+            {
+                cs.shape = a.GetDouble("shape", 1, 1e-3, 1e3);
+            }
+            a.Finish();
+        }
+        cs.prompt = ReadLength(c, rawClass, "prompt_tokens", 128);
+        cs.output = ReadLength(c, rawClass, "output_tokens", 32);
+        {
+            ConfigReader slo = c.GetObject("slo");
+            cs.ttftSloPs = slo.GetTimePs("ttft", "0s", 0, 100000 * PS_PER_S);
+            cs.tpotSloPs = slo.GetTimePs("tpot", "0s", 0, 100000 * PS_PER_S);
+            slo.Finish();
+        }
+        c.Finish();
+        if (sp.traceFile.empty() && cs.requests == 0 && sp.horizonPs == 0)
+        {
+            throw ConfigError(c.PathOf("requests"),
+                              "0 (unbounded) with no workload.serving.horizon: the run would "
+                              "never end; accepted: 1.." +
+                                  std::to_string(MAX_REQUESTS) + ", or set a horizon");
+        }
+        sp.classes.push_back(cs);
+    }
+    sv.Finish();
+    if (!sp.traceFile.empty())
+    {
+        try
+        {
+            options.requests = ReadRequestTrace(sp.traceFile, sp.classes, sp.horizonPs);
+        }
+        catch (const std::runtime_error& e)
+        {
+            throw ConfigError(sv.PathOf("trace"), e.what());
+        }
+    }
+    else
+    {
+        // Expected count first, so that a horizon-bounded class cannot run away.
+        double expected = 0;
+        for (const auto& cs : sp.classes)
+        {
+            expected += cs.requests > 0 ? cs.requests : cs.rate * sp.horizonPs / PS_PER_S;
+        }
+        if (expected > MAX_REQUESTS)
+        {
+            throw ConfigError(sv.PathOf("horizon"),
+                              "about " + std::to_string(static_cast<uint64_t>(expected)) +
+                                  " requests; accepted: at most " + std::to_string(MAX_REQUESTS) +
+                                  " (shorter horizon, lower rates or request counts)");
+        }
+        options.requests = GenerateRequests(sp.classes, sp.horizonPs, seed);
+    }
+    if (options.requests.size() > MAX_REQUESTS)
+    {
+        throw ConfigError(sv.PathOf(sp.traceFile.empty() ? "classes" : "trace"),
+                          std::to_string(options.requests.size()) +
+                              " requests; accepted: at most " + std::to_string(MAX_REQUESTS));
+    }
+}
 } // namespace
 
 GpuLayout
@@ -441,6 +599,42 @@ ParseMoeWorkload(ConfigReader& wl,
         ar.Finish();
     }
     options.fabricTax = wl.GetBool("fabric_tax", false);
+    if (raw.is_object() && raw.contains("serving"))
+    {
+        ConfigReader sv = wl.GetObject("serving");
+        if (s.mode != "inference")
+        {
+            throw ConfigError(wl.PathOf("mode"),
+                              "'" + s.mode +
+                                  "' with workload.serving: serving runs forward "
+                                  "steps; accepted: \"inference\"");
+        }
+        if (s.microBatches != 1)
+        {
+            throw ConfigError(wl.PathOf("schedule") + ".micro_batches",
+                              "serving steps are one batch; accepted: 1");
+        }
+        if (s.allReduce)
+        {
+            throw ConfigError(wl.PathOf("allreduce") + ".enabled",
+                              "the data-parallel all-reduce is training traffic; accepted: false "
+                              "with workload.serving");
+        }
+        if (s.replanEvery != 0)
+        {
+            throw ConfigError(wl.PathOf("replication") + ".replan_every",
+                              "re-planning counts iterations, not serving steps; accepted: 0 "
+                              "with workload.serving");
+        }
+        if (options.fabricTax)
+        {
+            throw ConfigError(wl.PathOf("fabric_tax"),
+                              "the ideal-transport twin does not run serving; accepted: false "
+                              "with workload.serving");
+        }
+        s.stepped = true;
+        ParseServing(sv, raw, seed, options);
+    }
 
     // Build the placement once now, so an impossible one is a config error, not a crash later.
     try

@@ -9,6 +9,7 @@
 #include "ns3/fabric-topology.h"
 #include "ns3/moe-layer-plan.h"
 #include "ns3/moe-workload.h"
+#include "ns3/serving-loop.h"
 
 namespace ns3
 {
@@ -19,6 +20,8 @@ namespace moe
 struct MoeWorkloadOptions
 {
     bool fabricTax{false}; ///< also run the workload on the ideal transport and compare
+    ServingSpec serving;   ///< workload.serving (enabled when the section is present)
+    std::vector<ServingRequest> requests; ///< serving: generated or replayed, by arrival
 };
 
 /**

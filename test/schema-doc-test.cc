@@ -447,6 +447,21 @@ MoeReplayConfig(const std::string& transport = "rdma")
     return c;
 }
 
+/// MoeConfig serving two classes (workload.serving): Poisson with fixed lengths, Gamma with
+/// uniform and lognormal lengths; every output at least 2 tokens (so every TPOT cell is filled).
+Json
+ServingConfig()
+{
+    return MoeConfig("rdma", R"({"workload": {"mode": "inference", "serving": {
+        "max_step_tokens": 64, "max_running": 8, "horizon": "2ms",
+        "classes": [
+          {"name": "chat", "requests": 12, "arrival": {"type": "poisson", "rate": 20000},
+           "prompt_tokens": 48, "output_tokens": 4, "slo": {"ttft": "1ms", "tpot": "100us"}},
+          {"name": "bulk", "requests": 4, "arrival": {"type": "gamma", "rate": 5000, "shape": 0.5},
+           "prompt_tokens": {"type": "lognormal", "median": 100, "sigma": 0.3, "max": 200},
+           "output_tokens": {"type": "uniform", "min": 2, "max": 6}}]}}})");
+}
+
 /// One minimal config per topology variant and transport type, one that exercises the keys no
 /// default config records (traffic.matrix, a GPU list), and MoE configs covering every gate
 /// type, both deployments, the dispatch variants, the all-reduce and both modes.
@@ -542,6 +557,7 @@ CoverageConfigs()
                        "affinity_group_size": 4, "affinity_strength": 0.7,
                        "affinity_rank_block": 4, "affinity_blocks": 2}}})")});
     out.push_back({"moe: replay gate", MoeReplayConfig("rdma")});
+    out.push_back({"moe: serving", ServingConfig()});
     out.push_back({"moe: disaggregated on a leaf-spine", MoeConfig("rdma", R"({
                        "topology": {"type": "leaf-spine", "servers": null, "hosts_per_leaf": 4,
                                     "leaves": 2, "spines": 2, "gpus_per_server": null},
@@ -1196,9 +1212,11 @@ const char* CSV_QUEUE_SAMPLES = "Column (queue_samples.csv)";
 const char* CSV_BUFFER_SAMPLES = "Column (buffer_samples.csv)";
 const char* CSV_PFC_EVENTS = "Column (pfc_events.csv)";
 const char* CSV_QP_RATES = "Column (qp_rates.csv)";
+const char* CSV_REQUESTS = "Column (requests.csv)";
 const std::vector<std::string> CSV_TABLES{CSV_A2A_MESSAGES,
                                           CSV_MOE_MESSAGES,
                                           CSV_LAYER_PHASES,
+                                          CSV_REQUESTS,
                                           CSV_QUEUE_SAMPLES,
                                           CSV_BUFFER_SAMPLES,
                                           CSV_PFC_EVENTS,
@@ -1765,6 +1783,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
         RunCli(MoeConfig("rdma", R"({"workload": {"fabric_tax": true}})"), "schema-doc-moe");
     const std::string moeFull = RunCli(MoeFullConfig(), "schema-doc-moe-full");
     const std::string tcp = RunCli(SmallConfig("tcp"), "schema-doc-tcp");
+    const std::string serving = RunCli(ServingConfig(), "schema-doc-serving");
+    ASSERT_FALSE(serving.empty());
     ASSERT_FALSE(tcp.empty());
     ASSERT_FALSE(rdma.empty());
     ASSERT_FALSE(ideal.empty());
@@ -1776,7 +1796,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
                                       ReadJson(moe + "/summary.json"),
                                       ReadJson(moeFull + "/summary.json"),
                                       stalled,
-                                      ReadJson(tcp + "/summary.json")};
+                                      ReadJson(tcp + "/summary.json"),
+                                      ReadJson(serving + "/summary.json")};
     std::vector<std::string> problems = CheckSummaryKeys(doc, summaries);
     EXPECT_TRUE(problems.empty()) << JoinLines(problems);
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
@@ -1812,7 +1833,12 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
               (std::set<std::string>{"summary.json", "effective_config.json", "layer_phases.csv"}));
     EXPECT_EQ(OutputFiles(moeFull),
               (std::set<std::string>{"summary.json", "effective_config.json", "messages.csv"}));
-    for (const std::string& dir : {rdma, ideal, moe, moeFull})
+    EXPECT_EQ(OutputFiles(serving),
+              (std::set<std::string>{"summary.json",
+                                     "effective_config.json",
+                                     "layer_phases.csv",
+                                     "requests.csv"}));
+    for (const std::string& dir : {rdma, ideal, moe, moeFull, serving})
     {
         for (const auto& name : OutputFiles(dir))
         {
@@ -1939,6 +1965,17 @@ TEST(SchemaDoc, QpRatesCsvColumnsMatch)
         decreases += row.at("event") == "decrease";
     }
     EXPECT_EQ(summary["transport"]["rate_decreases"].get<uint64_t>(), decreases);
+}
+
+TEST(SchemaDoc, RequestsCsvColumnsMatch)
+{
+    const std::string out = RunCli(ServingConfig(), "schema-doc-requests");
+    ASSERT_FALSE(out.empty());
+    Csv csv;
+    const std::vector<std::string> problems =
+        CheckCsv(OutputDoc(CSV_REQUESTS), CSV_REQUESTS, ReadFile(out + "/requests.csv"), &csv);
+    EXPECT_TRUE(problems.empty()) << JoinLines(problems);
+    EXPECT_EQ(csv.rows.size(), 16u); // 12 chat + 4 bulk requests
 }
 
 TEST(SchemaDoc, MoeCsvColumnsMatch)
@@ -2101,10 +2138,13 @@ TEST(SchemaDoc, ChecksFailWhenDocsAndCodeDrift)
     ASSERT_FALSE(moeDir.empty());
     const std::string tcpDir = RunCli(SmallConfig("tcp"), "schema-doc-drift-tcp");
     ASSERT_FALSE(tcpDir.empty());
+    const std::string servingDir = RunCli(ServingConfig(), "schema-doc-drift-serving");
+    ASSERT_FALSE(servingDir.empty());
     const std::vector<Json> summaries{InProcessSummary(),
                                       ReadJson(moeDir + "/summary.json"),
                                       StalledSummary(),
-                                      ReadJson(tcpDir + "/summary.json")};
+                                      ReadJson(tcpDir + "/summary.json"),
+                                      ReadJson(servingDir + "/summary.json")};
     ASSERT_TRUE(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries).empty())
         << JoinLines(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries));
     ASSERT_TRUE(CheckSummaryNames(outputText, summaries).empty())

@@ -205,5 +205,30 @@ GpuComputeModel::Attention(uint64_t tokens, uint64_t context) const
     return c;
 }
 
+KernelCost
+GpuComputeModel::AttentionBatch(const std::vector<uint64_t>& tokens,
+                                const std::vector<uint64_t>& context) const
+{
+    KernelCost c;
+    const double params = static_cast<double>(m_model.attentionParams);
+    for (size_t r = 0; r < tokens.size() && r < context.size(); ++r)
+    {
+        if (tokens[r] == 0)
+        {
+            continue;
+        }
+        const double n = static_cast<double>(tokens[r]);
+        const double ctx = static_cast<double>(context[r]);
+        if (c.bytes == 0)
+        {
+            c.bytes = params * m_model.weightBytesPerElement;
+        }
+        c.flops += 2.0 * params * n + 4.0 * n * ctx * static_cast<double>(m_model.attentionDim);
+        c.bytes += ctx * static_cast<double>(m_model.kvBytesPerToken) +
+                   2.0 * n * static_cast<double>(m_model.hidden) * m_model.computeBytesPerElement;
+    }
+    return c;
+}
+
 } // namespace moe
 } // namespace ns3

@@ -74,6 +74,11 @@ class GpuComputeModel
     /// (projections 2 x attentionParams FLOPs per token, scores and values 4 x context x
     /// attentionDim; weights once, KV cache read for the context).
     KernelCost Attention(uint64_t tokens, uint64_t context) const;
+    /// @brief One attention kernel over a serving batch: request r brings tokens[r] new tokens
+    /// attending to context[r] tokens (FLOPs as Attention per request; weights read once, each
+    /// request's KV cache read once, as a fused kernel that tiles the queries does).
+    KernelCost AttentionBatch(const std::vector<uint64_t>& tokens,
+                              const std::vector<uint64_t>& context) const;
 
     /// @brief FLOP/s the model's GEMMs run at (peak x efficiency).
     double EffectiveFlops() const;

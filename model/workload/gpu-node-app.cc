@@ -49,6 +49,10 @@ GpuNodeApp::StartApplication()
 {
     // The first unit of every micro-batch chain starts with the application.
     const MoeWorkloadSpec& spec = m_workload->GetSpec();
+    if (spec.stepped)
+    {
+        return; // a serving driver starts every step
+    }
     const uint32_t chains = spec.overlapMicroBatches ? spec.microBatches : 1;
     for (uint32_t mb = 0; mb < chains; ++mb)
     {
@@ -72,9 +76,7 @@ GpuNodeApp::BeginUnit(uint32_t unit)
     MoeUnitRecord& rec = m_workload->Record(m_group, unit, m_node);
     rec.start = Simulator::Now().GetPicoSeconds();
     m_units[unit] = UnitState();
-    const MoeWorkloadSpec& spec = m_workload->GetSpec();
-    KernelCost cost = m_workload->GetComputeModel().Attention(spec.tokensPerGpu / spec.microBatches,
-                                                              spec.contextTokens);
+    KernelCost cost = m_workload->UnitAttention(m_group, m_node);
     if (m_workload->StageIsBackward(stage))
     {
         cost.flops *= 2;
@@ -195,9 +197,8 @@ GpuNodeApp::SubmitShared(uint32_t unit)
     uint32_t stage;
     uint32_t mb;
     m_workload->UnitOf(unit, iteration, stage, mb);
-    const MoeWorkloadSpec& spec = m_workload->GetSpec();
     KernelCost cost =
-        m_workload->GetComputeModel().SharedExperts(spec.tokensPerGpu / spec.microBatches);
+        m_workload->GetComputeModel().SharedExperts(m_workload->UnitTokens(m_group, m_node));
     if (m_workload->StageIsBackward(stage))
     {
         cost.flops *= 2;

@@ -74,7 +74,8 @@ BuildLayerPlan(const LayerPlanContext& ctx,
                uint32_t layer,
                uint32_t microBatch,
                uint32_t tokensPerNode,
-               uint32_t batchTokens)
+               uint32_t batchTokens,
+               const std::vector<uint32_t>* nodeTokens)
 {
     NS_ABORT_MSG_IF(ctx.gate == nullptr || ctx.layout == nullptr, "BuildLayerPlan: no gate");
     const GateModel& gate = *ctx.gate;
@@ -154,9 +155,16 @@ BuildLayerPlan(const LayerPlanContext& ctx,
     tokenRanks.reserve(topK);
     tokenServers.reserve(topK);
     const uint32_t first = microBatch * tokensPerNode;
+    NS_ABORT_MSG_IF(nodeTokens != nullptr && (microBatch != 0 || nodeTokens->size() != plan.nodes),
+                    "BuildLayerPlan: per-node token counts need micro-batch 0 and one per node");
     for (uint32_t n = 0; n < plan.nodes; ++n)
     {
-        gate.Route(iteration, layer, n + ctx.gateRankOffset, first + tokensPerNode, routed);
+        const uint32_t count = nodeTokens != nullptr ? (*nodeTokens)[n] : tokensPerNode;
+        if (count == 0)
+        {
+            continue;
+        }
+        gate.Route(iteration, layer, n + ctx.gateRankOffset, first + count, routed);
         std::fill(used.begin(), used.end(), 0);
         if (capacity != UINT64_MAX)
         {
@@ -167,7 +175,7 @@ BuildLayerPlan(const LayerPlanContext& ctx,
             }
         }
         const uint32_t self = ctx.selectorRank[n];
-        for (uint32_t t = first; t < first + tokensPerNode; ++t)
+        for (uint32_t t = first; t < first + count; ++t)
         {
             tokenRanks.clear();
             tokenServers.clear();
@@ -203,7 +211,7 @@ BuildLayerPlan(const LayerPlanContext& ctx,
                 }
             }
         }
-        plan.tokens += tokensPerNode;
+        plan.tokens += count;
     }
     return plan;
 }

@@ -135,6 +135,10 @@ struct LayerPlanContext
  * capacity (ctx.capacityFactor) applies to the whole batch of @p batchTokens tokens per node
  * (0 = this micro-batch alone), counting the earlier micro-batches' picks, so the same picks
  * are dropped too. Replica selection starts afresh in every plan.
+ *
+ * @p nodeTokens (serving steps, micro-batch 0 only): node n routes the gate's first
+ * nodeTokens[n] tokens instead of @p tokensPerNode (which should then be their maximum: it sets
+ * the expert capacity).
  */
 LayerPlan BuildLayerPlan(const LayerPlanContext& ctx,
                          const ExpertPlacement& placement,
@@ -143,7 +147,8 @@ LayerPlan BuildLayerPlan(const LayerPlanContext& ctx,
                          uint32_t layer,
                          uint32_t microBatch,
                          uint32_t tokensPerNode,
-                         uint32_t batchTokens = 0);
+                         uint32_t batchTokens = 0,
+                         const std::vector<uint32_t>* nodeTokens = nullptr);
 
 /// @brief Bytes by Locality that the plan's dispatch puts on each kind of path for @p variant
 /// and @p bytesPerToken (same_gpu: copies that stay on the source GPU).

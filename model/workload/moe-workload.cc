@@ -108,6 +108,18 @@ MoeWorkload::Configure(const MoeWorkloadSpec& spec, const GpuLayout& layout)
     {
         throw std::invalid_argument("workload.gpus: no GPU owns tokens");
     }
+    if (spec.stepped)
+    {
+        if (spec.mode != "inference" || spec.microBatches != 1 || spec.allReduce ||
+            spec.replanEvery != 0)
+        {
+            throw std::invalid_argument(
+                "workload.serving: serving steps are forward passes of one micro-batch; accepted: "
+                "workload.mode \"inference\", schedule.micro_batches 1, no all-reduce, "
+                "placement re-planning off");
+        }
+        m_spec.iterations = 0; // open-ended: counts the steps started (the most of any group)
+    }
     m_compute = GpuComputeModel(spec.gpu, spec.model);
     m_stages = spec.mode == "training" ? 2 * spec.layers : spec.layers;
     // Every (GPU, iteration, stage, micro-batch) keeps a record for the outputs: refuse runs
@@ -204,8 +216,11 @@ MoeWorkload::BuildGroups()
             pc.selectorRank[n] = ties[n % ties.size()];
         }
         grp.placements.assign(spec.layers, {});
-        grp.records.assign(static_cast<size_t>(NumUnits()) * size, MoeUnitRecord());
-        grp.unitDoneCount.assign(NumUnits(), 0);
+        if (!spec.stepped)
+        {
+            grp.records.assign(static_cast<size_t>(NumUnits()) * size, MoeUnitRecord());
+            grp.unitDoneCount.assign(NumUnits(), 0);
+        }
     }
     if (spec.allReduce && (spec.mode != "training" || numGroups < 2))
     {
@@ -324,15 +339,21 @@ MoeWorkload::GetPlan(uint32_t group, uint32_t iteration, uint32_t layer, uint32_
                                      << " was released and asked for again");
     const ExpertPlacement& placement = GetPlacement(group, layer, iteration);
     ReplicaSelector selector(m_spec.selection, &placement, &grp.placeCtx);
-    auto plan =
-        std::make_shared<LayerPlan>(BuildLayerPlan(grp.planCtx,
-                                                   placement,
-                                                   selector,
-                                                   iteration,
-                                                   layer,
-                                                   mb,
-                                                   m_spec.tokensPerGpu / m_spec.microBatches,
-                                                   m_spec.tokensPerGpu));
+    // A serving step routes each node's own number of tokens; an iteration the same number
+    // on every node, split into micro-batches.
+    const std::vector<uint32_t>* nodeTokens = m_spec.stepped ? &grp.step.tokens : nullptr;
+    const uint32_t tokensPerNode = m_spec.stepped
+                                       ? *std::max_element(nodeTokens->begin(), nodeTokens->end())
+                                       : m_spec.tokensPerGpu / m_spec.microBatches;
+    auto plan = std::make_shared<LayerPlan>(BuildLayerPlan(grp.planCtx,
+                                                           placement,
+                                                           selector,
+                                                           iteration,
+                                                           layer,
+                                                           mb,
+                                                           tokensPerNode,
+                                                           m_spec.stepped ? 0 : m_spec.tokensPerGpu,
+                                                           nodeTokens));
     grp.builtPlans.insert(key);
     // Statistics, once per plan (deterministic: independent of timing).
     auto& measured = grp.measured[PlanKey(iteration, layer, 0)];
@@ -452,8 +473,15 @@ MoeWorkload::GetRecord(uint32_t group,
                        uint32_t node) const
 {
     const Group& grp = m_groups.at(group);
-    return grp.records.at(
-        static_cast<size_t>(UnitIndex(iteration, stage, microBatch)) * grp.nodeGpus.size() + node);
+    const size_t i =
+        static_cast<size_t>(UnitIndex(iteration, stage, microBatch)) * grp.nodeGpus.size() + node;
+    if (m_spec.stepped && i >= grp.records.size())
+    {
+        // A step this group never ran (groups run different numbers of steps).
+        static const MoeUnitRecord never;
+        return never;
+    }
+    return grp.records.at(i);
 }
 
 uint32_t
@@ -828,6 +856,11 @@ MoeWorkload::Deliver(MessageRecord record, bool fabric)
 uint32_t
 MoeWorkload::Successor(uint32_t unit) const
 {
+    if (m_spec.stepped)
+    {
+        // A serving step ends after its last layer; the driver starts the next one.
+        return StageOf(unit) + 1 < m_stages ? unit + 1 : UINT32_MAX;
+    }
     // Overlapped micro-batches form independent chains; back to back, micro-batches alternate.
     const uint32_t step = m_spec.overlapMicroBatches ? m_spec.microBatches : 1;
     return unit + step < NumUnits() ? unit + step : UINT32_MAX;
@@ -877,6 +910,19 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
     }
     const uint32_t count = ++grp.unitDoneCount[unit];
     const uint32_t next = Successor(unit);
+    if (m_spec.stepped && next == UINT32_MAX)
+    {
+        if (count == nodes)
+        {
+            ReleaseUnit(group, unit);
+            grp.stepRunning = false;
+            if (!m_stepDoneCb.IsNull())
+            {
+                m_stepDoneCb(group, iteration);
+            }
+        }
+        return;
+    }
     if (m_spec.globalBarrier)
     {
         if (count == nodes)
@@ -906,6 +952,80 @@ MoeWorkload::NotifyUnitDone(uint32_t group, uint32_t unit, uint32_t node)
     {
         ReleaseUnit(group, unit);
     }
+}
+
+uint32_t
+MoeWorkload::BeginStep(uint32_t group, const MoeStepShape& shape)
+{
+    NS_ABORT_MSG_IF(!m_spec.stepped, "MoeWorkload::BeginStep needs a stepped (serving) workload");
+    Group& grp = m_groups.at(group);
+    const uint32_t nodes = static_cast<uint32_t>(grp.nodeGpus.size());
+    NS_ABORT_MSG_IF(grp.stepRunning, "group " << group << " is still running a step");
+    NS_ABORT_MSG_IF(shape.tokens.size() != nodes || shape.attention.size() != nodes,
+                    "a step shape needs one token count and attention cost per node");
+    const uint32_t step = grp.steps++;
+    m_spec.iterations = std::max(m_spec.iterations, grp.steps);
+    grp.step = shape;
+    grp.stepRunning = true;
+    grp.records.resize(static_cast<size_t>(grp.steps) * m_stages * nodes);
+    grp.unitDoneCount.resize(static_cast<size_t>(grp.steps) * m_stages, 0);
+    if (m_spec.replanEvery == 0)
+    {
+        grp.measured.clear(); // only re-planning reads it
+    }
+    const uint32_t first = UnitIndex(step, 0, 0);
+    for (uint32_t n = 0; n < nodes; ++n)
+    {
+        StartUnit(group, first, n);
+    }
+    return step;
+}
+
+void
+MoeWorkload::SetStepDoneCallback(Callback<void, uint32_t, uint32_t> cb)
+{
+    m_stepDoneCb = cb;
+}
+
+void
+MoeWorkload::FinishSteps()
+{
+    if (m_done)
+    {
+        return;
+    }
+    m_done = true;
+    m_endTime = Simulator::Now();
+    if (!m_doneCb.IsNull())
+    {
+        m_doneCb();
+    }
+}
+
+uint32_t
+MoeWorkload::GetStepsStarted(uint32_t group) const
+{
+    return m_groups.at(group).steps;
+}
+
+uint32_t
+MoeWorkload::UnitTokens(uint32_t group, uint32_t node) const
+{
+    if (m_spec.stepped)
+    {
+        return m_groups.at(group).step.tokens.at(node);
+    }
+    return m_spec.tokensPerGpu / m_spec.microBatches;
+}
+
+KernelCost
+MoeWorkload::UnitAttention(uint32_t group, uint32_t node) const
+{
+    if (m_spec.stepped)
+    {
+        return m_groups.at(group).step.attention.at(node);
+    }
+    return m_compute.Attention(m_spec.tokensPerGpu / m_spec.microBatches, m_spec.contextTokens);
 }
 
 void

@@ -74,6 +74,20 @@ struct MoeWorkloadSpec
     uint64_t allReduceBytesPerLayer{0}; ///< per GPU and layer
     uint8_t allReduceClass{1};
     uint64_t seed{1};
+    /// Serving: a driver starts every forward step (MoeWorkload::BeginStep) with its own token
+    /// counts and attention costs; iterations are those steps and are open-ended (inference,
+    /// one micro-batch, no all-reduce).
+    bool stepped{false};
+};
+
+/**
+ * @brief What one GPU of an expert-parallel group does in one serving step: the new tokens it
+ * routes (decode tokens and prefill chunks of its requests) and the attention kernel over them.
+ */
+struct MoeStepShape
+{
+    std::vector<uint32_t> tokens;      ///< per node rank of the group
+    std::vector<KernelCost> attention; ///< per node rank: attention of one layer
 };
 
 /// @brief What a workload message carries.
@@ -142,6 +156,20 @@ class MoeWorkload : public Object
     /// @brief Called once when every stage of every iteration has completed on every GPU.
     void SetDoneCallback(Callback<void> cb);
     bool IsDone() const;
+
+    // --- serving steps (spec.stepped) ---
+    /// @brief Run one forward step (all layers) of @p group with @p shape; the group must be
+    /// idle (its previous step done). Returns the step's iteration index.
+    uint32_t BeginStep(uint32_t group, const MoeStepShape& shape);
+    /// @brief Called when every GPU of a group finished a step: (group, step).
+    void SetStepDoneCallback(Callback<void, uint32_t, uint32_t> cb);
+    /// @brief The driver has no more steps: the workload is done (fires the done callback).
+    void FinishSteps();
+    /// @brief Steps started by @p group so far.
+    uint32_t GetStepsStarted(uint32_t group) const;
+    /// @brief Tokens node rank @p node of @p group routes in @p unit, and its attention cost.
+    uint32_t UnitTokens(uint32_t group, uint32_t node) const;
+    KernelCost UnitAttention(uint32_t group, uint32_t node) const;
 
     /// @brief Keep a record of every message (for messages.csv).
     void SetRecordMessages(bool record);
@@ -269,6 +297,9 @@ class MoeWorkload : public Object
         std::set<uint64_t> builtPlans;
         /// picks per expert of (iteration, layer), all micro-batches, by PlanKey(it, layer, 0)
         std::map<uint64_t, std::vector<uint64_t>> measured;
+        MoeStepShape step; ///< stepped: the running step
+        uint32_t steps{0}; ///< stepped: steps started
+        bool stepRunning{false};
     };
 
     void OnDelivered(const MessageRecord& record);
@@ -336,6 +367,7 @@ class MoeWorkload : public Object
     bool m_done{false};
     Time m_endTime;
     Callback<void> m_doneCb;
+    Callback<void, uint32_t, uint32_t> m_stepDoneCb;
     TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_unitStartTrace;
     TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_unitEndTrace;
 

@@ -1,0 +1,141 @@
+/*
+ * moe-fabric: MoE serving -- continuous batching with chunked prefill over a stepped MoeWorkload.
+ */
+#ifndef MOE_SERVING_LOOP_H
+#define MOE_SERVING_LOOP_H
+
+#include "moe-workload.h"
+#include "serving-requests.h"
+
+#include "ns3/nstime.h"
+#include "ns3/object.h"
+#include "ns3/ptr.h"
+#include "ns3/traced-callback.h"
+
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace ns3
+{
+namespace moe
+{
+
+/// @brief The workload.serving section (validated by the scenario parser).
+struct ServingSpec
+{
+    bool enabled{false};
+    std::vector<ServingClassSpec> classes;
+    std::string traceFile;       ///< replay these arrivals and lengths (empty = generate)
+    int64_t horizonPs{0};        ///< no arrivals after this time (0 = none)
+    uint32_t maxStepTokens{512}; ///< token budget of one GPU in one step (decode + prefill)
+    uint32_t prefillChunk{512};  ///< most prompt tokens of one request in one step
+    uint32_t maxRunning{64};     ///< requests one GPU holds at once (decoding or prefilling)
+};
+
+/// @brief What happened to one request (times in ps from the start of the run; -1 = never).
+struct ServingRequestRecord
+{
+    ServingRequest request;
+    uint32_t group{0};
+    uint32_t gpu{0};          ///< GPU id whose attention (KV cache) serves the request
+    int64_t admittedPs{-1};   ///< first scheduled into a step
+    int64_t firstTokenPs{-1}; ///< end of the step that finished its prompt
+    int64_t finishPs{-1};     ///< end of the step that produced its last token
+    uint32_t promptDone{0};   ///< prompt tokens prefilled
+    uint32_t generated{0};    ///< output tokens produced
+    uint32_t steps{0};        ///< steps it took part in
+};
+
+/// @brief One forward step of one expert-parallel group.
+struct ServingStepRecord
+{
+    uint32_t group{0};
+    uint32_t step{0};
+    int64_t startPs{0};
+    int64_t endPs{-1};
+    uint32_t decodeTokens{0};  ///< over the group's GPUs
+    uint32_t prefillTokens{0}; ///< over the group's GPUs
+    uint32_t maxGpuTokens{0};  ///< the busiest GPU's tokens
+    uint32_t requests{0};      ///< requests in the batch
+};
+
+/**
+ * @brief Continuous batching per expert-parallel group.
+ *
+ * Requests are assigned round-robin (by arrival order) to the node GPUs of all groups; a GPU
+ * runs its requests' attention (data-parallel attention, KV cache local) and takes part in the
+ * group's expert-parallel MoE layers. A group runs one step at a time, back to back while it
+ * has work: every GPU's batch holds one decode token per running request that finished its
+ * prompt, then prompt chunks (at most prefill_chunk per request) of running requests still in
+ * prefill, then newly admitted waiting requests (FCFS, while fewer than max_running run), within
+ * max_step_tokens. A step is one MoeWorkload forward pass through every layer with those token
+ * counts. When a step ends, prefill chunks count as done, a request whose prompt is complete
+ * gets its first token, every decode slot its next token; a request leaves after its output
+ * tokens.
+ */
+class ServingLoop : public Object
+{
+  public:
+    static TypeId GetTypeId();
+    ServingLoop();
+    ~ServingLoop() override;
+
+    /// @brief Drive @p workload (stepped) with @p requests.
+    void Setup(const ServingSpec& spec,
+               std::vector<ServingRequest> requests,
+               Ptr<MoeWorkload> workload);
+    /// @brief Schedule the arrivals from @p at on.
+    void Start(Time at);
+
+    const ServingSpec& GetSpec() const;
+    const std::vector<ServingRequestRecord>& GetRecords() const;
+    const std::vector<ServingStepRecord>& GetSteps() const;
+    uint32_t GetCompleted() const;
+    uint64_t GetTokensGenerated() const;
+    /// @brief True while requests are still to arrive and no group runs a step.
+    bool IsWaitingForArrivals() const;
+
+    /// TracedCallback signature of RequestDone: (request id, class, finish time).
+    typedef void (*RequestTracedCallback)(uint32_t id, uint32_t cls, Time finish);
+
+  protected:
+    void DoDispose() override;
+
+  private:
+    struct Slot
+    {
+        uint32_t request;
+        uint32_t tokens;
+        bool prefill;
+    };
+
+    struct GroupState
+    {
+        std::vector<std::deque<uint32_t>> waiting;  ///< per node rank
+        std::vector<std::vector<uint32_t>> running; ///< per node rank, admission order
+        std::vector<std::vector<Slot>> batch;       ///< per node rank: the running step
+        bool busy{false};
+        uint32_t stepRecord{0};
+    };
+
+    void OnArrival(uint32_t request);
+    void TryStep(uint32_t group);
+    void OnStepDone(uint32_t group, uint32_t step);
+
+    ServingSpec m_spec;
+    Ptr<MoeWorkload> m_workload;
+    std::vector<ServingRequestRecord> m_records;
+    std::vector<ServingStepRecord> m_steps;
+    std::vector<GroupState> m_groups;
+    Time m_start;
+    uint32_t m_arrived{0};
+    uint32_t m_completed{0};
+    uint64_t m_tokens{0};
+    TracedCallback<uint32_t, uint32_t, Time> m_requestDone;
+};
+
+} // namespace moe
+} // namespace ns3
+
+#endif // MOE_SERVING_LOOP_H
