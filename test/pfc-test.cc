@@ -84,6 +84,29 @@ struct Link
     }
 };
 
+/// At 1 us, b sends a's priority 0 one PFC frame of @p quanta as plain MAC control traffic
+/// (nothing refreshes or resumes it); a's pause state changes are logged to @p log as (ps, paused).
+void
+SendOnePauseAndLog(Link& link, uint16_t quanta, std::vector<std::pair<int64_t, bool>>& log)
+{
+    PfcInfo pfc;
+    pfc.enableVector = 0x01;
+    pfc.quanta[0] = quanta;
+    Ptr<Packet> payload = BuildPfcFrame(Mac48Address::ConvertFrom(link.b->GetAddress()), pfc);
+    payload->RemoveAtStart(ETH_HEADER_BYTES);
+    Ptr<FabricNetDevice> b = link.b;
+    Simulator::Schedule(MicroSeconds(1), [b, payload] {
+        b->Send(payload, Mac48Address("01:80:c2:00:00:01"), ETHERTYPE_MAC_CONTROL);
+    });
+    link.a->TraceConnectWithoutContext(
+        "PauseState",
+        MakeBoundCallback(
+            +[](std::vector<std::pair<int64_t, bool>>* out, uint8_t, bool paused) {
+                out->emplace_back(Simulator::Now().GetPicoSeconds(), paused);
+            },
+            &log));
+}
+
 /// A star: one shared-buffer switch, @p gpus GPUs on 100 Gb/s links with 100 ns delay.
 TopologySpec
 Star(uint32_t gpus)
@@ -255,22 +278,8 @@ TEST(Pfc, PausedSenderStopsAtTheFrameBoundaryAndResumesAfterTheQuanta)
     Link::Fill(link.a, 20);
     // At 1 us, b sends one PFC frame of 1000 quanta (5.12 us at 100 Gb/s) as plain MAC control
     // traffic, so that nothing refreshes or resumes it.
-    PfcInfo pfc;
-    pfc.enableVector = 0x01;
-    pfc.quanta[0] = 1000;
-    Ptr<Packet> payload = BuildPfcFrame(Mac48Address::ConvertFrom(link.b->GetAddress()), pfc);
-    payload->RemoveAtStart(ETH_HEADER_BYTES);
-    Simulator::Schedule(MicroSeconds(1), [&] {
-        link.b->Send(payload, Mac48Address("01:80:c2:00:00:01"), ETHERTYPE_MAC_CONTROL);
-    });
     std::vector<std::pair<int64_t, bool>> pauseState;
-    link.a->TraceConnectWithoutContext(
-        "PauseState",
-        MakeBoundCallback(
-            +[](std::vector<std::pair<int64_t, bool>>* log, uint8_t, bool paused) {
-                log->emplace_back(Simulator::Now().GetPicoSeconds(), paused);
-            },
-            &pauseState));
+    SendOnePauseAndLog(link, 1000, pauseState);
     Simulator::Run();
     // The pause arrives at 1 us + 6.72 ns + 1 us = 2006.72 ns, during a's 7th frame (started
     // at 6 x 334.24 = 2005.44 ns), which completes; the 8th waits until 2006.72 + 5120 ns.
@@ -593,22 +602,8 @@ TEST(Pfc, PauseTimeRunsFromReceptionNotFromTheResponse)
     // the arrival (802.3 Annex 31B), so a resumes at arrival + 5120 ns, paused 3102.72 ns.
     Link link;
     Link::Fill(link.a, 20);
-    PfcInfo pfc;
-    pfc.enableVector = 0x01;
-    pfc.quanta[0] = 1000;
-    Ptr<Packet> payload = BuildPfcFrame(Mac48Address::ConvertFrom(link.b->GetAddress()), pfc);
-    payload->RemoveAtStart(ETH_HEADER_BYTES);
-    Simulator::Schedule(MicroSeconds(1), [&] {
-        link.b->Send(payload, Mac48Address("01:80:c2:00:00:01"), ETHERTYPE_MAC_CONTROL);
-    });
     std::vector<std::pair<int64_t, bool>> pauseState;
-    link.a->TraceConnectWithoutContext(
-        "PauseState",
-        MakeBoundCallback(
-            +[](std::vector<std::pair<int64_t, bool>>* log, uint8_t, bool paused) {
-                log->emplace_back(Simulator::Now().GetPicoSeconds(), paused);
-            },
-            &pauseState));
+    SendOnePauseAndLog(link, 1000, pauseState);
     Simulator::Run();
     const int64_t arrival = 1000000 + PFC_TX_PS + LINK_DELAY_PS;
     const int64_t response = link.a->GetPfcResponseDelay().GetPicoSeconds();
