@@ -111,7 +111,7 @@ main(int argc, char* argv[])
                  MakeCallback(&CollectSet));
     cmd.AddValue("out", "output directory", outDir);
     cmd.AddValue("dry-run", "validate and describe the scenario without simulating", dryRun);
-    cmd.AddValue("quiet", "print nothing but errors", quiet);
+    cmd.AddValue("quiet", "print nothing but errors (no summary, no progress lines)", quiet);
     cmd.Parse(argc, argv);
 
     std::unique_ptr<Scenario> scenario;
@@ -164,6 +164,11 @@ main(int argc, char* argv[])
         return 0;
     }
 
+    if (!quiet)
+    {
+        // Long runs say how far they are, on stderr so stdout stays the summary.
+        scenario->SetProgressOutput(&std::cerr);
+    }
     const bool complete = scenario->Run();
     try
     {

@@ -1625,6 +1625,81 @@ Scenario::Sample()
 }
 
 void
+Scenario::SetProgressOutput(std::ostream* out, double everyWallSeconds)
+{
+    m_progressOut = out;
+    m_progressEvery = everyWallSeconds;
+}
+
+double
+Scenario::ProgressFraction() const
+{
+    if (m_moe != nullptr)
+    {
+        return m_unitsTotal == 0
+                   ? -1.0
+                   : static_cast<double>(m_unitsDone) / static_cast<double>(m_unitsTotal);
+    }
+    uint64_t total = 0;
+    const uint64_t n = m_settings.participants.size();
+    if (!m_settings.matrix.empty())
+    {
+        for (const auto& row : m_settings.matrix)
+        {
+            for (uint64_t b : row)
+            {
+                total += b;
+            }
+        }
+    }
+    else
+    {
+        total = m_settings.bytesPerPair * n * (n > 0 ? n - 1 : 0);
+    }
+    total *= m_settings.rounds;
+    return total == 0
+               ? -1.0
+               : static_cast<double>(m_transport->GetBytesDelivered()) / static_cast<double>(total);
+}
+
+void
+Scenario::ProgressTick()
+{
+    ++m_progressTicks;
+    if (m_complete)
+    {
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double wall = std::chrono::duration<double>(now - m_runStart).count();
+    const double sinceTick = std::chrono::duration<double>(now - m_lastTick).count();
+    m_lastTick = now;
+    if (wall - m_lastReportWall >= m_progressEvery)
+    {
+        m_lastReportWall = wall;
+        const double eventsPerSecond = static_cast<double>(Simulator::GetEventCount()) / wall;
+        std::ostringstream line;
+        line << "progress: sim " << std::fixed << std::setprecision(3)
+             << Simulator::Now().GetSeconds() * 1e3 << " ms, wall " << std::setprecision(1) << wall
+             << " s, " << std::setprecision(2) << eventsPerSecond / 1e6 << " M events/s";
+        const double done = ProgressFraction();
+        if (done > 0 && done <= 1)
+        {
+            line << ", " << std::setprecision(1) << 100 * done << " % done, about "
+                 << std::setprecision(0) << wall * (1 - done) / done << " s left";
+        }
+        *m_progressOut << line.str() << std::endl;
+    }
+    // Aim for about ten ticks per report: stretch or shrink the simulated step by how long the
+    // last one took in wall time (within a factor of 2 per tick, 1 ns .. 10 ms).
+    const double target = m_progressEvery / 10;
+    const double factor = sinceTick > 0 ? std::clamp(target / sinceTick, 0.5, 2.0) : 2.0;
+    m_progressStepPs =
+        std::clamp<int64_t>(static_cast<int64_t>(m_progressStepPs * factor), 1000, PS_PER_S / 100);
+    Simulator::Schedule(PicoSeconds(m_progressStepPs), &Scenario::ProgressTick, this);
+}
+
+void
 Scenario::OnPfcEvent(uint32_t node, uint32_t port, bool sent, uint8_t priority, uint16_t quanta)
 {
     m_pfcEvents << FormatSeconds(Simulator::Now()) << ',' << m_topology->GetSpec().nodes[node].name
@@ -1720,9 +1795,31 @@ Scenario::Run()
                             this);
     }
     const auto t0 = std::chrono::steady_clock::now();
+    if (m_progressOut != nullptr)
+    {
+        m_runStart = t0;
+        m_lastTick = t0;
+        if (m_moe != nullptr && m_serving == nullptr)
+        {
+            m_moe->TraceConnectWithoutContext(
+                "UnitEnd",
+                MakeBoundCallback(
+                    +[](uint64_t* done, uint32_t, uint32_t, uint32_t, uint32_t, uint32_t) {
+                        ++*done;
+                    },
+                    &m_unitsDone));
+            for (uint32_t g = 0; g < m_moe->GetNumGroups(); ++g)
+            {
+                m_unitsTotal +=
+                    static_cast<uint64_t>(m_moe->GetGroupNodes(g).size()) * m_moe->NumUnits();
+            }
+        }
+        Simulator::Schedule(PicoSeconds(m_progressStepPs), &Scenario::ProgressTick, this);
+    }
     Simulator::Run();
     m_wallSeconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    m_events = Simulator::GetEventCount();
+    // Progress ticks depend on wall time: leave them out so the count stays reproducible.
+    m_events = Simulator::GetEventCount() - m_progressTicks;
     if (!m_complete)
     {
         m_endTime = Simulator::Now();

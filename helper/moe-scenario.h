@@ -14,6 +14,7 @@
 #include "ns3/moe-workload.h"
 #include "ns3/serving-loop.h"
 
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <string>
@@ -209,6 +210,15 @@ class Scenario
     /// @brief Write summary.json, messages.csv (if enabled) and effective_config.json.
     void WriteOutputs(const std::string& dir) const;
 
+    /**
+     * @brief Report progress on @p out (stderr for the CLI) while Run() simulates: a line every
+     * @p everyWallSeconds of wall time (the first after that long, so short runs print
+     * nothing) with simulated time, wall time, events per second, the share of the work done
+     * and an estimated remaining wall time when the total is known (all-to-all bytes, MoE units
+     * of a fixed-iteration run). nullptr (the default) reports nothing.
+     */
+    void SetProgressOutput(std::ostream* out, double everyWallSeconds = 2.0);
+
     /// @brief Why Run() returned: "complete", "stop_time" or "no_progress".
     const std::string& GetStopReason() const;
 
@@ -251,6 +261,11 @@ class Scenario
     std::string LayerPhasesCsv() const;
     /// Record queue and buffer occupancy now, and again after output.sample_interval.
     void Sample();
+    /// Progress report: print when due, and come back after a stretch of simulated time sized
+    /// to about a tenth of the report interval in wall time.
+    void ProgressTick();
+    /// Share of the run's work done, or a negative value if the total is not known.
+    double ProgressFraction() const;
 
     ScenarioSettings m_settings;
     Json m_effective;
@@ -277,6 +292,15 @@ class Scenario
     Time m_lastProgressTime;
     bool m_built{false};
     bool m_ran{false};
+    std::ostream* m_progressOut{nullptr};
+    double m_progressEvery{2.0};
+    std::chrono::steady_clock::time_point m_runStart;
+    std::chrono::steady_clock::time_point m_lastTick;
+    double m_lastReportWall{0};
+    int64_t m_progressStepPs{1000000};
+    uint64_t m_unitsDone{0};
+    uint64_t m_unitsTotal{0};
+    uint64_t m_progressTicks{0}; ///< executed ProgressTick events (not counted in sim.events)
 };
 
 /// @brief Exact decimal seconds of @p t (picosecond precision, no rounding): "0.000012345678".

@@ -335,3 +335,30 @@ TEST_F(Configs, EveryBundledConfigValidates)
     }
     EXPECT_GE(count, 3);
 }
+
+TEST(Progress, LongRunsReportWithoutChangingTheResults)
+{
+    // Progress reported at every tick (interval 0): lines with simulated time, wall time,
+    // events per second and, for an all-to-all, the share of bytes delivered; the outcome,
+    // the event count included, is the same as without reporting.
+    const Json c = K4Config("ecmp", "rdma", 256 * 1024);
+    Json summaries[2];
+    std::ostringstream progress;
+    for (int report = 0; report < 2; ++report)
+    {
+        Scenario sc(c);
+        sc.Build();
+        if (report)
+        {
+            sc.SetProgressOutput(&progress, 0.0);
+        }
+        EXPECT_TRUE(sc.Run());
+        summaries[report] = StripWallClock(sc.MakeSummary());
+        Simulator::Destroy();
+    }
+    const std::string text = progress.str();
+    EXPECT_NE(text.find("progress: sim "), std::string::npos) << text;
+    EXPECT_NE(text.find(" M events/s"), std::string::npos);
+    EXPECT_NE(text.find(" % done, about "), std::string::npos);
+    EXPECT_EQ(summaries[0].dump(2), summaries[1].dump(2));
+}
