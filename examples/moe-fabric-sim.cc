@@ -100,12 +100,17 @@ main(int argc, char* argv[])
     FabricHelper::EnsurePicosecondResolution();
 
     std::string configPath;
+    std::string rerunPath;
     std::string outDir = "out";
     bool dryRun = false;
     bool quiet = false;
     CommandLine cmd(__FILE__);
     cmd.Usage("Simulate an MoE fabric scenario described by a JSON file.");
     cmd.AddValue("config", "scenario JSON file", configPath);
+    cmd.AddValue("rerun",
+                 "rerun what a run recorded: its summary.json (manifest.config), its "
+                 "effective_config.json or its output directory",
+                 rerunPath);
     cmd.AddValue("set",
                  "override one key, e.g. --set=topology.k=8 (may repeat)",
                  MakeCallback(&CollectSet));
@@ -117,13 +122,35 @@ main(int argc, char* argv[])
     std::unique_ptr<Scenario> scenario;
     try
     {
-        if (configPath.empty() && g_sets.empty())
+        if (configPath.empty() && rerunPath.empty() && g_sets.empty())
         {
             throw ConfigError("--config",
                               "no scenario given; use --config=FILE.json "
-                              "(see examples/configs/)");
+                              "(see examples/configs/) or --rerun=OUT_DIR");
+        }
+        if (!configPath.empty() && !rerunPath.empty())
+        {
+            throw ConfigError("--rerun", "give either --config or --rerun, not both");
         }
         Json config = configPath.empty() ? Json::object() : LoadJsonFile(configPath);
+        if (!rerunPath.empty())
+        {
+            Json manifest;
+            config = LoadRecordedConfig(rerunPath, manifest);
+            // The same outputs need the same code: say so when this build differs.
+            for (const auto& [key, mine] :
+                 {std::make_pair(std::string("version"), GetModuleVersion()),
+                  std::make_pair(std::string("git_revision"), GetModuleGitRevision())})
+            {
+                if (manifest.contains(key) && manifest[key].is_string() &&
+                    manifest[key].get<std::string>() != mine)
+                {
+                    std::cerr << "moe-fabric-sim: note: the run was made by " << key << " "
+                              << manifest[key].get<std::string>() << ", this build is " << mine
+                              << "; its outputs may differ" << std::endl;
+                }
+            }
+        }
         for (const auto& set : g_sets)
         {
             ApplySetOverride(config, set);

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sys/stat.h>
 #include <functional>
 #include <iomanip>
 #include <set>
@@ -2798,6 +2799,66 @@ FormatSeconds(Time t)
                   static_cast<long long>(ps / PS_PER_S),
                   static_cast<long long>(ps % PS_PER_S));
     return buf;
+}
+
+std::string
+GetModuleVersion()
+{
+    return MOE_FABRIC_VERSION;
+}
+
+std::string
+GetModuleGitRevision()
+{
+    return MOE_GIT_REVISION;
+}
+
+Json
+LoadRecordedConfig(const std::string& path, Json& manifest)
+{
+    manifest = Json::object();
+    std::string file = path;
+    std::ifstream probe(path + "/summary.json");
+    if (probe.good())
+    {
+        file = path + "/summary.json";
+    }
+    else if (std::ifstream(path + "/effective_config.json").good())
+    {
+        file = path + "/effective_config.json";
+    }
+    std::ifstream in(file);
+    struct stat st;
+    if (!in || (stat(file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)))
+    {
+        throw ConfigError("--rerun",
+                          "cannot read \"" + path +
+                              "\"; accepted: a run's summary.json, its effective_config.json, or "
+                              "the output directory holding them");
+    }
+    Json j;
+    try
+    {
+        in >> j;
+    }
+    catch (const std::exception& e)
+    {
+        throw ConfigError("--rerun", "\"" + file + "\" is not valid JSON: " + e.what());
+    }
+    if (j.is_object() && j.contains("manifest"))
+    {
+        manifest = j["manifest"];
+        if (!manifest.is_object() || !manifest.contains("config"))
+        {
+            throw ConfigError("--rerun", "\"" + file + "\" has no manifest.config to rerun");
+        }
+        return manifest["config"];
+    }
+    if (!j.is_object())
+    {
+        throw ConfigError("--rerun", "\"" + file + "\" is not a scenario configuration");
+    }
+    return j;
 }
 
 double

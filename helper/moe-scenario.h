@@ -310,6 +310,18 @@ std::string FormatSeconds(Time t);
 /// (only count when empty): the distributions of summary.json.
 Json DistributionJson(std::vector<int64_t> ps);
 
+/// @brief This build's moe-fabric version and git revision (as summary.json's manifest).
+std::string GetModuleVersion();
+std::string GetModuleGitRevision();
+
+/**
+ * @brief The scenario configuration recorded in a run's output: @p path is a summary.json (its
+ * manifest.config), an effective_config.json, or an output directory holding either. Throws
+ * ConfigError naming the file if none can be read. @p manifest receives summary.json's manifest
+ * (an empty object for an effective_config.json).
+ */
+Json LoadRecordedConfig(const std::string& path, Json& manifest);
+
 /// @brief Peak resident set size of this process in MB (10^6 bytes).
 double PeakRssMb();
 
