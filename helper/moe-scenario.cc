@@ -33,12 +33,12 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sys/stat.h>
 #include <functional>
 #include <iomanip>
 #include <set>
 #include <sstream>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #ifndef MOE_FABRIC_VERSION
 #define MOE_FABRIC_VERSION "unknown"
@@ -2430,15 +2430,31 @@ Scenario::DescribeMoe() const
        << (w.model.sharedExperts > 0 ? " + " + std::to_string(w.model.sharedExperts) + " shared"
                                      : std::string())
        << ", top-" << w.model.topK << ", hidden " << w.model.hidden << "), " << w.mode << ", "
-       << w.layers << " layer(s) x " << w.iterations << " iteration(s)\n";
+       << w.layers << " layer(s)";
+    const ServingSpec& serving = m_settings.moeOptions.serving;
+    if (serving.enabled)
+    {
+        os << " per step, serving " << m_settings.moeOptions.requests.size() << " request(s) of "
+           << serving.classes.size() << " class(es) by continuous batching (at most "
+           << serving.maxStepTokens << " tokens and " << serving.maxRunning
+           << " requests per GPU and step)\n";
+    }
+    else
+    {
+        os << " x " << w.iterations << " iteration(s)\n";
+    }
     os << "  " << w.nodeGpus.size() << " token-owning GPUs in " << m_moe->GetNumGroups()
        << " expert-parallel group(s)";
     if (!w.expertGpus.empty())
     {
         os << ", expert pool of " << w.expertGpus.size() << " GPUs";
     }
-    os << "; " << w.tokensPerGpu << " tokens per GPU in " << w.microBatches
-       << " micro-batch(es); gate " << w.gate.type << ", placement " << w.placement.type;
+    if (!serving.enabled)
+    {
+        os << "; " << w.tokensPerGpu << " tokens per GPU in " << w.microBatches
+           << " micro-batch(es)";
+    }
+    os << "; gate " << w.gate.type << ", placement " << w.placement.type;
     if (w.placement.redundantSlotsPerGpu > 0)
     {
         os << " + " << w.placement.redundantSlotsPerGpu << " redundant slot(s) per GPU";
