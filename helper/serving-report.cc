@@ -145,9 +145,15 @@ MakeServingSummary(const ServingLoop& loop)
         jc["slo_tpot_s"] = static_cast<double>(cls.tpotSloPs) / PS_PER_S;
         jc["slo_met"] = met;
         jc["goodput_rps"] = spanS > 0 ? static_cast<double>(met) / spanS : 0.0;
+        const AdmissionCounters& ac = loop.GetAdmissionCounters()[c];
+        jc["admission"] = {{"deferred_decode", ac.deferredDecode},
+                           {"deferred_prefill", ac.deferredPrefill},
+                           {"deferred_prefill_tokens", ac.deferredPrefillTokens},
+                           {"deferred_admissions", ac.deferredAdmissions}};
         classes.push_back(jc);
     }
     j["classes"] = classes;
+    j["admission"] = spec.admission.type;
     j["slo_met"] = metAll;
     j["goodput_rps"] = spanS > 0 ? static_cast<double>(metAll) / spanS : 0.0;
     return j;

@@ -558,6 +558,12 @@ CoverageConfigs()
                        "affinity_rank_block": 4, "affinity_blocks": 2}}})")});
     out.push_back({"moe: replay gate", MoeReplayConfig("rdma")});
     out.push_back({"moe: serving", ServingConfig()});
+    {
+        Json c = ServingConfig();
+        c["workload"]["serving"]["admission"] = Json::parse(R"({"type": "static", "classes": [
+            {"name": "bulk", "tokens_in_flight": 32, "prefill_budget": 16, "groups": [0]}]})");
+        out.push_back({"moe: serving with static admission caps", c});
+    }
     out.push_back({"moe: disaggregated on a leaf-spine", MoeConfig("rdma", R"({
                        "topology": {"type": "leaf-spine", "servers": null, "hosts_per_leaf": 4,
                                     "leaves": 2, "spines": 2, "gpus_per_server": null},

@@ -26,7 +26,12 @@ ServingLoop::GetTypeId()
             .AddTraceSource("RequestDone",
                             "A request produced its last output token: (id, class, time).",
                             MakeTraceSourceAccessor(&ServingLoop::m_requestDone),
-                            "ns3::moe::ServingLoop::RequestTracedCallback");
+                            "ns3::moe::ServingLoop::RequestTracedCallback")
+            .AddTraceSource("Admission",
+                            "An admission cap held back tokens of a request in this step: (id, "
+                            "class, kind 0 decode / 1 prefill / 2 admission, wanted, deferred).",
+                            MakeTraceSourceAccessor(&ServingLoop::m_admission),
+                            "ns3::moe::ServingLoop::AdmissionTracedCallback");
     return tid;
 }
 
@@ -61,15 +66,50 @@ ServingLoop::Setup(const ServingSpec& spec,
     }
     m_records.clear();
     m_records.reserve(requests.size());
+    const auto& adm = m_spec.admission.classes;
+    std::vector<uint32_t> seen(m_spec.classes.size(), 0);
     for (const ServingRequest& r : requests)
     {
         ServingRequestRecord rec;
         rec.request = r;
-        // Round-robin over every node GPU of every group, in arrival order.
-        const uint32_t slot = r.id % (groups * size);
-        rec.group = slot / size;
-        rec.gpu = workload->GetGroupNodes(rec.group)[slot % size];
+        const bool pinned = r.cls < adm.size() && !adm[r.cls].groups.empty();
+        if (!pinned)
+        {
+            // Round-robin over every node GPU of every group, in arrival order.
+            const uint32_t slot = r.id % (groups * size);
+            rec.group = slot / size;
+            rec.node = slot % size;
+        }
+        else
+        {
+            // Round-robin over the node GPUs of the class's groups, in its arrival order.
+            const auto& gs = adm[r.cls].groups;
+            const uint32_t slot = seen[r.cls]++ % (static_cast<uint32_t>(gs.size()) * size);
+            rec.group = gs[slot / size];
+            rec.node = slot % size;
+        }
+        NS_ABORT_MSG_IF(rec.group >= groups, "serving class pinned to a missing group");
+        rec.gpu = workload->GetGroupNodes(rec.group)[rec.node];
         m_records.push_back(rec);
+    }
+    m_admissionCounters.assign(m_spec.classes.size(), AdmissionCounters());
+    if (m_spec.admission.type == "priority")
+    {
+        for (uint32_t c = 0; c < adm.size(); ++c)
+        {
+            if (adm[c].trafficClass < 0)
+            {
+                continue;
+            }
+            for (uint32_t g = 0; g < groups; ++g)
+            {
+                if (adm[c].groups.empty() ||
+                    std::find(adm[c].groups.begin(), adm[c].groups.end(), g) != adm[c].groups.end())
+                {
+                    workload->SetGroupTrafficClass(g, static_cast<uint8_t>(adm[c].trafficClass));
+                }
+            }
+        }
     }
     workload->SetStepDoneCallback(MakeCallback(&ServingLoop::OnStepDone, this));
 }
@@ -97,9 +137,7 @@ ServingLoop::OnArrival(uint32_t request)
 {
     ++m_arrived;
     const ServingRequestRecord& rec = m_records[request];
-    const uint32_t size = static_cast<uint32_t>(m_groups[0].waiting.size());
-    const uint32_t node = (rec.request.id % (m_groups.size() * size)) % size;
-    m_groups[rec.group].waiting[node].push_back(request);
+    m_groups[rec.group].waiting[rec.node].push_back(request);
     TryStep(rec.group);
 }
 
@@ -126,11 +164,63 @@ ServingLoop::TryStep(uint32_t group)
         batch.clear();
         uint32_t budget = m_spec.maxStepTokens;
         auto& running = g.running[n];
+        // Static caps: tokens (and prompt tokens) of each class on this GPU in this step.
+        const bool capped = m_spec.admission.type == "static";
+        std::vector<uint32_t> used(m_spec.classes.size(), 0);
+        std::vector<uint32_t> prefillUsed(m_spec.classes.size(), 0);
+        // The part of @p want tokens of request r the caps let into this step (decisions traced
+        // and counted; kind 0 decode, 1 prefill chunk, 2 admission).
+        auto allow = [&](uint32_t r, uint32_t want, uint32_t kind) -> uint32_t {
+            if (!capped || want == 0)
+            {
+                return want;
+            }
+            const uint32_t cls = m_records[r].request.cls;
+            const AdmissionClassSpec& a = m_spec.admission.classes[cls];
+            uint32_t lim = want;
+            if (a.tokensInFlight > 0)
+            {
+                lim = std::min(lim, a.tokensInFlight - used[cls]);
+            }
+            if (kind != 0 && a.prefillBudget > 0)
+            {
+                lim = std::min(lim, a.prefillBudget - prefillUsed[cls]);
+            }
+            if (lim < want)
+            {
+                AdmissionCounters& k = m_admissionCounters[cls];
+                if (kind == 0)
+                {
+                    ++k.deferredDecode;
+                }
+                else if (kind == 1)
+                {
+                    ++k.deferredPrefill;
+                    k.deferredPrefillTokens += want - lim;
+                }
+                else if (lim == 0)
+                {
+                    ++k.deferredAdmissions;
+                }
+                else
+                {
+                    ++k.deferredPrefill; // admitted with a cut first chunk
+                    k.deferredPrefillTokens += want - lim;
+                }
+                m_admission(m_records[r].request.id, cls, kind, want, want - lim);
+            }
+            used[cls] += lim;
+            if (kind != 0)
+            {
+                prefillUsed[cls] += lim;
+            }
+            return lim;
+        };
         // Decode first: running requests never stall behind prompts.
         for (uint32_t r : running)
         {
             const ServingRequestRecord& rec = m_records[r];
-            if (rec.promptDone == rec.request.promptTokens && budget > 0)
+            if (rec.promptDone == rec.request.promptTokens && budget > 0 && allow(r, 1, 0) == 1)
             {
                 batch.push_back({r, 1, false});
                 --budget;
@@ -143,21 +233,31 @@ ServingLoop::TryStep(uint32_t group)
         };
         for (uint32_t r : running)
         {
-            const uint32_t c = chunkOf(r);
-            if (m_records[r].promptDone < m_records[r].request.promptTokens && c > 0)
+            if (m_records[r].promptDone < m_records[r].request.promptTokens)
             {
-                batch.push_back({r, c, true});
-                budget -= c;
+                const uint32_t c = allow(r, chunkOf(r), 1);
+                if (c > 0)
+                {
+                    batch.push_back({r, c, true});
+                    budget -= c;
+                }
             }
         }
+        // FCFS within a class; a request a cap holds back does not block other classes.
         auto& waiting = g.waiting[n];
-        while (budget > 0 && running.size() < m_spec.maxRunning && !waiting.empty())
+        for (auto it = waiting.begin();
+             it != waiting.end() && budget > 0 && running.size() < m_spec.maxRunning;)
         {
-            const uint32_t r = waiting.front();
-            waiting.pop_front();
+            const uint32_t r = *it;
+            const uint32_t c = allow(r, chunkOf(r), 2);
+            if (c == 0)
+            {
+                ++it;
+                continue;
+            }
+            it = waiting.erase(it);
             running.push_back(r);
             m_records[r].admittedPs = now;
-            const uint32_t c = chunkOf(r);
             batch.push_back({r, c, true});
             budget -= c;
         }
@@ -229,6 +329,12 @@ ServingLoop::OnStepDone(uint32_t group, uint32_t /* step */)
         return;
     }
     TryStep(group);
+}
+
+const std::vector<AdmissionCounters>&
+ServingLoop::GetAdmissionCounters() const
+{
+    return m_admissionCounters;
 }
 
 const ServingSpec&

@@ -21,6 +21,32 @@ namespace ns3
 namespace moe
 {
 
+/// @brief Admission settings of one serving class (workload.serving.admission.classes[]).
+struct AdmissionClassSpec
+{
+    uint32_t tokensInFlight{0}; ///< static: most tokens of the class per GPU per step (0 = no cap)
+    uint32_t prefillBudget{
+        0};               ///< static: most prompt tokens of the class per GPU per step (0 = no cap)
+    int trafficClass{-1}; ///< priority: traffic class of its groups' dispatch and combine
+    std::vector<uint32_t> groups; ///< expert-parallel groups serving the class (empty = all)
+};
+
+/// @brief workload.serving.admission: "none" | "static" (caps) | "priority" (isolation).
+struct AdmissionSpec
+{
+    std::string type{"none"};
+    std::vector<AdmissionClassSpec> classes; ///< one per serving class (empty = defaults)
+};
+
+/// @brief Admission decisions of one class, counted over the run.
+struct AdmissionCounters
+{
+    uint64_t deferredDecode{0};        ///< decode slots held back by tokens_in_flight
+    uint64_t deferredPrefill{0};       ///< prompt chunks cut or held back by a cap
+    uint64_t deferredPrefillTokens{0}; ///< prompt tokens those decisions moved to later steps
+    uint64_t deferredAdmissions{0};    ///< (step, waiting request) pairs not admitted by a cap
+};
+
 /// @brief The workload.serving section (validated by the scenario parser).
 struct ServingSpec
 {
@@ -31,6 +57,7 @@ struct ServingSpec
     uint32_t maxStepTokens{512}; ///< token budget of one GPU in one step (decode + prefill)
     uint32_t prefillChunk{512};  ///< most prompt tokens of one request in one step
     uint32_t maxRunning{64};     ///< requests one GPU holds at once (decoding or prefilling)
+    AdmissionSpec admission;
 };
 
 /// @brief What happened to one request (times in ps from the start of the run; -1 = never).
@@ -39,6 +66,7 @@ struct ServingRequestRecord
     ServingRequest request;
     uint32_t group{0};
     uint32_t gpu{0};          ///< GPU id whose attention (KV cache) serves the request
+    uint32_t node{0};         ///< node rank of that GPU in its group
     int64_t admittedPs{-1};   ///< first scheduled into a step
     int64_t firstTokenPs{-1}; ///< end of the step that finished its prompt
     int64_t finishPs{-1};     ///< end of the step that produced its last token
@@ -73,6 +101,11 @@ struct ServingStepRecord
  * counts. When a step ends, prefill chunks count as done, a request whose prompt is complete
  * gets its first token, every decode slot its next token; a request leaves after its output
  * tokens.
+ *
+ * Admission (ServingSpec::admission): "static" caps a class's tokens per GPU and step
+ * (tokens_in_flight: decode + prefill) and its prompt tokens per GPU and step (prefill_budget);
+ * "priority" sends each group's dispatch and combine on its classes' traffic class; any type
+ * may pin classes to groups. Every cap decision fires the Admission trace and is counted.
  */
 class ServingLoop : public Object
 {
@@ -93,11 +126,21 @@ class ServingLoop : public Object
     const std::vector<ServingStepRecord>& GetSteps() const;
     uint32_t GetCompleted() const;
     uint64_t GetTokensGenerated() const;
+    /// @brief Admission decisions per class (config order).
+    const std::vector<AdmissionCounters>& GetAdmissionCounters() const;
     /// @brief True while requests are still to arrive and no group runs a step.
     bool IsWaitingForArrivals() const;
 
     /// TracedCallback signature of RequestDone: (request id, class, finish time).
     typedef void (*RequestTracedCallback)(uint32_t id, uint32_t cls, Time finish);
+    /// TracedCallback signature of Admission: a cap held back @p deferred of the @p wanted
+    /// tokens of request @p id (class @p cls) in this step; @p kind 0 decode, 1 prefill chunk,
+    /// 2 admission of a waiting request.
+    typedef void (*AdmissionTracedCallback)(uint32_t id,
+                                            uint32_t cls,
+                                            uint32_t kind,
+                                            uint32_t wanted,
+                                            uint32_t deferred);
 
   protected:
     void DoDispose() override;
@@ -133,6 +176,8 @@ class ServingLoop : public Object
     uint32_t m_completed{0};
     uint64_t m_tokens{0};
     TracedCallback<uint32_t, uint32_t, Time> m_requestDone;
+    TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_admission;
+    std::vector<AdmissionCounters> m_admissionCounters;
 };
 
 } // namespace moe
