@@ -134,7 +134,26 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
 {
     ConfigReader ad = sv.GetObject("admission");
     AdmissionSpec& a = sp.admission;
-    a.type = ad.GetEnum("type", "none", {"none", "static", "priority"});
+    a.type = ad.GetEnum("type", "none", {"none", "static", "priority", "feedback"});
+    if (a.type == "feedback")
+    {
+        a.samplePs = ad.GetTimePs("sample", "5us", 1000, PS_PER_S);
+        a.windowPs = ad.GetTimePs("window", "50us", 1000, 100 * PS_PER_S);
+        if (a.windowPs < a.samplePs)
+        {
+            throw ConfigError(ad.PathOf("window"),
+                              "shorter than sample: a window needs at least one sample");
+        }
+        a.high = static_cast<double>(ad.GetTimePs("high", "20us", 0, PS_PER_S)) / PS_PER_S;
+        a.low = static_cast<double>(ad.GetTimePs("low", "5us", 0, PS_PER_S)) / PS_PER_S;
+        if (a.low > a.high)
+        {
+            throw ConfigError(ad.PathOf("low"),
+                              "above high: the release threshold must not exceed the throttle "
+                              "threshold (hysteresis)");
+        }
+        a.maxThrottlePs = ad.GetTimePs("max_throttle", "2ms", a.windowPs, 100 * PS_PER_S);
+    }
     a.classes.assign(sp.classes.size(), AdmissionClassSpec());
     const Json* list = ad.GetArray("classes");
     if (list == nullptr || list->empty())
@@ -176,6 +195,12 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
                 static_cast<uint32_t>(c.GetUint("tokens_in_flight", 0, 0, sp.maxStepTokens));
             ac.prefillBudget =
                 static_cast<uint32_t>(c.GetUint("prefill_budget", 0, 0, sp.maxStepTokens));
+        }
+        if (a.type == "feedback")
+        {
+            ac.throttle = c.GetBool("throttle", true);
+            ac.throttledPrefillBudget = static_cast<uint32_t>(
+                c.GetUint("throttled_prefill_budget", 0, 0, sp.maxStepTokens));
         }
         if (a.type == "priority")
         {

@@ -31,7 +31,12 @@ ServingLoop::GetTypeId()
                             "An admission cap held back tokens of a request in this step: (id, "
                             "class, kind 0 decode / 1 prefill / 2 admission, wanted, deferred).",
                             MakeTraceSourceAccessor(&ServingLoop::m_admission),
-                            "ns3::moe::ServingLoop::AdmissionTracedCallback");
+                            "ns3::moe::ServingLoop::AdmissionTracedCallback")
+            .AddTraceSource("Feedback",
+                            "A feedback admission window ended: (mean signal, state after: 0 "
+                            "released, 1 throttled, 2 released by max_throttle).",
+                            MakeTraceSourceAccessor(&ServingLoop::m_feedback),
+                            "ns3::moe::ServingLoop::FeedbackTracedCallback");
     return tid;
 }
 
@@ -118,6 +123,14 @@ void
 ServingLoop::Start(Time at)
 {
     m_start = at;
+    if (m_spec.admission.type == "feedback" && !m_records.empty())
+    {
+        NS_ABORT_MSG_IF(!m_probe, "feedback admission without a congestion probe");
+        m_windowStartPs = 0;
+        Simulator::Schedule(at + PicoSeconds(m_spec.admission.samplePs),
+                            &ServingLoop::FeedbackSample,
+                            this);
+    }
     if (m_records.empty())
     {
         Simulator::Schedule(at, &MoeWorkload::FinishSteps, m_workload);
@@ -164,8 +177,10 @@ ServingLoop::TryStep(uint32_t group)
         batch.clear();
         uint32_t budget = m_spec.maxStepTokens;
         auto& running = g.running[n];
-        // Static caps: tokens (and prompt tokens) of each class on this GPU in this step.
-        const bool capped = m_spec.admission.type == "static";
+        // Caps (static, or feedback while throttled): tokens and prompt tokens of each class on
+        // this GPU in this step.
+        const bool capped = m_spec.admission.type == "static" ||
+                            (m_spec.admission.type == "feedback" && m_throttled);
         std::vector<uint32_t> used(m_spec.classes.size(), 0);
         std::vector<uint32_t> prefillUsed(m_spec.classes.size(), 0);
         // The part of @p want tokens of request r the caps let into this step (decisions traced
@@ -185,6 +200,10 @@ ServingLoop::TryStep(uint32_t group)
             if (kind != 0 && a.prefillBudget > 0)
             {
                 lim = std::min(lim, a.prefillBudget - prefillUsed[cls]);
+            }
+            if (kind != 0 && a.throttle) // feedback, throttled
+            {
+                lim = std::min(lim, a.throttledPrefillBudget - prefillUsed[cls]);
             }
             if (lim < want)
             {
@@ -325,10 +344,89 @@ ServingLoop::OnStepDone(uint32_t group, uint32_t /* step */)
     g.busy = false;
     if (m_completed == m_records.size())
     {
+        if (m_throttled)
+        {
+            // Close the open throttle episode at the end of the run.
+            const int64_t held = now - m_throttleStartPs;
+            m_feedbackCounters.throttledPs += held;
+            m_feedbackCounters.longestThrottlePs =
+                std::max(m_feedbackCounters.longestThrottlePs, held);
+            m_throttled = false;
+        }
         m_workload->FinishSteps();
         return;
     }
     TryStep(group);
+}
+
+void
+ServingLoop::SetCongestionProbe(std::function<double()> probe)
+{
+    m_probe = std::move(probe);
+}
+
+const FeedbackCounters&
+ServingLoop::GetFeedbackCounters() const
+{
+    return m_feedbackCounters;
+}
+
+void
+ServingLoop::FeedbackSample()
+{
+    if (m_completed == m_records.size())
+    {
+        return; // the run is over: no more samples
+    }
+    const AdmissionSpec& a = m_spec.admission;
+    const int64_t now = Simulator::Now().GetPicoSeconds() - m_start.GetPicoSeconds();
+    m_windowSum += m_probe();
+    ++m_windowSamples;
+    if (now - m_windowStartPs >= a.windowPs)
+    {
+        FeedbackCounters& f = m_feedbackCounters;
+        const double mean = m_windowSum / m_windowSamples;
+        f.meanSignal = (f.meanSignal * f.windows + mean) / (f.windows + 1);
+        ++f.windows;
+        f.maxSignal = std::max(f.maxSignal, mean);
+        m_windowSum = 0;
+        m_windowSamples = 0;
+        m_windowStartPs = now;
+        uint32_t state = m_throttled ? 1 : 0;
+        if (!m_throttled && mean > a.high && now >= m_holdoffUntilPs)
+        {
+            m_throttled = true;
+            m_throttleStartPs = now;
+            ++f.throttles;
+            state = 1;
+        }
+        else if (m_throttled && (mean < a.low || now - m_throttleStartPs >= a.maxThrottlePs))
+        {
+            const bool forced = mean >= a.low;
+            m_throttled = false;
+            const int64_t held = now - m_throttleStartPs;
+            f.throttledPs += held;
+            f.longestThrottlePs = std::max(f.longestThrottlePs, held);
+            if (forced)
+            {
+                // Let the throttled classes run for at least one window.
+                ++f.forcedReleases;
+                m_holdoffUntilPs = now + a.windowPs;
+                state = 2;
+            }
+            else
+            {
+                ++f.releases;
+                state = 0;
+            }
+            for (uint32_t g = 0; g < m_groups.size(); ++g)
+            {
+                TryStep(g); // idle groups may now have prefill to run
+            }
+        }
+        m_feedback(mean, state);
+    }
+    Simulator::Schedule(PicoSeconds(a.samplePs), &ServingLoop::FeedbackSample, this);
 }
 
 const std::vector<AdmissionCounters>&

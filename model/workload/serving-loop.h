@@ -13,6 +13,7 @@
 #include "ns3/traced-callback.h"
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,14 +29,36 @@ struct AdmissionClassSpec
     uint32_t prefillBudget{
         0};               ///< static: most prompt tokens of the class per GPU per step (0 = no cap)
     int trafficClass{-1}; ///< priority: traffic class of its groups' dispatch and combine
-    std::vector<uint32_t> groups; ///< expert-parallel groups serving the class (empty = all)
+    bool throttle{false}; ///< feedback: the class's prefill is throttled under congestion
+    uint32_t throttledPrefillBudget{0}; ///< feedback: prompt tokens per GPU and step, throttled
+    std::vector<uint32_t> groups;       ///< expert-parallel groups serving the class (empty = all)
 };
 
-/// @brief workload.serving.admission: "none" | "static" (caps) | "priority" (isolation).
+/// @brief workload.serving.admission: "none" | "static" (caps) | "priority" (isolation) |
+/// "feedback" (throttle classes' prefill while a fabric congestion signal is high).
 struct AdmissionSpec
 {
     std::string type{"none"};
     std::vector<AdmissionClassSpec> classes; ///< one per serving class (empty = defaults)
+    // feedback
+    int64_t samplePs{5000000};  ///< probe the signal this often
+    int64_t windowPs{50000000}; ///< decide on the mean of the samples of each window
+    double high{20e-6};         ///< throttle when the window's mean queueing delay (s) exceeds this
+    double low{5e-6};           ///< release when it falls below this
+    int64_t maxThrottlePs{2000000000}; ///< release after this long throttled (no starvation)
+};
+
+/// @brief What the feedback policy did over the run.
+struct FeedbackCounters
+{
+    uint64_t windows{0};        ///< decision windows
+    uint64_t throttles{0};      ///< releases -> throttled
+    uint64_t releases{0};       ///< throttled -> released because the signal fell below low
+    uint64_t forcedReleases{0}; ///< ... because max_throttle ran out
+    int64_t throttledPs{0};     ///< total time throttled
+    int64_t longestThrottlePs{0};
+    double maxSignal{0};  ///< highest window mean
+    double meanSignal{0}; ///< mean of the window means
 };
 
 /// @brief Admission decisions of one class, counted over the run.
@@ -128,6 +151,10 @@ class ServingLoop : public Object
     uint64_t GetTokensGenerated() const;
     /// @brief Admission decisions per class (config order).
     const std::vector<AdmissionCounters>& GetAdmissionCounters() const;
+    /// @brief Feedback admission: the congestion signal now (the largest queueing delay, in s,
+    /// of the ports watched); must be set before Start when the type is feedback.
+    void SetCongestionProbe(std::function<double()> probe);
+    const FeedbackCounters& GetFeedbackCounters() const;
     /// @brief True while requests are still to arrive and no group runs a step.
     bool IsWaitingForArrivals() const;
 
@@ -136,6 +163,9 @@ class ServingLoop : public Object
     /// TracedCallback signature of Admission: a cap held back @p deferred of the @p wanted
     /// tokens of request @p id (class @p cls) in this step; @p kind 0 decode, 1 prefill chunk,
     /// 2 admission of a waiting request.
+    /// TracedCallback signature of Feedback: a window's mean signal and the state after it
+    /// (0 released, 1 throttled; 2 = released because max_throttle ran out).
+    typedef void (*FeedbackTracedCallback)(double signal, uint32_t state);
     typedef void (*AdmissionTracedCallback)(uint32_t id,
                                             uint32_t cls,
                                             uint32_t kind,
@@ -165,6 +195,7 @@ class ServingLoop : public Object
     void OnArrival(uint32_t request);
     void TryStep(uint32_t group);
     void OnStepDone(uint32_t group, uint32_t step);
+    void FeedbackSample();
 
     ServingSpec m_spec;
     Ptr<MoeWorkload> m_workload;
@@ -178,6 +209,16 @@ class ServingLoop : public Object
     TracedCallback<uint32_t, uint32_t, Time> m_requestDone;
     TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_admission;
     std::vector<AdmissionCounters> m_admissionCounters;
+    // feedback
+    std::function<double()> m_probe;
+    TracedCallback<double, uint32_t> m_feedback;
+    FeedbackCounters m_feedbackCounters;
+    bool m_throttled{false};
+    int64_t m_throttleStartPs{0};
+    int64_t m_holdoffUntilPs{0}; ///< after a forced release: no throttle before this
+    int64_t m_windowStartPs{0};
+    double m_windowSum{0};
+    uint32_t m_windowSamples{0};
 };
 
 } // namespace moe
