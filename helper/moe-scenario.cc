@@ -1294,6 +1294,33 @@ Scenario::Build(const std::string& outputDir)
         {
             m_serving = CreateObject<ServingLoop>();
             m_serving->Setup(s.moeOptions.serving, s.moeOptions.requests, m_moe);
+            if (s.moeOptions.serving.admission.type == "feedback")
+            {
+                // The feedback signal: the largest queueing delay (queued bytes at the port's
+                // rate) over every egress port of the fabric's switches (not NVSwitches).
+                std::vector<Ptr<FabricNetDevice>> ports;
+                const TopologySpec& ts = m_topology->GetSpec();
+                for (uint32_t node = 0; node < ts.nodes.size(); ++node)
+                {
+                    if (ts.nodes[node].role != TopologySpec::SWITCH)
+                    {
+                        continue;
+                    }
+                    for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+                    {
+                        ports.push_back(m_topology->GetPort(node, port));
+                    }
+                }
+                m_serving->SetCongestionProbe([ports]() {
+                    double worst = 0;
+                    for (const auto& dev : ports)
+                    {
+                        const double bps = static_cast<double>(dev->GetDataRate().GetBitRate());
+                        worst = std::max(worst, dev->GetQueueBytes() * 8.0 / bps);
+                    }
+                    return worst;
+                });
+            }
         }
         // Longest path between the workload's GPUs, for one full frame.
         std::vector<uint32_t> gpus = s.moeSpec.nodeGpus;

@@ -128,8 +128,146 @@ ReadLength(ConfigReader& parent, const Json& rawParent, const std::string& key, 
 
 /// workload.serving: classes, arrivals, lengths, SLOs, batching limits; generates or replays
 /// the requests.
+/// workload.serving.admission: the policy type and its per-class settings (by class name).
 void
-ParseServing(ConfigReader& sv, const Json& raw, uint64_t seed, MoeWorkloadOptions& options)
+ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
+{
+    ConfigReader ad = sv.GetObject("admission");
+    AdmissionSpec& a = sp.admission;
+    a.type = ad.GetEnum("type", "none", {"none", "static", "priority", "feedback"});
+    if (a.type == "feedback")
+    {
+        a.samplePs = ad.GetTimePs("sample", "5us", 1000, PS_PER_S);
+        a.windowPs = ad.GetTimePs("window", "50us", 1000, 100 * PS_PER_S);
+        if (a.windowPs < a.samplePs)
+        {
+            throw ConfigError(ad.PathOf("window"),
+                              "shorter than sample: a window needs at least one sample");
+        }
+        a.high = static_cast<double>(ad.GetTimePs("high", "20us", 0, PS_PER_S)) / PS_PER_S;
+        a.low = static_cast<double>(ad.GetTimePs("low", "5us", 0, PS_PER_S)) / PS_PER_S;
+        if (a.low > a.high)
+        {
+            throw ConfigError(ad.PathOf("low"),
+                              "above high: the release threshold must not exceed the throttle "
+                              "threshold (hysteresis)");
+        }
+        a.maxThrottlePs = ad.GetTimePs("max_throttle", "2ms", a.windowPs, 100 * PS_PER_S);
+    }
+    a.classes.assign(sp.classes.size(), AdmissionClassSpec());
+    const Json* list = ad.GetArray("classes");
+    if (list == nullptr || list->empty())
+    {
+        if (a.type != "none")
+        {
+            throw ConfigError(ad.PathOf("classes"),
+                              "admission type '" + a.type +
+                                  "' needs a list of per-class settings "
+                                  "([{\"name\": class, ...}])");
+        }
+        ad.Finish();
+        return;
+    }
+    std::vector<bool> given(sp.classes.size(), false);
+    for (size_t i = 0; i < list->size(); ++i)
+    {
+        ConfigReader c = ad.GetElementObject("classes", i);
+        const std::string name = c.GetString("name", "");
+        size_t k = 0;
+        while (k < sp.classes.size() && sp.classes[k].name != name)
+        {
+            ++k;
+        }
+        if (k == sp.classes.size())
+        {
+            throw ConfigError(c.PathOf("name"),
+                              "'" + name + "' is not a class of workload.serving.classes");
+        }
+        if (given[k])
+        {
+            throw ConfigError(c.PathOf("name"), "'" + name + "' has two admission entries");
+        }
+        given[k] = true;
+        AdmissionClassSpec& ac = a.classes[k];
+        if (a.type == "static")
+        {
+            ac.tokensInFlight =
+                static_cast<uint32_t>(c.GetUint("tokens_in_flight", 0, 0, sp.maxStepTokens));
+            ac.prefillBudget =
+                static_cast<uint32_t>(c.GetUint("prefill_budget", 0, 0, sp.maxStepTokens));
+        }
+        if (a.type == "feedback")
+        {
+            ac.throttle = c.GetBool("throttle", true);
+            ac.throttledPrefillBudget = static_cast<uint32_t>(
+                c.GetUint("throttled_prefill_budget", 0, 0, sp.maxStepTokens));
+        }
+        if (a.type == "priority")
+        {
+            ac.trafficClass =
+                static_cast<int>(c.GetUint("traffic_class", 0, 0, NUM_TRAFFIC_CLASSES - 1));
+        }
+        if (const Json* gs = c.GetArray("groups"))
+        {
+            for (size_t j = 0; j < gs->size(); ++j)
+            {
+                const uint32_t g = static_cast<uint32_t>(
+                    ReadJsonUint((*gs)[j], c.ElementPath("groups", j), 0, numGroups - 1));
+                if (std::find(ac.groups.begin(), ac.groups.end(), g) != ac.groups.end())
+                {
+                    throw ConfigError(c.ElementPath("groups", j),
+                                      "group " + std::to_string(g) + " listed twice");
+                }
+                ac.groups.push_back(g);
+            }
+        }
+        c.Finish();
+    }
+    if (a.type == "priority")
+    {
+        // Isolation needs every group to carry one traffic class: the classes a group serves
+        // must agree on it (pin them to separate groups with "groups").
+        for (uint32_t g = 0; g < numGroups; ++g)
+        {
+            bool have = false;
+            int cls = -1;
+            size_t first = 0;
+            for (size_t k = 0; k < a.classes.size(); ++k)
+            {
+                const auto& gs = a.classes[k].groups;
+                if (!gs.empty() && std::find(gs.begin(), gs.end(), g) == gs.end())
+                {
+                    continue;
+                }
+                const int t = a.classes[k].trafficClass;
+                if (!have)
+                {
+                    have = true;
+                    cls = t;
+                    first = k;
+                }
+                else if (t != cls)
+                {
+                    throw ConfigError(ad.PathOf("classes"),
+                                      "group " + std::to_string(g) + " serves classes '" +
+                                          sp.classes[first].name + "' and '" + sp.classes[k].name +
+                                          "' on different traffic classes: one step carries "
+                                          "both, so it cannot be isolated; pin them to "
+                                          "separate groups (\"groups\") or give them one "
+                                          "traffic_class");
+                }
+            }
+        }
+    }
+    ad.Finish();
+}
+
+void
+ParseServing(ConfigReader& sv,
+             const Json& raw,
+             uint64_t seed,
+             uint32_t numGroups,
+             MoeWorkloadOptions& options)
 {
     constexpr uint64_t MAX_REQUESTS = 1000000;
     ServingSpec& sp = options.serving;
@@ -197,6 +335,7 @@ ParseServing(ConfigReader& sv, const Json& raw, uint64_t seed, MoeWorkloadOption
         }
         sp.classes.push_back(cs);
     }
+    ParseAdmission(sv, numGroups, sp);
     sv.Finish();
     if (!sp.traceFile.empty())
     {
@@ -633,7 +772,8 @@ ParseMoeWorkload(ConfigReader& wl,
                               "with workload.serving");
         }
         s.stepped = true;
-        ParseServing(sv, raw, seed, options);
+        const uint32_t nodes = static_cast<uint32_t>(s.nodeGpus.size());
+        ParseServing(sv, raw, seed, s.groupSize == 0 ? 1 : nodes / s.groupSize, options);
     }
 
     // Build the placement once now, so an impossible one is a config error, not a crash later.

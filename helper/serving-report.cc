@@ -145,9 +145,28 @@ MakeServingSummary(const ServingLoop& loop)
         jc["slo_tpot_s"] = static_cast<double>(cls.tpotSloPs) / PS_PER_S;
         jc["slo_met"] = met;
         jc["goodput_rps"] = spanS > 0 ? static_cast<double>(met) / spanS : 0.0;
+        const AdmissionCounters& ac = loop.GetAdmissionCounters()[c];
+        jc["admission"] = {{"deferred_decode", ac.deferredDecode},
+                           {"deferred_prefill", ac.deferredPrefill},
+                           {"deferred_prefill_tokens", ac.deferredPrefillTokens},
+                           {"deferred_admissions", ac.deferredAdmissions}};
         classes.push_back(jc);
     }
     j["classes"] = classes;
+    j["admission"] = spec.admission.type;
+    if (spec.admission.type == "feedback")
+    {
+        const FeedbackCounters& f = loop.GetFeedbackCounters();
+        j["feedback"] = {
+            {"windows", f.windows},
+            {"throttles", f.throttles},
+            {"releases", f.releases},
+            {"forced_releases", f.forcedReleases},
+            {"throttled_s", static_cast<double>(f.throttledPs) / PS_PER_S},
+            {"longest_throttle_s", static_cast<double>(f.longestThrottlePs) / PS_PER_S},
+            {"mean_signal_s", f.meanSignal},
+            {"max_signal_s", f.maxSignal}};
+    }
     j["slo_met"] = metAll;
     j["goodput_rps"] = spanS > 0 ? static_cast<double>(metAll) / spanS : 0.0;
     return j;
@@ -185,7 +204,16 @@ ServingHumanSummary(const ServingLoop& loop)
     os << "  serving: " << j["completed"].get<uint64_t>() << "/" << j["requests"].get<uint64_t>()
        << " requests in " << j["steps"]["count"].get<uint64_t>() << " steps, "
        << j["output_tokens_per_s"].get<double>() << " output tokens/s, goodput "
-       << j["goodput_rps"].get<double>() << " req/s\n";
+       << j["goodput_rps"].get<double>() << " req/s, admission "
+       << j["admission"].get<std::string>() << "\n";
+    if (j.contains("feedback"))
+    {
+        const Json& f = j["feedback"];
+        os << "    feedback: " << f["throttles"].get<uint64_t>() << " throttles in "
+           << f["windows"].get<uint64_t>() << " windows, " << f["throttled_s"].get<double>() * 1e3
+           << " ms throttled (longest " << f["longest_throttle_s"].get<double>() * 1e3 << " ms), "
+           << f["forced_releases"].get<uint64_t>() << " forced releases\n";
+    }
     for (const auto& c : j["classes"])
     {
         os << "    " << c["name"].get<std::string>() << ": ";

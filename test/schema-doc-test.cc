@@ -462,6 +462,17 @@ ServingConfig()
            "output_tokens": {"type": "uniform", "min": 2, "max": 6}}]}}})");
 }
 
+/// ServingConfig with the feedback admission policy throttling bulk (summary's serving.feedback).
+Json
+ServingFeedbackConfig()
+{
+    Json c = ServingConfig();
+    c["workload"]["serving"]["admission"] = Json::parse(R"({"type": "feedback", "window": "20us",
+        "high": "1us", "low": "500ns", "max_throttle": "200us", "classes": [
+        {"name": "bulk", "throttle": true, "throttled_prefill_budget": 8}]})");
+    return c;
+}
+
 /// One minimal config per topology variant and transport type, one that exercises the keys no
 /// default config records (traffic.matrix, a GPU list), and MoE configs covering every gate
 /// type, both deployments, the dispatch variants, the all-reduce and both modes.
@@ -558,6 +569,13 @@ CoverageConfigs()
                        "affinity_rank_block": 4, "affinity_blocks": 2}}})")});
     out.push_back({"moe: replay gate", MoeReplayConfig("rdma")});
     out.push_back({"moe: serving", ServingConfig()});
+    {
+        Json c = ServingConfig();
+        c["workload"]["serving"]["admission"] = Json::parse(R"({"type": "static", "classes": [
+            {"name": "bulk", "tokens_in_flight": 32, "prefill_budget": 16, "groups": [0]}]})");
+        out.push_back({"moe: serving with static admission caps", c});
+    }
+    out.push_back({"moe: serving with feedback admission", ServingFeedbackConfig()});
     out.push_back({"moe: disaggregated on a leaf-spine", MoeConfig("rdma", R"({
                        "topology": {"type": "leaf-spine", "servers": null, "hosts_per_leaf": 4,
                                     "leaves": 2, "spines": 2, "gpus_per_server": null},
@@ -1785,6 +1803,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
     const std::string tcp = RunCli(SmallConfig("tcp"), "schema-doc-tcp");
     const std::string serving = RunCli(ServingConfig(), "schema-doc-serving");
     ASSERT_FALSE(serving.empty());
+    const std::string feedback = RunCli(ServingFeedbackConfig(), "schema-doc-serving-feedback");
+    ASSERT_FALSE(feedback.empty());
     ASSERT_FALSE(tcp.empty());
     ASSERT_FALSE(rdma.empty());
     ASSERT_FALSE(ideal.empty());
@@ -1797,7 +1817,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
                                       ReadJson(moeFull + "/summary.json"),
                                       stalled,
                                       ReadJson(tcp + "/summary.json"),
-                                      ReadJson(serving + "/summary.json")};
+                                      ReadJson(serving + "/summary.json"),
+                                      ReadJson(feedback + "/summary.json")};
     std::vector<std::string> problems = CheckSummaryKeys(doc, summaries);
     EXPECT_TRUE(problems.empty()) << JoinLines(problems);
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
@@ -2140,11 +2161,15 @@ TEST(SchemaDoc, ChecksFailWhenDocsAndCodeDrift)
     ASSERT_FALSE(tcpDir.empty());
     const std::string servingDir = RunCli(ServingConfig(), "schema-doc-drift-serving");
     ASSERT_FALSE(servingDir.empty());
+    const std::string feedbackDir =
+        RunCli(ServingFeedbackConfig(), "schema-doc-drift-serving-feedback");
+    ASSERT_FALSE(feedbackDir.empty());
     const std::vector<Json> summaries{InProcessSummary(),
                                       ReadJson(moeDir + "/summary.json"),
                                       StalledSummary(),
                                       ReadJson(tcpDir + "/summary.json"),
-                                      ReadJson(servingDir + "/summary.json")};
+                                      ReadJson(servingDir + "/summary.json"),
+                                      ReadJson(feedbackDir + "/summary.json")};
     ASSERT_TRUE(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries).empty())
         << JoinLines(CheckSummaryKeys(ParseTables(outputText, "Key"), summaries));
     ASSERT_TRUE(CheckSummaryNames(outputText, summaries).empty())

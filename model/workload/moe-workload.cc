@@ -779,10 +779,25 @@ MoeWorkload::SendMessage(uint32_t srcGpu, uint32_t dstGpu, const MsgContext& ctx
     m_kindBytes[k] += ctx.bytes;
     const bool combine =
         ctx.kind == MoeMessageKind::COMBINE || ctx.kind == MoeMessageKind::COMBINE_TO_RELAY;
-    const uint8_t cls = ctx.kind == MoeMessageKind::ALLREDUCE
-                            ? m_spec.allReduceClass
-                            : (combine ? m_spec.combineClass : m_spec.dispatchClass);
+    uint8_t cls = ctx.kind == MoeMessageKind::ALLREDUCE
+                      ? m_spec.allReduceClass
+                      : (combine ? m_spec.combineClass : m_spec.dispatchClass);
+    if (ctx.kind != MoeMessageKind::ALLREDUCE && ctx.group < m_groupClass.size() &&
+        m_groupClass[ctx.group] >= 0)
+    {
+        cls = static_cast<uint8_t>(m_groupClass[ctx.group]);
+    }
     m_transport->Send(srcGpu, dstGpu, cls, ctx.bytes, tag);
+}
+
+void
+MoeWorkload::SetGroupTrafficClass(uint32_t group, uint8_t cls)
+{
+    if (m_groupClass.size() <= group)
+    {
+        m_groupClass.resize(group + 1, -1);
+    }
+    m_groupClass[group] = cls;
 }
 
 void

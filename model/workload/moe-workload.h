@@ -165,6 +165,9 @@ class MoeWorkload : public Object
     void SetStepDoneCallback(Callback<void, uint32_t, uint32_t> cb);
     /// @brief The driver has no more steps: the workload is done (fires the done callback).
     void FinishSteps();
+    /// @brief Send @p group's dispatch and combine messages on traffic class @p cls (instead of
+    /// the spec's dispatchClass / combineClass): priority isolation of serving classes.
+    void SetGroupTrafficClass(uint32_t group, uint8_t cls);
     /// @brief Steps started by @p group so far.
     uint32_t GetStepsStarted(uint32_t group) const;
     /// @brief Tokens node rank @p node of @p group routes in @p unit, and its attention cost.
@@ -256,6 +259,7 @@ class MoeWorkload : public Object
     /// @brief Send @p total bytes as messages of at most dispatch.chunk_bytes (one message if
     /// chunking is off or the copy stays on the GPU), each with @p ctx and its share of bytes.
     void SendChunked(uint32_t srcGpu, uint32_t dstGpu, MsgContext ctx, uint64_t total);
+    std::vector<int16_t> m_groupClass; ///< per group: traffic class override (-1 = none)
     /// @brief The plan of (group, iteration, layer, microBatch), built on first use.
     const LayerPlan& GetPlan(uint32_t group, uint32_t iteration, uint32_t layer, uint32_t mb);
     /// @brief The plan unit @p unit of @p group runs (its iteration, layer and micro-batch).

@@ -26,7 +26,17 @@ ServingLoop::GetTypeId()
             .AddTraceSource("RequestDone",
                             "A request produced its last output token: (id, class, time).",
                             MakeTraceSourceAccessor(&ServingLoop::m_requestDone),
-                            "ns3::moe::ServingLoop::RequestTracedCallback");
+                            "ns3::moe::ServingLoop::RequestTracedCallback")
+            .AddTraceSource("Admission",
+                            "An admission cap held back tokens of a request in this step: (id, "
+                            "class, kind 0 decode / 1 prefill / 2 admission, wanted, deferred).",
+                            MakeTraceSourceAccessor(&ServingLoop::m_admission),
+                            "ns3::moe::ServingLoop::AdmissionTracedCallback")
+            .AddTraceSource("Feedback",
+                            "A feedback admission window ended: (mean signal, state after: 0 "
+                            "released, 1 throttled, 2 released by max_throttle).",
+                            MakeTraceSourceAccessor(&ServingLoop::m_feedback),
+                            "ns3::moe::ServingLoop::FeedbackTracedCallback");
     return tid;
 }
 
@@ -61,15 +71,50 @@ ServingLoop::Setup(const ServingSpec& spec,
     }
     m_records.clear();
     m_records.reserve(requests.size());
+    const auto& adm = m_spec.admission.classes;
+    std::vector<uint32_t> seen(m_spec.classes.size(), 0);
     for (const ServingRequest& r : requests)
     {
         ServingRequestRecord rec;
         rec.request = r;
-        // Round-robin over every node GPU of every group, in arrival order.
-        const uint32_t slot = r.id % (groups * size);
-        rec.group = slot / size;
-        rec.gpu = workload->GetGroupNodes(rec.group)[slot % size];
+        const bool pinned = r.cls < adm.size() && !adm[r.cls].groups.empty();
+        if (!pinned)
+        {
+            // Round-robin over every node GPU of every group, in arrival order.
+            const uint32_t slot = r.id % (groups * size);
+            rec.group = slot / size;
+            rec.node = slot % size;
+        }
+        else
+        {
+            // Round-robin over the node GPUs of the class's groups, in its arrival order.
+            const auto& gs = adm[r.cls].groups;
+            const uint32_t slot = seen[r.cls]++ % (static_cast<uint32_t>(gs.size()) * size);
+            rec.group = gs[slot / size];
+            rec.node = slot % size;
+        }
+        NS_ABORT_MSG_IF(rec.group >= groups, "serving class pinned to a missing group");
+        rec.gpu = workload->GetGroupNodes(rec.group)[rec.node];
         m_records.push_back(rec);
+    }
+    m_admissionCounters.assign(m_spec.classes.size(), AdmissionCounters());
+    if (m_spec.admission.type == "priority")
+    {
+        for (uint32_t c = 0; c < adm.size(); ++c)
+        {
+            if (adm[c].trafficClass < 0)
+            {
+                continue;
+            }
+            for (uint32_t g = 0; g < groups; ++g)
+            {
+                if (adm[c].groups.empty() ||
+                    std::find(adm[c].groups.begin(), adm[c].groups.end(), g) != adm[c].groups.end())
+                {
+                    workload->SetGroupTrafficClass(g, static_cast<uint8_t>(adm[c].trafficClass));
+                }
+            }
+        }
     }
     workload->SetStepDoneCallback(MakeCallback(&ServingLoop::OnStepDone, this));
 }
@@ -78,6 +123,14 @@ void
 ServingLoop::Start(Time at)
 {
     m_start = at;
+    if (m_spec.admission.type == "feedback" && !m_records.empty())
+    {
+        NS_ABORT_MSG_IF(!m_probe, "feedback admission without a congestion probe");
+        m_windowStartPs = 0;
+        Simulator::Schedule(at + PicoSeconds(m_spec.admission.samplePs),
+                            &ServingLoop::FeedbackSample,
+                            this);
+    }
     if (m_records.empty())
     {
         Simulator::Schedule(at, &MoeWorkload::FinishSteps, m_workload);
@@ -97,9 +150,7 @@ ServingLoop::OnArrival(uint32_t request)
 {
     ++m_arrived;
     const ServingRequestRecord& rec = m_records[request];
-    const uint32_t size = static_cast<uint32_t>(m_groups[0].waiting.size());
-    const uint32_t node = (rec.request.id % (m_groups.size() * size)) % size;
-    m_groups[rec.group].waiting[node].push_back(request);
+    m_groups[rec.group].waiting[rec.node].push_back(request);
     TryStep(rec.group);
 }
 
@@ -126,11 +177,69 @@ ServingLoop::TryStep(uint32_t group)
         batch.clear();
         uint32_t budget = m_spec.maxStepTokens;
         auto& running = g.running[n];
+        // Caps (static, or feedback while throttled): tokens and prompt tokens of each class on
+        // this GPU in this step.
+        const bool capped = m_spec.admission.type == "static" ||
+                            (m_spec.admission.type == "feedback" && m_throttled);
+        std::vector<uint32_t> used(m_spec.classes.size(), 0);
+        std::vector<uint32_t> prefillUsed(m_spec.classes.size(), 0);
+        // The part of @p want tokens of request r the caps let into this step (decisions traced
+        // and counted; kind 0 decode, 1 prefill chunk, 2 admission).
+        auto allow = [&](uint32_t r, uint32_t want, uint32_t kind) -> uint32_t {
+            if (!capped || want == 0)
+            {
+                return want;
+            }
+            const uint32_t cls = m_records[r].request.cls;
+            const AdmissionClassSpec& a = m_spec.admission.classes[cls];
+            uint32_t lim = want;
+            if (a.tokensInFlight > 0)
+            {
+                lim = std::min(lim, a.tokensInFlight - used[cls]);
+            }
+            if (kind != 0 && a.prefillBudget > 0)
+            {
+                lim = std::min(lim, a.prefillBudget - prefillUsed[cls]);
+            }
+            if (kind != 0 && a.throttle) // feedback, throttled
+            {
+                lim = std::min(lim, a.throttledPrefillBudget - prefillUsed[cls]);
+            }
+            if (lim < want)
+            {
+                AdmissionCounters& k = m_admissionCounters[cls];
+                if (kind == 0)
+                {
+                    ++k.deferredDecode;
+                }
+                else if (kind == 1)
+                {
+                    ++k.deferredPrefill;
+                    k.deferredPrefillTokens += want - lim;
+                }
+                else if (lim == 0)
+                {
+                    ++k.deferredAdmissions;
+                }
+                else
+                {
+                    ++k.deferredPrefill; // admitted with a cut first chunk
+                    k.deferredPrefillTokens += want - lim;
+                }
+                m_admission(m_records[r].request.id, cls, kind, want, want - lim);
+            }
+            used[cls] += lim;
+            if (kind != 0)
+            {
+                prefillUsed[cls] += lim;
+            }
+            return lim;
+        };
         // Decode first: running requests never stall behind prompts.
         for (uint32_t r : running)
         {
             const ServingRequestRecord& rec = m_records[r];
-            if (rec.promptDone == rec.request.promptTokens && budget > 0)
+            if (rec.promptDone == rec.request.promptTokens && budget > 0 && allow(r, 1, 0) == 1)
             {
                 batch.push_back({r, 1, false});
                 --budget;
@@ -143,21 +252,31 @@ ServingLoop::TryStep(uint32_t group)
         };
         for (uint32_t r : running)
         {
-            const uint32_t c = chunkOf(r);
-            if (m_records[r].promptDone < m_records[r].request.promptTokens && c > 0)
+            if (m_records[r].promptDone < m_records[r].request.promptTokens)
             {
-                batch.push_back({r, c, true});
-                budget -= c;
+                const uint32_t c = allow(r, chunkOf(r), 1);
+                if (c > 0)
+                {
+                    batch.push_back({r, c, true});
+                    budget -= c;
+                }
             }
         }
+        // FCFS within a class; a request a cap holds back does not block other classes.
         auto& waiting = g.waiting[n];
-        while (budget > 0 && running.size() < m_spec.maxRunning && !waiting.empty())
+        for (auto it = waiting.begin();
+             it != waiting.end() && budget > 0 && running.size() < m_spec.maxRunning;)
         {
-            const uint32_t r = waiting.front();
-            waiting.pop_front();
+            const uint32_t r = *it;
+            const uint32_t c = allow(r, chunkOf(r), 2);
+            if (c == 0)
+            {
+                ++it;
+                continue;
+            }
+            it = waiting.erase(it);
             running.push_back(r);
             m_records[r].admittedPs = now;
-            const uint32_t c = chunkOf(r);
             batch.push_back({r, c, true});
             budget -= c;
         }
@@ -225,10 +344,95 @@ ServingLoop::OnStepDone(uint32_t group, uint32_t /* step */)
     g.busy = false;
     if (m_completed == m_records.size())
     {
+        if (m_throttled)
+        {
+            // Close the open throttle episode at the end of the run.
+            const int64_t held = now - m_throttleStartPs;
+            m_feedbackCounters.throttledPs += held;
+            m_feedbackCounters.longestThrottlePs =
+                std::max(m_feedbackCounters.longestThrottlePs, held);
+            m_throttled = false;
+        }
         m_workload->FinishSteps();
         return;
     }
     TryStep(group);
+}
+
+void
+ServingLoop::SetCongestionProbe(std::function<double()> probe)
+{
+    m_probe = std::move(probe);
+}
+
+const FeedbackCounters&
+ServingLoop::GetFeedbackCounters() const
+{
+    return m_feedbackCounters;
+}
+
+void
+ServingLoop::FeedbackSample()
+{
+    if (m_completed == m_records.size())
+    {
+        return; // the run is over: no more samples
+    }
+    const AdmissionSpec& a = m_spec.admission;
+    const int64_t now = Simulator::Now().GetPicoSeconds() - m_start.GetPicoSeconds();
+    m_windowSum += m_probe();
+    ++m_windowSamples;
+    if (now - m_windowStartPs >= a.windowPs)
+    {
+        FeedbackCounters& f = m_feedbackCounters;
+        const double mean = m_windowSum / m_windowSamples;
+        f.meanSignal = (f.meanSignal * f.windows + mean) / (f.windows + 1);
+        ++f.windows;
+        f.maxSignal = std::max(f.maxSignal, mean);
+        m_windowSum = 0;
+        m_windowSamples = 0;
+        m_windowStartPs = now;
+        uint32_t state = m_throttled ? 1 : 0;
+        if (!m_throttled && mean > a.high && now >= m_holdoffUntilPs)
+        {
+            m_throttled = true;
+            m_throttleStartPs = now;
+            ++f.throttles;
+            state = 1;
+        }
+        else if (m_throttled && (mean < a.low || now - m_throttleStartPs >= a.maxThrottlePs))
+        {
+            const bool forced = mean >= a.low;
+            m_throttled = false;
+            const int64_t held = now - m_throttleStartPs;
+            f.throttledPs += held;
+            f.longestThrottlePs = std::max(f.longestThrottlePs, held);
+            if (forced)
+            {
+                // Let the throttled classes run for at least one window.
+                ++f.forcedReleases;
+                m_holdoffUntilPs = now + a.windowPs;
+                state = 2;
+            }
+            else
+            {
+                ++f.releases;
+                state = 0;
+            }
+            for (uint32_t g = 0; g < m_groups.size(); ++g)
+            {
+                TryStep(g); // idle groups may now have prefill to run
+            }
+        }
+        m_feedback(mean, state);
+    }
+    Simulator::Schedule(PicoSeconds(a.samplePs), &ServingLoop::FeedbackSample, this);
+}
+
+const std::vector<AdmissionCounters>&
+ServingLoop::GetAdmissionCounters() const
+{
+    return m_admissionCounters;
 }
 
 const ServingSpec&

@@ -13,6 +13,7 @@
 #include "ns3/traced-callback.h"
 
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,54 @@ namespace ns3
 {
 namespace moe
 {
+
+/// @brief Admission settings of one serving class (workload.serving.admission.classes[]).
+struct AdmissionClassSpec
+{
+    uint32_t tokensInFlight{0}; ///< static: most tokens of the class per GPU per step (0 = no cap)
+    uint32_t prefillBudget{
+        0};               ///< static: most prompt tokens of the class per GPU per step (0 = no cap)
+    int trafficClass{-1}; ///< priority: traffic class of its groups' dispatch and combine
+    bool throttle{false}; ///< feedback: the class's prefill is throttled under congestion
+    uint32_t throttledPrefillBudget{0}; ///< feedback: prompt tokens per GPU and step, throttled
+    std::vector<uint32_t> groups;       ///< expert-parallel groups serving the class (empty = all)
+};
+
+/// @brief workload.serving.admission: "none" | "static" (caps) | "priority" (isolation) |
+/// "feedback" (throttle classes' prefill while a fabric congestion signal is high).
+struct AdmissionSpec
+{
+    std::string type{"none"};
+    std::vector<AdmissionClassSpec> classes; ///< one per serving class (empty = defaults)
+    // feedback
+    int64_t samplePs{5000000};  ///< probe the signal this often
+    int64_t windowPs{50000000}; ///< decide on the mean of the samples of each window
+    double high{20e-6};         ///< throttle when the window's mean queueing delay (s) exceeds this
+    double low{5e-6};           ///< release when it falls below this
+    int64_t maxThrottlePs{2000000000}; ///< release after this long throttled (no starvation)
+};
+
+/// @brief What the feedback policy did over the run.
+struct FeedbackCounters
+{
+    uint64_t windows{0};        ///< decision windows
+    uint64_t throttles{0};      ///< releases -> throttled
+    uint64_t releases{0};       ///< throttled -> released because the signal fell below low
+    uint64_t forcedReleases{0}; ///< ... because max_throttle ran out
+    int64_t throttledPs{0};     ///< total time throttled
+    int64_t longestThrottlePs{0};
+    double maxSignal{0};  ///< highest window mean
+    double meanSignal{0}; ///< mean of the window means
+};
+
+/// @brief Admission decisions of one class, counted over the run.
+struct AdmissionCounters
+{
+    uint64_t deferredDecode{0};        ///< decode slots held back by tokens_in_flight
+    uint64_t deferredPrefill{0};       ///< prompt chunks cut or held back by a cap
+    uint64_t deferredPrefillTokens{0}; ///< prompt tokens those decisions moved to later steps
+    uint64_t deferredAdmissions{0};    ///< (step, waiting request) pairs not admitted by a cap
+};
 
 /// @brief The workload.serving section (validated by the scenario parser).
 struct ServingSpec
@@ -31,6 +80,7 @@ struct ServingSpec
     uint32_t maxStepTokens{512}; ///< token budget of one GPU in one step (decode + prefill)
     uint32_t prefillChunk{512};  ///< most prompt tokens of one request in one step
     uint32_t maxRunning{64};     ///< requests one GPU holds at once (decoding or prefilling)
+    AdmissionSpec admission;
 };
 
 /// @brief What happened to one request (times in ps from the start of the run; -1 = never).
@@ -39,6 +89,7 @@ struct ServingRequestRecord
     ServingRequest request;
     uint32_t group{0};
     uint32_t gpu{0};          ///< GPU id whose attention (KV cache) serves the request
+    uint32_t node{0};         ///< node rank of that GPU in its group
     int64_t admittedPs{-1};   ///< first scheduled into a step
     int64_t firstTokenPs{-1}; ///< end of the step that finished its prompt
     int64_t finishPs{-1};     ///< end of the step that produced its last token
@@ -73,6 +124,11 @@ struct ServingStepRecord
  * counts. When a step ends, prefill chunks count as done, a request whose prompt is complete
  * gets its first token, every decode slot its next token; a request leaves after its output
  * tokens.
+ *
+ * Admission (ServingSpec::admission): "static" caps a class's tokens per GPU and step
+ * (tokens_in_flight: decode + prefill) and its prompt tokens per GPU and step (prefill_budget);
+ * "priority" sends each group's dispatch and combine on its classes' traffic class; any type
+ * may pin classes to groups. Every cap decision fires the Admission trace and is counted.
  */
 class ServingLoop : public Object
 {
@@ -93,11 +149,28 @@ class ServingLoop : public Object
     const std::vector<ServingStepRecord>& GetSteps() const;
     uint32_t GetCompleted() const;
     uint64_t GetTokensGenerated() const;
+    /// @brief Admission decisions per class (config order).
+    const std::vector<AdmissionCounters>& GetAdmissionCounters() const;
+    /// @brief Feedback admission: the congestion signal now (the largest queueing delay, in s,
+    /// of the ports watched); must be set before Start when the type is feedback.
+    void SetCongestionProbe(std::function<double()> probe);
+    const FeedbackCounters& GetFeedbackCounters() const;
     /// @brief True while requests are still to arrive and no group runs a step.
     bool IsWaitingForArrivals() const;
 
     /// TracedCallback signature of RequestDone: (request id, class, finish time).
     typedef void (*RequestTracedCallback)(uint32_t id, uint32_t cls, Time finish);
+    /// TracedCallback signature of Admission: a cap held back @p deferred of the @p wanted
+    /// tokens of request @p id (class @p cls) in this step; @p kind 0 decode, 1 prefill chunk,
+    /// 2 admission of a waiting request.
+    /// TracedCallback signature of Feedback: a window's mean signal and the state after it
+    /// (0 released, 1 throttled; 2 = released because max_throttle ran out).
+    typedef void (*FeedbackTracedCallback)(double signal, uint32_t state);
+    typedef void (*AdmissionTracedCallback)(uint32_t id,
+                                            uint32_t cls,
+                                            uint32_t kind,
+                                            uint32_t wanted,
+                                            uint32_t deferred);
 
   protected:
     void DoDispose() override;
@@ -122,6 +195,7 @@ class ServingLoop : public Object
     void OnArrival(uint32_t request);
     void TryStep(uint32_t group);
     void OnStepDone(uint32_t group, uint32_t step);
+    void FeedbackSample();
 
     ServingSpec m_spec;
     Ptr<MoeWorkload> m_workload;
@@ -133,6 +207,18 @@ class ServingLoop : public Object
     uint32_t m_completed{0};
     uint64_t m_tokens{0};
     TracedCallback<uint32_t, uint32_t, Time> m_requestDone;
+    TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_admission;
+    std::vector<AdmissionCounters> m_admissionCounters;
+    // feedback
+    std::function<double()> m_probe;
+    TracedCallback<double, uint32_t> m_feedback;
+    FeedbackCounters m_feedbackCounters;
+    bool m_throttled{false};
+    int64_t m_throttleStartPs{0};
+    int64_t m_holdoffUntilPs{0}; ///< after a forced release: no throttle before this
+    int64_t m_windowStartPs{0};
+    double m_windowSum{0};
+    uint32_t m_windowSamples{0};
 };
 
 } // namespace moe
