@@ -616,7 +616,7 @@ ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
     {
         ScenarioSettings::Hpcc& h = s.hpcc;
         h.eta = cc.GetDouble("eta", 0.95, 0.01, 1);
-        h.maxStage = static_cast<uint32_t>(cc.GetUint("max_stage", 5, 0, 1000));
+        h.maxStage = static_cast<uint32_t>(cc.GetUint("max_stage", 0, 0, 1000));
         h.windowAi = cc.GetBytes("window_ai", 0, 0, 1ull << 30);
         h.baseRttPs = cc.GetTimePs("base_rtt", "0ps", 0, PS_PER_S);
         h.minRateBps = ReadCcRate(cc, "min_rate", "1Gbps");

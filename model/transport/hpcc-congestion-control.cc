@@ -38,7 +38,7 @@ HpccCongestionControl::GetTypeId()
             .AddAttribute("MaxStage",
                           "Additive-increase rounds (once per RTT) before a multiplicative "
                           "step towards eta (the paper's maxStage).",
-                          UintegerValue(5),
+                          UintegerValue(0),
                           MakeUintegerAccessor(&HpccCongestionControl::m_maxStage),
                           MakeUintegerChecker<uint32_t>(0, 1000))
             .AddAttribute("WindowAi",
