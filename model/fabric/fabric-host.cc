@@ -33,8 +33,9 @@ FabricHost::GetTypeId()
                           MakeDataRateAccessor(&FabricHost::m_rxDrainRate),
                           MakeDataRateChecker())
             .AddAttribute("RxBufferSize",
-                          "Bytes of the NIC's receive buffer (used when RxDrainRate > 0).",
-                          UintegerValue(262144),
+                          "Bytes of the NIC's receive buffer (used when RxDrainRate > 0); the "
+                          "default is a ConnectX port buffer as MLNX_OFED reports it.",
+                          UintegerValue(262016),
                           MakeUintegerAccessor(&FabricHost::m_rxBufferBytes),
                           MakeUintegerChecker<uint64_t>(1))
             .AddAttribute("RxXoffBytes",
@@ -295,7 +296,7 @@ FabricHost::RxBuffer(const Ptr<Packet>& packet,
         m_ports[inPort]->RequestPfc(p, true);
     }
     m_rxQueue.push_back(RxFrame{packet, info, roce, inPort});
-    if (!m_rxDrainEvent.IsRunning())
+    if (m_rxDrainEvent.IsExpired())
     {
         RxStartDrain();
     }
