@@ -487,15 +487,7 @@ CcConfigError(const Json& cc)
     Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 2,
                              "leaves": 1, "spines": 1}})");
     c["transport"]["cc"] = cc;
-    try
-    {
-        Scenario sc(c);
-    }
-    catch (const ConfigError& e)
-    {
-        return std::string(e.what());
-    }
-    return std::string();
+    return moe_test::ScenarioConfigError(c);
 }
 
 /// CcConfigError of type @p type with @p key (if not empty) set to @p value.

@@ -2,6 +2,8 @@
  * Load balancing: ECMP spreads flows evenly, keeps each flow on one path and does not polarize
  * across tiers; spraying uses every path.
  */
+#include "test-util.h"
+
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-hash.h"
 #include "ns3/fabric-helper.h"
@@ -348,15 +350,7 @@ TEST(AdaptiveRouting, HpccRefusesPerPacketPaths)
                                  "leaves": 2, "spines": 2},
                                  "transport": {"cc": {"type": "hpcc"}}})");
         c["switch"]["load_balancing"] = lb;
-        try
-        {
-            Scenario sc(c);
-        }
-        catch (const ConfigError& e)
-        {
-            return std::string(e.what());
-        }
-        return std::string();
+        return moe_test::ScenarioConfigError(c);
     };
     for (const std::string lb : {"spray", "adaptive"})
     {

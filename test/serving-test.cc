@@ -66,21 +66,6 @@ RunServing(const Json& config, std::vector<ServingRequestRecord>* records = null
     return summary;
 }
 
-std::string
-ConfigErrorOf(const Json& config)
-{
-    try
-    {
-        Json effective;
-        ParseScenario(config, effective);
-    }
-    catch (const ConfigError& e)
-    {
-        return e.what();
-    }
-    return "";
-}
-
 /// Mean and coefficient of variation of the gaps between consecutive arrivals (from 0).
 void
 GapStats(const std::vector<ServingRequest>& r, double& meanS, double& cv)
@@ -267,7 +252,7 @@ TEST(ServingRun, SameSeedSameRequests)
 TEST(ServingConfig, BadSettingsNameTheKey)
 {
     auto expectError = [](const Json& c, const std::string& path) {
-        const std::string what = ConfigErrorOf(c);
+        const std::string what = moe_test::ScenarioConfigError(c);
         EXPECT_EQ(what.rfind(path + ":", 0), 0u) << "expected " << path << ", got: " << what;
     };
     Json c = SmallServing(1000, 10);
@@ -317,7 +302,7 @@ TEST(ServingConfig, MalformedTraceRowsNameTheLine)
     fclose(f);
     Json c = SmallServing(1000, 10);
     c["workload"]["serving"]["trace"] = path;
-    const std::string what = ConfigErrorOf(c);
+    const std::string what = moe_test::ScenarioConfigError(c);
     EXPECT_NE(what.find("workload.serving.trace: " + path + ":3: arrival_s goes backwards"),
               std::string::npos)
         << what;
@@ -483,7 +468,7 @@ TEST(ServingAdmission, PriorityIsolationOnPinnedGroups)
 TEST(ServingConfig, BadAdmissionSettingsNameTheKey)
 {
     auto expectError = [](const std::string& admission, const std::string& key) {
-        const std::string what = ConfigErrorOf(TwoTenants(admission));
+        const std::string what = moe_test::ScenarioConfigError(TwoTenants(admission));
         EXPECT_EQ(what.rfind(key + ":", 0), 0u) << admission << " -> " << what;
     };
     const std::string p = "workload.serving.admission";
@@ -520,7 +505,7 @@ TEST(ServingConfig, BadAdmissionSettingsNameTheKey)
     expectError(R"({"type": "priority", "classes": [{"name": "chat", "traffic_class": 3},
                     {"name": "bulk", "traffic_class": 0}]})",
                 p + ".classes");
-    EXPECT_EQ(ConfigErrorOf(TwoTenants(R"({"type": "priority", "classes": [
+    EXPECT_EQ(moe_test::ScenarioConfigError(TwoTenants(R"({"type": "priority", "classes": [
                   {"name": "chat", "traffic_class": 3, "groups": [0]},
                   {"name": "bulk", "traffic_class": 0, "groups": [1]}]})")),
               "");

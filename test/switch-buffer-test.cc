@@ -99,17 +99,7 @@ TEST(SwitchBuffer, DynamicThresholdsAbsorbWhatPerQueueLimitsDrop)
 
 TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
 {
-    auto error = [](const Json& c) {
-        try
-        {
-            Scenario sc(c);
-        }
-        catch (const ConfigError& e)
-        {
-            return std::string(e.what());
-        }
-        return std::string();
-    };
+    auto error = moe_test::ScenarioConfigError;
     Json c = Incast("shared");
     c["switch"]["buffer"]["size"] = "8KiB";
     EXPECT_EQ(error(c).rfind("switch.buffer.egress_reserved:", 0), 0u) << error(c);
@@ -391,17 +381,7 @@ TEST(SwitchBuffer, PresetAndCarvingKeysReachEveryMmu)
     EXPECT_EQ(checked, 20u);
     Simulator::Destroy();
     // Bad values name their key.
-    auto error = [](const Json& cfg) {
-        try
-        {
-            Scenario s(cfg);
-        }
-        catch (const ConfigError& e)
-        {
-            return std::string(e.what());
-        }
-        return std::string();
-    };
+    auto error = moe_test::ScenarioConfigError;
     Json bad = Incast("shared");
     bad["switch"]["buffer"]["preset"] = "tomahawk";
     EXPECT_EQ(error(bad).rfind("switch.buffer.preset:", 0), 0u) << error(bad);

@@ -1,5 +1,8 @@
 #include "test-util.h"
 
+#include "ns3/fabric-config-error.h"
+#include "ns3/moe-scenario.h"
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -96,6 +99,21 @@ std::string
 SourcePath(const std::string& relative)
 {
     return std::string(MOE_SOURCE_DIR) + "/" + relative;
+}
+
+std::string
+ScenarioConfigError(const ns3::moe::Json& config)
+{
+    try
+    {
+        ns3::moe::Json effective;
+        ns3::moe::ParseScenario(config, effective);
+    }
+    catch (const ns3::moe::ConfigError& e)
+    {
+        return e.what();
+    }
+    return "";
 }
 
 } // namespace moe_test

@@ -7,6 +7,7 @@
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-net-device.h"
 #include "ns3/fabric-topology.h"
+#include "ns3/moe-config-reader.h"
 
 #include <string>
 
@@ -31,6 +32,9 @@ std::string ReadFile(const std::string& path);
 
 /// @brief Path of the moe-fabric-sim program ("" if the build did not provide it).
 std::string SimBinary();
+
+/// @brief The ConfigError message the scenario parser gives @p config ("" if it is accepted).
+std::string ScenarioConfigError(const ns3::moe::Json& config);
 
 /// @brief Path of a file in the source tree (e.g. "examples/configs/fat-tree-k4.json").
 std::string SourcePath(const std::string& relative);
