@@ -69,8 +69,7 @@ PartitionedBufferMmu::Initialize(uint32_t numPorts)
         UintegerValue size;
         mmu->GetAttribute("BufferSize", size);
         mmu->SetAttribute("BufferSize", UintegerValue(size.Get() / parts));
-        mmu->SetPauseCallback(MakeCallback(&PartitionedBufferMmu::OnPartitionPause, this)
-                                  .Bind(i)); // NOLINT: partition index first
+        mmu->SetPauseCallback(MakeCallback(&PartitionedBufferMmu::OnPartitionPause, this));
         mmu->Initialize(numPorts);
         m_parts.push_back(mmu);
     }
@@ -79,7 +78,6 @@ PartitionedBufferMmu::Initialize(uint32_t numPorts)
     {
         m_partOfPort[port] = static_cast<uint32_t>(static_cast<uint64_t>(port) * parts / numPorts);
     }
-    m_pauseMask.assign(static_cast<size_t>(numPorts) * NUM_PRIORITIES, 0);
 }
 
 SharedBufferMmu&
@@ -157,24 +155,14 @@ PartitionedBufferMmu::SetPauseCallback(SharedBufferMmu::PauseCallback cb)
 }
 
 void
-PartitionedBufferMmu::OnPartitionPause(uint32_t partition,
-                                       uint32_t port,
-                                       uint8_t priority,
-                                       bool pause)
+PartitionedBufferMmu::OnPartitionPause(uint32_t port, uint8_t priority, bool pause)
 {
-    uint64_t& mask = m_pauseMask[static_cast<size_t>(port) * NUM_PRIORITIES + priority];
-    const bool was = mask != 0;
-    const uint64_t bit = 1ull << partition;
-    mask = pause ? (mask | bit) : (mask & ~bit);
-    const bool now = mask != 0;
-    if (was == now)
-    {
-        return; // another partition still holds the pause, or it was already asked
-    }
-    m_pauseTrace(port, priority, now);
+    // A lossless (port, priority) is accounted only in its ingress partition, so that
+    // partition's requests are the switch's.
+    m_pauseTrace(port, priority, pause);
     if (!m_pauseCallback.IsNull())
     {
-        m_pauseCallback(port, priority, now);
+        m_pauseCallback(port, priority, pause);
     }
 }
 
@@ -244,7 +232,7 @@ PartitionedBufferMmu::GetDrops(DropReason reason) const
 bool
 PartitionedBufferMmu::IsPauseRequested(uint32_t port, uint8_t priority) const
 {
-    return m_pauseMask.at(static_cast<size_t>(port) * NUM_PRIORITIES + priority) != 0;
+    return m_parts[m_partOfPort.at(port)]->IsPauseRequested(port, priority);
 }
 
 std::string

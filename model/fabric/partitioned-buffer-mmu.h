@@ -33,8 +33,8 @@ class FabricSwitch;
  * pipeline can take at most alpha / (1 + alpha) of 1 / Partitions of the chip), ECN is decided
  * on the queue's bytes in that partition, and a lossless (port, priority) lives in its ingress
  * partition. Reserves and headroom are carved in every partition for every port (an egress
- * queue can receive from any pipeline). A (port, priority) is paused while any partition asks
- * for it.
+ * queue can receive from any pipeline). A lossless (port, priority) lives in its ingress
+ * partition only, which alone asks for its pauses.
  */
 class PartitionedBufferMmu : public FabricAdmission
 {
@@ -76,7 +76,7 @@ class PartitionedBufferMmu : public FabricAdmission
     void DoDispose() override;
 
   private:
-    void OnPartitionPause(uint32_t partition, uint32_t port, uint8_t priority, bool pause);
+    void OnPartitionPause(uint32_t port, uint8_t priority, bool pause);
     SharedBufferMmu& PartitionFor(const QueueEntry& entry, uint32_t outPort);
     void NotePeak();
 
@@ -84,8 +84,6 @@ class PartitionedBufferMmu : public FabricAdmission
     ObjectFactory m_factory;
     std::vector<Ptr<SharedBufferMmu>> m_parts;
     std::vector<uint32_t> m_partOfPort;
-    /// Partitions asking a pause of (port, priority): bit i = partition i.
-    std::vector<uint64_t> m_pauseMask;
     uint64_t m_usedCells{0};
     uint64_t m_peakUsedCells{0};
     SharedBufferMmu::PauseCallback m_pauseCallback;
