@@ -1,6 +1,7 @@
 #include "fabric-channel.h"
 
 #include "fabric-events.h"
+#include "fabric-heap-scheduler.h"
 #include "fabric-net-device.h"
 
 #include "ns3/log.h"
@@ -109,7 +110,9 @@ FabricChannel::Transmit(Packet* owned, const FabricNetDevice* src, int64_t txPs)
 void
 FabricChannel::ScheduleHead(uint8_t end)
 {
-    const int64_t delay = m_inFlight[end].front().arrivalPs - Simulator::Now().GetPicoSeconds();
+    const InFlightFrame& head = m_inFlight[end].front();
+    const int64_t delay = head.arrivalPs - Simulator::Now().GetPicoSeconds();
+    FabricHeapScheduler::HintNext(this, &head, head.packet, m_devices[end]->GetHotState());
     Simulator::ScheduleWithContext(m_peerNodeId[end],
                                    PicoSeconds(delay),
                                    new FrameArrivalEvent(this, end));

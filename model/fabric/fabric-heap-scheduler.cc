@@ -24,6 +24,8 @@ constexpr std::align_val_t KEY_ALIGNMENT{64};
 constexpr std::size_t INITIAL_CAPACITY = 1024;
 } // namespace
 
+const void* FabricHeapScheduler::s_hint[FabricHeapScheduler::HINTS] = {};
+
 TypeId
 FabricHeapScheduler::GetTypeId()
 {
@@ -116,13 +118,16 @@ FabricHeapScheduler::Insert(const Scheduler::Event& ev)
     {
         slot = m_freeSlots.back();
         m_freeSlots.pop_back();
-        m_payload[slot] = Payload{ev.impl, ev.key.m_context};
+        m_payload[slot] =
+            Payload{ev.impl, ev.key.m_context, {s_hint[0], s_hint[1], s_hint[2], s_hint[3]}};
     }
     else
     {
         slot = static_cast<uint32_t>(m_payload.size());
-        m_payload.push_back(Payload{ev.impl, ev.key.m_context});
+        m_payload.push_back(
+            Payload{ev.impl, ev.key.m_context, {s_hint[0], s_hint[1], s_hint[2], s_hint[3]}});
     }
+    s_hint[0] = s_hint[1] = s_hint[2] = s_hint[3] = nullptr;
     if (m_size == m_capacity)
     {
         Grow();
@@ -193,6 +198,25 @@ FabricHeapScheduler::RemoveNext()
             hole = best;
         }
         SiftUp(hole, last);
+        // Start the next event's misses now (see HintNext()); prefetching null is harmless.
+        const Payload& next = m_payload[static_cast<uint32_t>(At(0).uidSlot)];
+        __builtin_prefetch(next.impl);
+        __builtin_prefetch(next.hint[0]);
+        __builtin_prefetch(next.hint[1]);
+        __builtin_prefetch(next.hint[2]);
+        __builtin_prefetch(next.hint[3]);
+        // The event after that is the root's smallest child unless something earlier is
+        // scheduled meanwhile: fetch its payload now so that the next call finds it cached.
+        const std::size_t end = std::min<std::size_t>(5, m_size);
+        std::size_t after = 1;
+        for (std::size_t c = 2; c < end; ++c)
+        {
+            after = Less(At(c), At(after)) ? c : after;
+        }
+        if (after < m_size)
+        {
+            __builtin_prefetch(&m_payload[static_cast<uint32_t>(At(after).uidSlot)]);
+        }
     }
     return ev;
 }

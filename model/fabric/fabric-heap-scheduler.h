@@ -53,6 +53,28 @@ class FabricHeapScheduler : public Scheduler
     Scheduler::Event RemoveNext() override;
     void Remove(const Scheduler::Event& ev) override;
 
+    /// @brief Addresses the next scheduled event will read first (at most HINTS; null = none).
+    ///
+    /// A caller about to schedule an event may name the memory that event will touch first
+    /// (the frame, the device, the channel). When the event becomes the next to run, the
+    /// scheduler prefetches those lines while the current event still runs, so that on large
+    /// fabrics -- whose busy state no longer fits in the caches -- the misses of the next event
+    /// overlap the work of this one. Purely a hint: it never changes which event runs or when;
+    /// other schedulers ignore it (the next Insert() clears it).
+    static void HintNext(const void* a,
+                         const void* b = nullptr,
+                         const void* c = nullptr,
+                         const void* d = nullptr)
+    {
+        s_hint[0] = a;
+        s_hint[1] = b;
+        s_hint[2] = c;
+        s_hint[3] = d;
+    }
+
+    /// Addresses a hint may name.
+    static constexpr std::size_t HINTS = 4;
+
   private:
     /// @brief Heap entry: the sort key and where the rest of the event is.
     struct Key
@@ -68,7 +90,11 @@ class FabricHeapScheduler : public Scheduler
     {
         EventImpl* impl;
         uint32_t context;
+        const void* hint[HINTS]; ///< prefetched when the event becomes the root
     };
+
+    /// The hint for the next Insert() (see HintNext()).
+    static const void* s_hint[HINTS];
 
     /// @brief Strict (ts, uid) order, as Scheduler::EventKey's operator<. One 128-bit compare
     /// (cmp/sbb, no branch): heap order decisions are data-dependent and mispredict often.

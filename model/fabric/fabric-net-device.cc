@@ -2,6 +2,7 @@
 
 #include "fabric-channel.h"
 #include "fabric-events.h"
+#include "fabric-heap-scheduler.h"
 #include "int-telemetry.h"
 #include "shared-buffer-mmu.h"
 
@@ -1104,6 +1105,11 @@ FabricNetDevice::StartTransmission(Packet* owned, uint32_t size, uint8_t priorit
         m_snifferTrace(packet);
     }
     m_channelRaw->Transmit(owned, this, txPs);
+    // When this frame has left, the next one comes from the same queue most of the time.
+    const PriorityQueue& pq = m_queues[priority];
+    FabricHeapScheduler::HintNext(&m_queuedMask,
+                                  pq.frames.empty() ? nullptr : &pq.frames.front(),
+                                  m_admissionRaw);
     // ScheduleWithContext returns no EventId: nothing ever cancels this event.
     Simulator::ScheduleWithContext(m_nodeId, PicoSeconds(txPs), new TransmitCompleteEvent(this));
 }

@@ -306,6 +306,12 @@ class FabricNetDevice : public NetDevice
     void SetPromiscReceiveCallback(PromiscReceiveCallback cb) override;
     bool SupportsSendFrom() const override;
 
+    /// @brief The first line of the per-frame state (for FabricHeapScheduler::HintNext()).
+    const void* GetHotState() const
+    {
+        return &m_queuedMask;
+    }
+
   protected:
     void DoDispose() override;
 
