@@ -1283,3 +1283,36 @@ TEST(CongestionControl, DcqcnQueueSitsNearTheFluidModelFixedPoint)
     // The queue grows with N as the model says (about N^(4/3)): 4.72x from 2 to 8 flows.
     EXPECT_NEAR((sim8 / sim2) / (model8 / model2), 1.0, 0.2);
 }
+
+TEST(DcqcnFluidModelStudy, WritesTheModelAndTheSimulatedQueuePerN)
+{
+    // examples/studies/dcqcn-fluid-model.py on one short case (N = 2, 250 MB, window 20-40 ms):
+    // the CSV row holds the model's fixed point (21.4 KB) and a simulated mean within 2x of it.
+    if (moe_test::SimBinary().empty() || moe_test::RunCommand("command -v python3").exitCode != 0)
+    {
+        GTEST_SKIP() << "moe-fabric-sim or python3 missing";
+    }
+    const std::string dir = moe_test::MakeTempDir("dcqcn-fluid-study");
+    const auto r = moe_test::RunCommand(
+        "python3 " + moe_test::SourcePath("examples/studies/dcqcn-fluid-model.py") + " --sim " +
+        moe_test::SimBinary() + " --out " + dir +
+        " --flows 2 --total-bytes 2.5e8 --window 20ms:40ms --no-plot");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    std::istringstream csv(moe_test::ReadFile(dir + "/dcqcn-fluid-model.csv"));
+    std::string header;
+    std::string row;
+    ASSERT_TRUE(std::getline(csv, header) && std::getline(csv, row)) << r.output;
+    std::map<std::string, std::string> field;
+    std::istringstream names(header);
+    std::istringstream values(row);
+    for (std::string n, v; std::getline(names, n, ',') && std::getline(values, v, ',');)
+    {
+        field[n] = v;
+    }
+    EXPECT_EQ(field["flows"], "2");
+    EXPECT_NEAR(std::stod(field["model_queue_bytes"]), 21.4e3, 0.1e3);
+    const double ratio = std::stod(field["sim_over_model"]);
+    EXPECT_GT(ratio, 0.5) << r.output;
+    EXPECT_LT(ratio, 2.0) << r.output;
+    EXPECT_EQ(field["pfc_pauses"], "0");
+}

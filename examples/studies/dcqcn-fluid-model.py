@@ -209,6 +209,7 @@ def main():
     ap.add_argument("--window", default="100ms:150ms", help="averaging window (default "
                     "100ms:150ms)")
     ap.add_argument("--set", action="append", default=[], help="extra --set for every run")
+    ap.add_argument("--no-plot", action="store_true", help="write the CSV only")
     args = ap.parse_args()
     try:
         args.window = tuple(parse_time(t) for t in args.window.split(":"))
@@ -253,7 +254,8 @@ def main():
         w.writeheader()
         w.writerows(rows)
     print("csv:", path)
-    plot(rows, os.path.join(args.out, "dcqcn-fluid-model.png"))
+    if not args.no_plot:
+        plot(rows, os.path.join(args.out, "dcqcn-fluid-model.png"))
 
 
 if __name__ == "__main__":
