@@ -2230,3 +2230,76 @@ TEST(SchemaDoc, ChecksFailWhenDocsAndCodeDrift)
     EXPECT_TRUE(Mentions(problems, "`first_byte_s` = \"")) << JoinLines(problems);
     EXPECT_TRUE(Mentions(problems, "only they are decimal")) << JoinLines(problems);
 }
+
+namespace
+{
+/// Section-nesting errors of reStructuredText @p text: a heading more than one level below the
+/// one before it. As in docutils, an adornment character gets its level when first used.
+std::vector<std::string>
+HeadingNestingErrors(const std::string& text)
+{
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);)
+    {
+        lines.push_back(l);
+    }
+    auto isAdornment = [](const std::string& l) {
+        return l.size() >= 3 && std::string("-=*#~^\"+").find(l[0]) != std::string::npos &&
+               l.find_first_not_of(l[0]) == std::string::npos;
+    };
+    std::vector<std::string> errors;
+    std::string order; // adornment characters by level
+    size_t current = 0;
+    for (size_t i = 1; i < lines.size(); ++i)
+    {
+        const std::string& title = lines[i - 1];
+        if (!isAdornment(lines[i]) || title.empty() || title[0] == ' ' || isAdornment(title) ||
+            lines[i].size() < title.size())
+        {
+            continue;
+        }
+        size_t level = order.find(lines[i][0]);
+        if (level == std::string::npos)
+        {
+            order += lines[i][0];
+            level = order.size() - 1;
+        }
+        if (level > current + 1)
+        {
+            errors.push_back("line " + std::to_string(i) + " \"" + title + "\" ('" + lines[i][0] +
+                             "') is more than one level below the heading before it");
+        }
+        current = level;
+    }
+    return errors;
+}
+} // namespace
+
+TEST(SchemaDoc, DocSectionsNestOneLevelAtATime)
+{
+    // doc/moe-fabric.rst drops into an ns-3 tree's Sphinx docs: a subsection adorned like the
+    // chapter title would become a chapter of its own there.
+    EXPECT_TRUE(HeadingNestingErrors("T\n---\n\nA\n***\n\nB\n===\n\nC\n###\n").empty());
+    // '#' is level 3 once used so: straight after a level-1 heading it skips level 2.
+    EXPECT_EQ(
+        HeadingNestingErrors("T\n---\n\nA\n***\n\nB\n===\n\nC\n###\n\nD\n***\n\nE\n###\n").size(),
+        1u);
+    for (const std::string& e : HeadingNestingErrors(ReadFile(SourcePath("doc/moe-fabric.rst"))))
+    {
+        ADD_FAILURE() << e;
+    }
+    // The chapter's own title is the only heading at the top level.
+    std::istringstream in(ReadFile(SourcePath("doc/moe-fabric.rst")));
+    std::string prev;
+    int top = 0;
+    for (std::string l; std::getline(in, l); prev = l)
+    {
+        if (l.size() >= 3 && l.find_first_not_of('-') == std::string::npos && !prev.empty() &&
+            prev[0] != ' ' && l.size() >= prev.size())
+        {
+            ++top;
+        }
+    }
+    EXPECT_EQ(top, 1) << "more than one heading adorned with '-' (the chapter title's)";
+}
