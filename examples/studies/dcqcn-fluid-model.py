@@ -250,7 +250,7 @@ def main():
             sim["mean"] / q, sim["rate_bps"] / fair, sim["pauses"], note))
     path = os.path.join(args.out, "dcqcn-fluid-model.csv")
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     print("csv:", path)
