@@ -9,9 +9,12 @@
 #include "ns3/moe-scenario.h"
 #include "ns3/simulator.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <map>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -38,7 +41,30 @@ struct StudyRun
     double iterationS{0};
     double worstLayerS{0};
     double fabricTax{0};
+    double dispatchBytes{0};         ///< all dispatch bytes, every locality
+    double offServerBytes{0};        ///< dispatch bytes that leave the server (NIC)
+    std::vector<double> stepsS;      ///< every iteration's time, packet-level
+    std::vector<double> idealStepsS; ///< the same iterations on the ideal twin
 };
+
+/// Coefficient of variation (population standard deviation over mean).
+double
+Cv(const std::vector<double>& x)
+{
+    const double mean = std::accumulate(x.begin(), x.end(), 0.0) / x.size();
+    double var = 0;
+    for (double v : x)
+    {
+        var += (v - mean) * (v - mean);
+    }
+    return std::sqrt(var / x.size()) / mean;
+}
+
+double
+MaxOverMin(const std::vector<double>& x)
+{
+    return *std::max_element(x.begin(), x.end()) / *std::min_element(x.begin(), x.end());
+}
 
 StudyRun
 RunStudy(const Json& config)
@@ -58,8 +84,29 @@ RunStudy(const Json& config)
         r.dispatchP99S =
             std::max(r.dispatchP99S, layer["phases"]["dispatch"]["p99_s"].get<double>());
     }
-    r.acrossSpineBytes = moe["dispatch_bytes_by_locality"]["across_spine"].get<double>();
+    const Json& locality = moe["dispatch_bytes_by_locality"];
+    r.acrossSpineBytes = locality["across_spine"].get<double>();
+    r.offServerBytes = locality["same_leaf"].get<double>() + r.acrossSpineBytes;
+    for (const auto& kv : locality.items())
+    {
+        r.dispatchBytes += kv.value().get<double>();
+    }
     r.fabricTax = moe["fabric_tax"]["total"]["tax_fraction"].get<double>();
+    for (const auto& it : moe["iterations"])
+    {
+        r.stepsS.push_back(it["completion_s"].get<double>());
+    }
+    // The ideal twin reports stage spans; with the stages of an iteration back to back (the
+    // layer barrier), their sum is its iteration time.
+    std::map<uint32_t, double> ideal;
+    for (const auto& layer : moe["fabric_tax"]["layers"])
+    {
+        ideal[layer["iteration"].get<uint32_t>()] += layer["ideal_s"].get<double>();
+    }
+    for (const auto& kv : ideal)
+    {
+        r.idealStepsS.push_back(kv.second);
+    }
     return r;
 }
 } // namespace
@@ -163,4 +210,68 @@ TEST(Studies, BulkTenantPoisonsChatAndPriorityIsolationCuresIt)
     EXPECT_LT(num("priority", "fabric_tax_chat_tpot_p99"), 0.1);
     // At a bounded cost to bulk: its median TTFT rises by less than 60 %.
     EXPECT_LT(num("priority", "bulk_ttft_p50_s"), 1.6 * num("none", "bulk_ttft_p50_s"));
+}
+
+TEST(Studies, PoorScaleUpAsExpertParallelismLeavesNvlink)
+{
+    // A large batch (512 tokens per GPU) of a uniform router, expert parallelism over the first
+    // 8, 16 and 32 GPUs of 4 NVSwitch servers joined by a non-blocking 400 Gb/s rail-optimized
+    // fabric. At 8 GPUs every copy stays on NVLink; at 32 three quarters of the dispatch bytes
+    // leave the server through a NIC 3.2 times slower than NVLink. Expert compute per GPU falls
+    // (fewer experts' weights to read), but dispatch and combine grow faster: per-GPU tokens/s
+    // falls, and the fabric tax grows with the share of bytes on the scale-out fabric.
+    Json c = LoadConfig("study-poor-scale-up.json");
+    const double tokens = c["workload"]["tokens_per_gpu"].get<double>();
+    std::vector<StudyRun> runs;
+    for (uint32_t gpus : {8u, 16u, 32u})
+    {
+        c["workload"]["gpus"] = gpus;
+        runs.push_back(RunStudy(c));
+        const StudyRun& r = runs.back();
+        std::cout << "scale-up: EP " << gpus << ": " << tokens / r.iterationS / 1e3
+                  << " k tokens/s per GPU, step " << r.iterationS * 1e3 << " ms, "
+                  << 100 * r.offServerBytes / r.dispatchBytes << " % of dispatch bytes off the "
+                  << "server (" << 100 * r.acrossSpineBytes / r.dispatchBytes
+                  << " % across the spine), fabric tax " << 100 * r.fabricTax << " %\n";
+    }
+    const double perGpu8 = tokens / runs[0].iterationS;
+    const double perGpu16 = tokens / runs[1].iterationS;
+    const double perGpu32 = tokens / runs[2].iterationS;
+    EXPECT_EQ(runs[0].offServerBytes, 0.0) << "EP 8 is one NVSwitch server";
+    EXPECT_GT(runs[2].offServerBytes, 0.7 * runs[2].dispatchBytes);
+    EXPECT_LT(perGpu16, perGpu8);
+    EXPECT_LT(perGpu32, 0.75 * perGpu8) << "per-GPU throughput falls by at least 25 %";
+    EXPECT_GT(runs[2].fabricTax, runs[0].fabricTax + 0.03);
+    RecordProperty("ep8_tokens_per_s_per_gpu", static_cast<int>(perGpu8));
+    RecordProperty("ep32_tokens_per_s_per_gpu", static_cast<int>(perGpu32));
+}
+
+TEST(Studies, BatchInstabilityOnALossyFabricAndItsCureByPfc)
+{
+    // Twelve decode steps of a Zipf(1.0) router: every batch is a fresh sample of the same
+    // router, so every step sends a similar incast to the GPUs of the hot experts. On the ideal
+    // transport the steps take the same time to within a few per mille; on a lossy fabric
+    // (1 MiB tail-drop queues, no congestion control) the incast overflows queues, and which
+    // packets drop and whether a retransmission timeout fires differ from batch to batch, so
+    // the step time swings. Making priority 0 lossless (PFC) brings it back to the ideal's.
+    Json c = LoadConfig("study-batch-instability.json");
+    const StudyRun lossy = RunStudy(c);
+    c["switch"]["buffer"] = Json{{"type", "shared"}, {"lossless_priorities", Json::array({0})}};
+    c["transport"]["rto"] = "4ms";
+    c["transport"]["rto_low"] = "4ms";
+    const StudyRun pfc = RunStudy(c);
+    std::cout << "batch instability: lossy step CV " << Cv(lossy.stepsS) << " max/min "
+              << MaxOverMin(lossy.stepsS) << " (ideal CV " << Cv(lossy.idealStepsS) << " max/min "
+              << MaxOverMin(lossy.idealStepsS) << "), fabric tax " << 100 * lossy.fabricTax
+              << " %; PFC step CV " << Cv(pfc.stepsS) << " max/min " << MaxOverMin(pfc.stepsS)
+              << ", fabric tax " << 100 * pfc.fabricTax << " %\n";
+    ASSERT_EQ(lossy.stepsS.size(), 12u);
+    ASSERT_EQ(lossy.idealStepsS.size(), 12u);
+    EXPECT_LT(Cv(lossy.idealStepsS), 0.01) << "the router alone does not make steps swing";
+    EXPECT_GT(Cv(lossy.stepsS), 4 * Cv(lossy.idealStepsS));
+    EXPECT_GT(MaxOverMin(lossy.stepsS), 1.1);
+    EXPECT_LT(Cv(pfc.stepsS), 0.01);
+    EXPECT_LT(std::abs(pfc.fabricTax), 0.05);
+    RecordProperty("lossy_step_cv_x1000", static_cast<int>(1000 * Cv(lossy.stepsS)));
+    RecordProperty("ideal_step_cv_x1000", static_cast<int>(1000 * Cv(lossy.idealStepsS)));
 }
