@@ -31,10 +31,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <set>
 #include <sstream>
 #include <sys/resource.h>
@@ -2707,6 +2709,109 @@ Scenario::MakeMoeSummary() const
     return j;
 }
 
+namespace
+{
+/// Mean, coefficient of variation and max/min of @p x (not empty).
+struct SpreadStats
+{
+    double mean{0};
+    double cv{0};
+    double maxOverMin{0};
+};
+
+SpreadStats
+Spread(const std::vector<double>& x)
+{
+    SpreadStats r;
+    double lo = x.front();
+    double hi = x.front();
+    for (double v : x)
+    {
+        r.mean += v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+    }
+    r.mean /= x.size();
+    double var = 0;
+    for (double v : x)
+    {
+        var += (v - r.mean) * (v - r.mean);
+    }
+    r.cv = r.mean > 0 ? std::sqrt(var / x.size()) / r.mean : 0;
+    r.maxOverMin = lo > 0 ? hi / lo : 0;
+    return r;
+}
+
+/**
+ * The iteration-time lines of the human summary: per-GPU throughput (fixed steps only: serving
+ * steps carry varying tokens), and with two or more iterations their spread, next to the ideal
+ * twin's when the fabric tax ran. Batch instability shows as a spread the ideal twin lacks.
+ */
+std::string
+IterationStatsHuman(const Json& summary, const MoeWorkloadSpec& spec)
+{
+    std::vector<double> steps;
+    for (const auto& it : summary["iterations"])
+    {
+        if (!it.contains("completion_s"))
+        {
+            return "";
+        }
+        steps.push_back(it["completion_s"].get<double>());
+    }
+    if (steps.empty())
+    {
+        return "";
+    }
+    const SpreadStats packet = Spread(steps);
+    std::ostringstream os;
+    os << std::fixed;
+    if (!spec.stepped && packet.mean > 0)
+    {
+        os << "  throughput of the simulated layers: " << std::setprecision(1)
+           << spec.tokensPerGpu / packet.mean / 1e3 << " k tokens/s per token-owning GPU ("
+           << spec.tokensPerGpu << " tokens per GPU per iteration)\n";
+    }
+    if (steps.size() < 2)
+    {
+        return os.str();
+    }
+    os << "  iteration time over " << steps.size() << " iterations: mean "
+       << FormatDurationHuman(
+              PicoSeconds(static_cast<int64_t>(std::llround(packet.mean * PS_PER_S))))
+       << ", CV " << std::setprecision(1) << 100 * packet.cv << "%, max/min "
+       << std::setprecision(2) << packet.maxOverMin;
+    if (summary.contains("fabric_tax"))
+    {
+        // The ideal twin reports stage spans; an iteration's stages run back to back (the layer
+        // barrier), so their sum is its iteration time.
+        std::map<uint32_t, double> ideal;
+        for (const auto& l : summary["fabric_tax"]["layers"])
+        {
+            if (!l["complete"].get<bool>())
+            {
+                ideal.clear();
+                break;
+            }
+            ideal[l["iteration"].get<uint32_t>()] += l["ideal_s"].get<double>();
+        }
+        if (ideal.size() == steps.size())
+        {
+            std::vector<double> idealSteps;
+            for (const auto& kv : ideal)
+            {
+                idealSteps.push_back(kv.second);
+            }
+            const SpreadStats twin = Spread(idealSteps);
+            os << " (ideal: CV " << std::setprecision(1) << 100 * twin.cv << "%, max/min "
+               << std::setprecision(2) << twin.maxOverMin << ")";
+        }
+    }
+    os << "\n";
+    return os.str();
+}
+} // namespace
+
 std::string
 Scenario::MoeHumanSummary() const
 {
@@ -2728,6 +2833,7 @@ Scenario::MoeHumanSummary() const
                   static_cast<int64_t>(std::llround(it["completion_s"].get<double>() * PS_PER_S))))
            << "\n";
     }
+    os << IterationStatsHuman(summary, spec);
     // Where the time went: the median over GPUs of each phase, summed over the layers.
     std::vector<double> median(PHASES.size(), 0.0);
     for (const auto& l : summary["layers"])

@@ -636,6 +636,31 @@ TEST_F(MoeCli, SmallRunWritesTheMoeOutputs)
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 17);
 }
 
+TEST_F(MoeCli, SummaryReportsThroughputAndTheSpreadOfIterationTimes)
+{
+    // Per-GPU throughput for every fixed-step run; with two or more iterations, the spread of
+    // their times, next to the ideal twin's when the fabric tax runs (the batch-instability
+    // study reads it there).
+    Json c = SmallMoe();
+    c["workload"]["fabric_tax"] = true;
+    c["workload"]["iterations"] = 3;
+    const std::string dir = MakeTempDir("moespread");
+    const std::string path = dir + "/config.json";
+    FILE* f = fopen(path.c_str(), "w");
+    const std::string text = c.dump(2);
+    fwrite(text.data(), 1, text.size(), f);
+    fclose(f);
+    const CommandResult r = RunCommand(SimBinary() + " --config=" + path + " --out=" + dir + "/o");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("throughput of the simulated layers: "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(" k tokens/s per token-owning GPU (64 tokens per GPU per iteration)"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("iteration time over 3 iterations: mean "), std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("(ideal: CV "), std::string::npos) << r.output;
+}
+
 TEST_F(MoeCli, TopKAboveTheExpertCount)
 {
     Json c = SmallMoe();
