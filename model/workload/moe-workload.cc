@@ -44,6 +44,8 @@ MoeMessageKindName(MoeMessageKind k)
         return "combine-to-relay";
     case MoeMessageKind::ALLREDUCE:
         return "allreduce";
+    case MoeMessageKind::KV_CACHE:
+        return "kv-cache";
     }
     return "?";
 }
@@ -782,12 +784,41 @@ MoeWorkload::SendMessage(uint32_t srcGpu, uint32_t dstGpu, const MsgContext& ctx
     uint8_t cls = ctx.kind == MoeMessageKind::ALLREDUCE
                       ? m_spec.allReduceClass
                       : (combine ? m_spec.combineClass : m_spec.dispatchClass);
-    if (ctx.kind != MoeMessageKind::ALLREDUCE && ctx.group < m_groupClass.size() &&
-        m_groupClass[ctx.group] >= 0)
+    if (ctx.kind == MoeMessageKind::KV_CACHE)
+    {
+        cls = ctx.kvClass; // its own class, whatever the group's override
+    }
+    else if (ctx.kind != MoeMessageKind::ALLREDUCE && ctx.group < m_groupClass.size() &&
+             m_groupClass[ctx.group] >= 0)
     {
         cls = static_cast<uint8_t>(m_groupClass[ctx.group]);
     }
     m_transport->Send(srcGpu, dstGpu, cls, ctx.bytes, tag);
+}
+
+void
+MoeWorkload::SendKvCache(uint32_t srcGpu,
+                         uint32_t dstGpu,
+                         uint8_t cls,
+                         uint64_t bytes,
+                         uint32_t request,
+                         uint32_t group,
+                         uint32_t unit)
+{
+    MsgContext ctx;
+    ctx.kind = MoeMessageKind::KV_CACHE;
+    ctx.group = group;
+    ctx.unit = unit;
+    ctx.bytes = bytes;
+    ctx.request = request;
+    ctx.kvClass = cls;
+    SendMessage(srcGpu, dstGpu, ctx);
+}
+
+void
+MoeWorkload::SetKvDeliveredCallback(Callback<void, uint32_t, uint64_t> cb)
+{
+    m_kvDeliveredCb = cb;
 }
 
 void
@@ -824,7 +855,7 @@ MoeWorkload::Deliver(MessageRecord record, bool fabric)
     m_freeTags.push_back(record.tag);
     const bool combine =
         ctx.kind == MoeMessageKind::COMBINE || ctx.kind == MoeMessageKind::COMBINE_TO_RELAY;
-    if (fabric && ctx.kind != MoeMessageKind::ALLREDUCE)
+    if (fabric && ctx.kind != MoeMessageKind::ALLREDUCE && ctx.kind != MoeMessageKind::KV_CACHE)
     {
         m_deliveryPs[combine ? 1 : 0].push_back((record.delivered - record.start).GetPicoSeconds());
     }
@@ -864,6 +895,12 @@ MoeWorkload::Deliver(MessageRecord record, bool fabric)
         break;
     case MoeMessageKind::ALLREDUCE:
         OnAllReduceChunk(ctx);
+        break;
+    case MoeMessageKind::KV_CACHE:
+        if (!m_kvDeliveredCb.IsNull())
+        {
+            m_kvDeliveredCb(ctx.request, ctx.bytes);
+        }
         break;
     }
 }

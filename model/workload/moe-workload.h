@@ -98,11 +98,12 @@ enum class MoeMessageKind : uint8_t
     FORWARD,          ///< relay -> expert GPU over NVLink (hierarchical)
     COMBINE,          ///< expert GPU (or relay) -> node
     COMBINE_TO_RELAY, ///< expert GPU -> relay over NVLink (hierarchical)
-    ALLREDUCE         ///< data-parallel gradient ring (training, background class)
+    ALLREDUCE,        ///< data-parallel gradient ring (training, background class)
+    KV_CACHE          ///< serving, disaggregated: a request's KV cache, prefill -> decode GPU
 };
 
 /// Number of MoeMessageKind values.
-constexpr size_t NUM_MOE_MESSAGE_KINDS = 6;
+constexpr size_t NUM_MOE_MESSAGE_KINDS = 7;
 
 const char* MoeMessageKindName(MoeMessageKind k);
 
@@ -173,6 +174,20 @@ class MoeWorkload : public Object
     /// @brief Tokens node rank @p node of @p group routes in @p unit, and its attention cost.
     uint32_t UnitTokens(uint32_t group, uint32_t node) const;
     KernelCost UnitAttention(uint32_t group, uint32_t node) const;
+
+    /// @brief Send @p bytes of request @p request's KV cache from @p srcGpu to @p dstGpu on
+    /// traffic class @p cls, through the same transport as the MoE traffic (prefill/decode
+    /// disaggregation). @p group and @p unit name the prefill step and layer that produced it
+    /// (for messages.csv). Delivery is reported to the KV callback.
+    void SendKvCache(uint32_t srcGpu,
+                     uint32_t dstGpu,
+                     uint8_t cls,
+                     uint64_t bytes,
+                     uint32_t request,
+                     uint32_t group,
+                     uint32_t unit);
+    /// @brief Called when a KV-cache message is delivered: (request, bytes).
+    void SetKvDeliveredCallback(Callback<void, uint32_t, uint64_t> cb);
 
     /// @brief Keep a record of every message (for messages.csv).
     void SetRecordMessages(bool record);
@@ -252,6 +267,8 @@ class MoeWorkload : public Object
         int64_t ready{-1}; ///< combine kinds: timeline of the origin expert GPU (ps)
         int64_t computeStart{-1};
         int64_t sent{-1};
+        uint32_t request{0}; ///< KV_CACHE: the serving request
+        uint8_t kvClass{0};  ///< KV_CACHE: its traffic class
     };
 
     /// @brief Send a workload message; local (same GPU) messages complete at once.
@@ -372,6 +389,7 @@ class MoeWorkload : public Object
     Time m_endTime;
     Callback<void> m_doneCb;
     Callback<void, uint32_t, uint32_t> m_stepDoneCb;
+    Callback<void, uint32_t, uint64_t> m_kvDeliveredCb;
     TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_unitStartTrace;
     TracedCallback<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t> m_unitEndTrace;
 
