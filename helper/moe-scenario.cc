@@ -2478,6 +2478,15 @@ Scenario::DescribeMoe() const
     {
         os << ", expert pool of " << w.expertGpus.size() << " GPUs";
     }
+    if (serving.disaggregation.enabled)
+    {
+        const DisaggregationSpec& d = serving.disaggregation;
+        os << " (prefill: " << d.prefillGpus.size() << " GPUs in " << d.prefillGroups
+           << " group(s); decode: " << d.decodeGpus.size() << " GPUs in " << d.decodeGroups
+           << "; KV cache " << d.kvBytesPerToken << " B per prompt token, "
+           << (d.layerWise ? "layer-wise" : "whole") << ", traffic class "
+           << static_cast<uint32_t>(d.trafficClass) << ")";
+    }
     if (!serving.enabled)
     {
         os << "; " << w.tokensPerGpu << " tokens per GPU in " << w.microBatches

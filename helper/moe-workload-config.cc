@@ -220,6 +220,24 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
                 }
                 ac.groups.push_back(g);
             }
+            const DisaggregationSpec& dis = sp.disaggregation;
+            if (dis.enabled && !ac.groups.empty())
+            {
+                const auto prefill =
+                    std::count_if(ac.groups.begin(), ac.groups.end(), [&](uint32_t g) {
+                        return g < dis.prefillGroups;
+                    });
+                if (prefill == 0 || prefill == static_cast<long>(ac.groups.size()))
+                {
+                    throw ConfigError(c.PathOf("groups"),
+                                      "with disaggregation a pinned class needs a prefill group "
+                                      "(0.." +
+                                          std::to_string(dis.prefillGroups - 1) +
+                                          ") and a decode group (" +
+                                          std::to_string(dis.prefillGroups) + ".." +
+                                          std::to_string(numGroups - 1) + ")");
+                }
+            }
         }
         c.Finish();
     }
@@ -262,16 +280,163 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
     ad.Finish();
 }
 
+/// workload.serving.disaggregation: the prefill and decode pools, taken from workload.gpus;
+/// re-forms @p s's node GPUs as the prefill pool then the decode pool, each split into
+/// expert-parallel groups of workload.ep_size.
+void
+ParseDisaggregation(ConfigReader& sv,
+                    const Json& rawServing,
+                    ConfigReader& wl,
+                    MoeWorkloadSpec& s,
+                    DisaggregationSpec& d)
+{
+    ConfigReader dr = sv.GetObject("disaggregation");
+    auto it = rawServing.find("disaggregation");
+    const Json empty = Json::object();
+    const Json& raw = it != rawServing.end() && it->is_object() ? *it : empty;
+    const std::vector<uint32_t>& tokenGpus = s.nodeGpus;
+    if (tokenGpus.size() < 2)
+    {
+        throw ConfigError(dr.GetPath(),
+                          "prefill and decode need separate GPUs, but workload.gpus has " +
+                              std::to_string(tokenGpus.size()) +
+                              "; accepted: at least 2 token-owning GPUs");
+    }
+    // A count takes the first GPUs of @p from; a list names GPUs of workload.gpus.
+    auto readPool = [&](const std::string& key,
+                        const std::vector<uint32_t>& from,
+                        uint32_t def) -> std::vector<uint32_t> {
+        std::vector<uint32_t> out;
+        if (raw.contains(key) && raw[key].is_array())
+        {
+            const Json* list = dr.GetArray(key);
+            for (size_t i = 0; i < list->size(); ++i)
+            {
+                const uint32_t g = static_cast<uint32_t>(
+                    ReadJsonUint((*list)[i], dr.ElementPath(key, i), 0, UINT32_MAX));
+                if (std::find(tokenGpus.begin(), tokenGpus.end(), g) == tokenGpus.end())
+                {
+                    throw ConfigError(dr.ElementPath(key, i),
+                                      "GPU " + std::to_string(g) +
+                                          " is not a token-owning GPU of the workload; "
+                                          "accepted: GPUs of workload.gpus");
+                }
+                if (std::find(out.begin(), out.end(), g) != out.end())
+                {
+                    throw ConfigError(dr.ElementPath(key, i),
+                                      "GPU " + std::to_string(g) + " is listed twice");
+                }
+                out.push_back(g);
+            }
+            if (out.empty())
+            {
+                throw ConfigError(dr.PathOf(key),
+                                  "an empty list; accepted: a count of GPUs or a list of at "
+                                  "least one GPU of workload.gpus");
+            }
+            return out;
+        }
+        if (from.empty())
+        {
+            throw ConfigError(dr.PathOf(key),
+                              "no GPU of workload.gpus is left for this pool; accepted: fewer "
+                              "prefill_gpus, or more workload.gpus");
+        }
+        const uint32_t n = static_cast<uint32_t>(dr.GetUint(key, def, 1, from.size()));
+        return std::vector<uint32_t>(from.begin(), from.begin() + n);
+    };
+    d.enabled = true;
+    d.prefillGpus =
+        readPool("prefill_gpus", tokenGpus, static_cast<uint32_t>(tokenGpus.size() / 2));
+    std::vector<uint32_t> rest;
+    for (uint32_t g : tokenGpus)
+    {
+        if (std::find(d.prefillGpus.begin(), d.prefillGpus.end(), g) == d.prefillGpus.end())
+        {
+            rest.push_back(g);
+        }
+    }
+    d.decodeGpus = readPool("decode_gpus", rest, static_cast<uint32_t>(rest.size()));
+    for (size_t i = 0; i < d.decodeGpus.size(); ++i)
+    {
+        if (std::find(d.prefillGpus.begin(), d.prefillGpus.end(), d.decodeGpus[i]) !=
+            d.prefillGpus.end())
+        {
+            throw ConfigError(raw.contains("decode_gpus") && raw["decode_gpus"].is_array()
+                                  ? dr.ElementPath("decode_gpus", i)
+                                  : dr.PathOf("decode_gpus"),
+                              "GPU " + std::to_string(d.decodeGpus[i]) +
+                                  " is also a prefill GPU; accepted: GPUs disjoint from "
+                                  "prefill_gpus");
+        }
+    }
+    // Each pool splits into expert-parallel groups of ep_size (0: each pool is one group).
+    const uint32_t p = static_cast<uint32_t>(d.prefillGpus.size());
+    const uint32_t q = static_cast<uint32_t>(d.decodeGpus.size());
+    uint32_t size = s.groupSize;
+    if (size == 0)
+    {
+        if (p != q)
+        {
+            throw ConfigError(wl.PathOf("ep_size"),
+                              "0 (each pool one group) with " + std::to_string(p) +
+                                  " prefill and " + std::to_string(q) +
+                                  " decode GPUs: expert-parallel groups have one size; "
+                                  "accepted: a common divisor of both counts");
+        }
+        size = p;
+    }
+    if (p % size != 0 || q % size != 0)
+    {
+        throw ConfigError(wl.PathOf("ep_size"),
+                          std::to_string(size) + " does not divide the " + std::to_string(p) +
+                              " prefill and " + std::to_string(q) +
+                              " decode GPUs (workload.serving.disaggregation) into "
+                              "expert-parallel groups; accepted: a common divisor of both");
+    }
+    if (s.expertGpus.empty() && s.model.routedExperts % size != 0)
+    {
+        throw ConfigError(s.groupSize != 0 ? wl.PathOf("ep_size") : dr.PathOf("prefill_gpus"),
+                          std::to_string(s.model.routedExperts) +
+                              " routed experts cannot be spread evenly over expert-parallel "
+                              "groups of " +
+                              std::to_string(size) +
+                              " GPUs; accepted: a group size that divides the expert count");
+    }
+    s.groupSize = size;
+    s.nodeGpus = d.prefillGpus;
+    s.nodeGpus.insert(s.nodeGpus.end(), d.decodeGpus.begin(), d.decodeGpus.end());
+    d.prefillGroups = p / size;
+    d.decodeGroups = q / size;
+    // Derived from the model: the cache of one token in every simulated layer (the simulated
+    // step is a model of workload.layers layers, so its KV cache is too).
+    d.kvBytesPerToken = dr.GetUint("kv_bytes_per_token",
+                                   static_cast<uint64_t>(s.model.kvBytesPerToken) * s.layers,
+                                   0,
+                                   1ull << 32);
+    d.layerWise = dr.GetEnum("transfer", "whole", {"whole", "layer-wise"}) == "layer-wise";
+    d.trafficClass = static_cast<uint8_t>(
+        dr.GetUint("traffic_class", s.dispatchClass, 0, NUM_TRAFFIC_CLASSES - 1));
+    dr.Finish();
+}
+
 void
 ParseServing(ConfigReader& sv,
              const Json& raw,
              uint64_t seed,
-             uint32_t numGroups,
+             ConfigReader& wl,
+             MoeWorkloadSpec& s,
              MoeWorkloadOptions& options)
 {
     constexpr uint64_t MAX_REQUESTS = 1000000;
     ServingSpec& sp = options.serving;
     sp.enabled = true;
+    if (raw.at("serving").is_object() && raw.at("serving").contains("disaggregation"))
+    {
+        ParseDisaggregation(sv, raw.at("serving"), wl, s, sp.disaggregation);
+    }
+    const uint32_t numGroups =
+        s.groupSize == 0 ? 1 : static_cast<uint32_t>(s.nodeGpus.size()) / s.groupSize;
     sp.maxStepTokens = static_cast<uint32_t>(sv.GetUint("max_step_tokens", 512, 1, 1u << 20));
     sp.prefillChunk =
         static_cast<uint32_t>(sv.GetUint("prefill_chunk", sp.maxStepTokens, 1, 1u << 20));
@@ -772,8 +937,7 @@ ParseMoeWorkload(ConfigReader& wl,
                               "with workload.serving");
         }
         s.stepped = true;
-        const uint32_t nodes = static_cast<uint32_t>(s.nodeGpus.size());
-        ParseServing(sv, raw, seed, s.groupSize == 0 ? 1 : nodes / s.groupSize, options);
+        ParseServing(sv, raw, seed, wl, s, options);
     }
 
     // Build the placement once now, so an impossible one is a config error, not a crash later.

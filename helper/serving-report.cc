@@ -167,6 +167,40 @@ MakeServingSummary(const ServingLoop& loop)
             {"mean_signal_s", f.meanSignal},
             {"max_signal_s", f.maxSignal}};
     }
+    const DisaggregationSpec& dis = spec.disaggregation;
+    if (dis.enabled)
+    {
+        std::vector<int64_t> transfer;
+        std::vector<int64_t> wait;
+        uint64_t transfers = 0;
+        for (const auto& r : records)
+        {
+            if (r.kvDonePs < 0)
+            {
+                continue;
+            }
+            ++transfers;
+            wait.push_back(r.kvDonePs - r.firstTokenPs);
+            if (r.kvStartPs >= 0)
+            {
+                transfer.push_back(r.kvDonePs - r.kvStartPs);
+            }
+        }
+        Json jd = Json::object();
+        jd["prefill_gpus"] = dis.prefillGpus;
+        jd["decode_gpus"] = dis.decodeGpus;
+        jd["prefill_groups"] = dis.prefillGroups;
+        jd["decode_groups"] = dis.decodeGroups;
+        jd["transfer"] = dis.layerWise ? "layer-wise" : "whole";
+        jd["kv_bytes_per_token"] = dis.kvBytesPerToken;
+        jd["traffic_class"] = dis.trafficClass;
+        jd["kv_transfers"] = transfers;
+        jd["kv_messages"] = loop.GetKvMessages();
+        jd["kv_bytes"] = loop.GetKvBytes();
+        jd["kv_transfer"] = DistributionJson(transfer);
+        jd["kv_wait"] = DistributionJson(wait);
+        j["disaggregation"] = jd;
+    }
     j["slo_met"] = metAll;
     j["goodput_rps"] = spanS > 0 ? static_cast<double>(metAll) / spanS : 0.0;
     return j;
@@ -178,7 +212,9 @@ ServingRequestsCsv(const ServingLoop& loop)
     const ServingSpec& spec = loop.GetSpec();
     std::ostringstream csv;
     csv << "id,class,group,gpu,arrival_s,admitted_s,first_token_s,finish_s,prompt_tokens,"
-           "output_tokens,generated_tokens,steps,queue_s,ttft_s,tpot_s,e2e_s,slo_met\n";
+           "output_tokens,generated_tokens,steps,queue_s,ttft_s,tpot_s,e2e_s,slo_met,"
+           "decode_group,decode_gpu,kv_start_s,kv_done_s,kv_transfer_s,kv_wait_s,decode_start_s,"
+           "kv_messages,kv_bytes\n";
     for (const auto& r : loop.GetRecords())
     {
         const auto& q = r.request;
@@ -190,7 +226,13 @@ ServingRequestsCsv(const ServingLoop& loop)
             << (r.admittedPs >= 0 ? Sec(r.admittedPs - q.arrivalPs) : "") << ','
             << (r.firstTokenPs >= 0 ? Sec(r.firstTokenPs - q.arrivalPs) : "") << ','
             << Sec(RequestTpotPs(r)) << ',' << (done ? Sec(r.finishPs - q.arrivalPs) : "") << ','
-            << (RequestMeetsSlo(r, spec.classes[q.cls]) ? 1 : 0) << '\n';
+            << (RequestMeetsSlo(r, spec.classes[q.cls]) ? 1 : 0) << ','
+            << (r.decodeGroup >= 0 ? std::to_string(r.decodeGroup) : "") << ','
+            << (r.decodeGpu >= 0 ? std::to_string(r.decodeGpu) : "") << ',' << Sec(r.kvStartPs)
+            << ',' << Sec(r.kvDonePs) << ','
+            << (r.kvStartPs >= 0 && r.kvDonePs >= 0 ? Sec(r.kvDonePs - r.kvStartPs) : "") << ','
+            << (r.kvDonePs >= 0 ? Sec(r.kvDonePs - r.firstTokenPs) : "") << ','
+            << Sec(r.decodeStartPs) << ',' << r.kvMessages << ',' << r.kvSentBytes << '\n';
     }
     return csv.str();
 }
@@ -213,6 +255,21 @@ ServingHumanSummary(const ServingLoop& loop)
            << f["windows"].get<uint64_t>() << " windows, " << f["throttled_s"].get<double>() * 1e3
            << " ms throttled (longest " << f["longest_throttle_s"].get<double>() * 1e3 << " ms), "
            << f["forced_releases"].get<uint64_t>() << " forced releases\n";
+    }
+    if (j.contains("disaggregation"))
+    {
+        const Json& d = j["disaggregation"];
+        os << "    disaggregated: " << d["prefill_groups"].get<uint32_t>() << " prefill and "
+           << d["decode_groups"].get<uint32_t>() << " decode group(s), "
+           << d["kv_transfers"].get<uint64_t>() << " KV transfers ("
+           << d["transfer"].get<std::string>() << "), "
+           << static_cast<double>(d["kv_bytes"].get<uint64_t>()) / (1 << 20) << " MiB";
+        if (d["kv_transfer"].contains("p50_s"))
+        {
+            os << ", transfer p50 " << d["kv_transfer"]["p50_s"].get<double>() * 1e6 << " us p99 "
+               << d["kv_transfer"]["p99_s"].get<double>() * 1e6 << " us";
+        }
+        os << "\n";
     }
     for (const auto& c : j["classes"])
     {

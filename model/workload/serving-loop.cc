@@ -36,7 +36,12 @@ ServingLoop::GetTypeId()
                             "A feedback admission window ended: (mean signal, state after: 0 "
                             "released, 1 throttled, 2 released by max_throttle).",
                             MakeTraceSourceAccessor(&ServingLoop::m_feedback),
-                            "ns3::moe::ServingLoop::FeedbackTracedCallback");
+                            "ns3::moe::ServingLoop::FeedbackTracedCallback")
+            .AddTraceSource("KvTransfer",
+                            "Disaggregation: a request's KV cache is on its decode GPU and its "
+                            "prefill is done: (id, source GPU, decode GPU, bytes, time).",
+                            MakeTraceSourceAccessor(&ServingLoop::m_kvTransfer),
+                            "ns3::moe::ServingLoop::KvTransferTracedCallback");
     return tid;
 }
 
@@ -72,26 +77,45 @@ ServingLoop::Setup(const ServingSpec& spec,
     m_records.clear();
     m_records.reserve(requests.size());
     const auto& adm = m_spec.admission.classes;
+    const DisaggregationSpec& dis = m_spec.disaggregation;
+    NS_ABORT_MSG_IF(dis.enabled && (dis.prefillGroups == 0 || dis.prefillGroups >= groups),
+                    "disaggregation needs prefill and decode groups");
+    // Requests enter on the prefill groups (every group when colocated).
+    const uint32_t entryGroups = dis.enabled ? dis.prefillGroups : groups;
     std::vector<uint32_t> seen(m_spec.classes.size(), 0);
     for (const ServingRequest& r : requests)
     {
         ServingRequestRecord rec;
         rec.request = r;
-        const bool pinned = r.cls < adm.size() && !adm[r.cls].groups.empty();
-        if (!pinned)
+        std::vector<uint32_t> gs;
+        if (r.cls < adm.size())
         {
-            // Round-robin over every node GPU of every group, in arrival order.
-            const uint32_t slot = r.id % (groups * size);
+            for (uint32_t g : adm[r.cls].groups)
+            {
+                if (g < entryGroups)
+                {
+                    gs.push_back(g);
+                }
+            }
+        }
+        if (gs.empty())
+        {
+            // Round-robin over every node GPU of every (prefill) group, in arrival order.
+            const uint32_t slot = r.id % (entryGroups * size);
             rec.group = slot / size;
             rec.node = slot % size;
         }
         else
         {
             // Round-robin over the node GPUs of the class's groups, in its arrival order.
-            const auto& gs = adm[r.cls].groups;
             const uint32_t slot = seen[r.cls]++ % (static_cast<uint32_t>(gs.size()) * size);
             rec.group = gs[slot / size];
             rec.node = slot % size;
+        }
+        if (dis.enabled && r.outputTokens >= 2)
+        {
+            // A one-token output ends with its prefill: nothing to send.
+            rec.kvBytes = static_cast<uint64_t>(r.promptTokens) * dis.kvBytesPerToken;
         }
         NS_ABORT_MSG_IF(rec.group >= groups, "serving class pinned to a missing group");
         rec.gpu = workload->GetGroupNodes(rec.group)[rec.node];
@@ -117,6 +141,16 @@ ServingLoop::Setup(const ServingSpec& spec,
         }
     }
     workload->SetStepDoneCallback(MakeCallback(&ServingLoop::OnStepDone, this));
+    m_decodeLoad.assign(dis.enabled ? (groups - dis.prefillGroups) * size : 0, 0);
+    if (dis.enabled)
+    {
+        workload->SetKvDeliveredCallback(MakeCallback(&ServingLoop::OnKvDelivered, this));
+        if (dis.layerWise)
+        {
+            workload->TraceConnectWithoutContext("UnitEnd",
+                                                 MakeCallback(&ServingLoop::OnUnitEnd, this));
+        }
+    }
 }
 
 void
@@ -264,11 +298,15 @@ ServingLoop::TryStep(uint32_t group)
         }
         // FCFS within a class; a request a cap holds back does not block other classes.
         auto& waiting = g.waiting[n];
+        // On a decode group (disaggregation) the waiting requests are prefilled ones whose KV
+        // cache has arrived: they join as decode slots.
         for (auto it = waiting.begin();
              it != waiting.end() && budget > 0 && running.size() < m_spec.maxRunning;)
         {
             const uint32_t r = *it;
-            const uint32_t c = allow(r, chunkOf(r), 2);
+            ServingRequestRecord& rec = m_records[r];
+            const bool handoff = rec.promptDone == rec.request.promptTokens;
+            const uint32_t c = handoff ? allow(r, 1, 0) : allow(r, chunkOf(r), 2);
             if (c == 0)
             {
                 ++it;
@@ -276,7 +314,19 @@ ServingLoop::TryStep(uint32_t group)
             }
             it = waiting.erase(it);
             running.push_back(r);
-            m_records[r].admittedPs = now;
+            if (handoff)
+            {
+                NS_ASSERT(rec.kvDonePs >= 0);
+                rec.decodeStartPs = now;
+                batch.push_back({r, 1, false});
+                budget -= 1;
+                continue;
+            }
+            rec.admittedPs = now;
+            if (m_spec.disaggregation.enabled && rec.request.outputTokens >= 2)
+            {
+                ChooseDecodeGpu(r);
+            }
             batch.push_back({r, c, true});
             budget -= c;
         }
@@ -308,13 +358,16 @@ ServingLoop::TryStep(uint32_t group)
 }
 
 void
-ServingLoop::OnStepDone(uint32_t group, uint32_t /* step */)
+ServingLoop::OnStepDone(uint32_t group, uint32_t step)
 {
     GroupState& g = m_groups[group];
     const int64_t now = Simulator::Now().GetPicoSeconds() - m_start.GetPicoSeconds();
     m_steps[g.stepRecord].endPs = now;
+    const DisaggregationSpec& dis = m_spec.disaggregation;
+    std::vector<uint32_t> handoffs; // prefilled here, decoded on a decode group
     for (uint32_t n = 0; n < g.batch.size(); ++n)
     {
+        auto& running = g.running[n];
         for (const Slot& s : g.batch[n])
         {
             ServingRequestRecord& rec = m_records[s.request];
@@ -334,14 +387,36 @@ ServingLoop::OnStepDone(uint32_t group, uint32_t /* step */)
             {
                 rec.finishPs = now;
                 ++m_completed;
-                auto& running = g.running[n];
                 running.erase(std::find(running.begin(), running.end(), s.request));
+                if (rec.decodeGroup >= 0)
+                {
+                    const uint32_t size = static_cast<uint32_t>(g.running.size());
+                    --m_decodeLoad[(rec.decodeGroup - dis.prefillGroups) * size + rec.decodeNode];
+                }
                 m_requestDone(rec.request.id, rec.request.cls, Simulator::Now());
+            }
+            else if (s.prefill && rec.decodeGroup >= 0)
+            {
+                // Prefill done: the request leaves this GPU; its KV cache (all of it, or the
+                // layers not yet sent) goes to its decode GPU.
+                running.erase(std::find(running.begin(), running.end(), s.request));
+                if (!dis.layerWise)
+                {
+                    SendKv(s.request,
+                           rec.kvBytes - rec.kvSentBytes,
+                           step,
+                           m_workload->GetStagesPerIteration() - 1);
+                }
+                handoffs.push_back(s.request);
             }
         }
         g.batch[n].clear();
     }
     g.busy = false;
+    for (uint32_t r : handoffs)
+    {
+        MaybeKvDone(r);
+    }
     if (m_completed == m_records.size())
     {
         if (m_throttled)
@@ -357,6 +432,150 @@ ServingLoop::OnStepDone(uint32_t group, uint32_t /* step */)
         return;
     }
     TryStep(group);
+}
+
+void
+ServingLoop::ChooseDecodeGpu(uint32_t r)
+{
+    // Least loaded (requests assigned and not finished) of the class's decode GPUs, the first
+    // in group and rank order on a tie: deterministic, and it spreads the decode batches.
+    ServingRequestRecord& rec = m_records[r];
+    const DisaggregationSpec& dis = m_spec.disaggregation;
+    const uint32_t groups = static_cast<uint32_t>(m_groups.size());
+    const uint32_t size = static_cast<uint32_t>(m_groups[0].running.size());
+    std::vector<uint32_t> candidates;
+    const auto& adm = m_spec.admission.classes;
+    if (rec.request.cls < adm.size())
+    {
+        for (uint32_t g : adm[rec.request.cls].groups)
+        {
+            if (g >= dis.prefillGroups)
+            {
+                candidates.push_back(g);
+            }
+        }
+        std::sort(candidates.begin(), candidates.end());
+    }
+    if (candidates.empty())
+    {
+        for (uint32_t g = dis.prefillGroups; g < groups; ++g)
+        {
+            candidates.push_back(g);
+        }
+    }
+    uint32_t best = UINT32_MAX;
+    for (uint32_t g : candidates)
+    {
+        for (uint32_t n = 0; n < size; ++n)
+        {
+            const uint32_t i = (g - dis.prefillGroups) * size + n;
+            if (best == UINT32_MAX || m_decodeLoad[i] < m_decodeLoad[best])
+            {
+                best = i;
+            }
+        }
+    }
+    ++m_decodeLoad[best];
+    rec.decodeGroup = static_cast<int32_t>(dis.prefillGroups + best / size);
+    rec.decodeNode = best % size;
+    rec.decodeGpu =
+        static_cast<int32_t>(m_workload->GetGroupNodes(rec.decodeGroup)[rec.decodeNode]);
+}
+
+void
+ServingLoop::SendKv(uint32_t r, uint64_t bytes, uint32_t step, uint32_t stage)
+{
+    if (bytes == 0)
+    {
+        return;
+    }
+    ServingRequestRecord& rec = m_records[r];
+    NS_ASSERT(rec.decodeGpu >= 0 && rec.kvSentBytes + bytes <= rec.kvBytes);
+    if (rec.kvStartPs < 0)
+    {
+        rec.kvStartPs = Simulator::Now().GetPicoSeconds() - m_start.GetPicoSeconds();
+    }
+    rec.kvSentBytes += bytes;
+    ++rec.kvMessages;
+    ++m_kvMessages;
+    m_kvBytes += bytes;
+    m_workload->SendKvCache(rec.gpu,
+                            static_cast<uint32_t>(rec.decodeGpu),
+                            m_spec.disaggregation.trafficClass,
+                            bytes,
+                            r,
+                            rec.group,
+                            m_workload->UnitIndex(step, stage, 0));
+}
+
+void
+ServingLoop::OnUnitEnd(uint32_t group,
+                       uint32_t node,
+                       uint32_t iteration,
+                       uint32_t stage,
+                       uint32_t /* mb */)
+{
+    if (!IsPrefillGroup(group))
+    {
+        return;
+    }
+    // Layer `stage` of this step has written the KV of its prompt chunks on this GPU: send that
+    // layer's share (the shares of a chunk's layers add up to chunk x kv_bytes_per_token).
+    const uint64_t perToken = m_spec.disaggregation.kvBytesPerToken;
+    const uint64_t layers = m_workload->GetStagesPerIteration();
+    for (const Slot& s : m_groups[group].batch[node])
+    {
+        if (!s.prefill || m_records[s.request].kvBytes == 0)
+        {
+            continue;
+        }
+        const uint64_t total = s.tokens * perToken;
+        SendKv(s.request, total * (stage + 1) / layers - total * stage / layers, iteration, stage);
+    }
+}
+
+void
+ServingLoop::OnKvDelivered(uint32_t request, uint64_t bytes)
+{
+    m_records[request].kvDeliveredBytes += bytes;
+    MaybeKvDone(request);
+}
+
+void
+ServingLoop::MaybeKvDone(uint32_t r)
+{
+    ServingRequestRecord& rec = m_records[r];
+    if (rec.firstTokenPs < 0 || rec.kvDonePs >= 0 || rec.kvDeliveredBytes < rec.kvBytes)
+    {
+        return; // prefill still running, or KV still in flight
+    }
+    NS_ASSERT(rec.kvSentBytes == rec.kvBytes && rec.kvDeliveredBytes == rec.kvBytes);
+    rec.kvDonePs = Simulator::Now().GetPicoSeconds() - m_start.GetPicoSeconds();
+    m_kvTransfer(rec.request.id,
+                 rec.gpu,
+                 static_cast<uint32_t>(rec.decodeGpu),
+                 rec.kvBytes,
+                 Simulator::Now());
+    m_groups[rec.decodeGroup].waiting[rec.decodeNode].push_back(r);
+    TryStep(rec.decodeGroup);
+}
+
+bool
+ServingLoop::IsPrefillGroup(uint32_t group) const
+{
+    return m_spec.disaggregation.enabled && group < m_spec.disaggregation.prefillGroups;
+}
+
+uint64_t
+ServingLoop::GetKvMessages() const
+{
+    return m_kvMessages;
+}
+
+uint64_t
+ServingLoop::GetKvBytes() const
+{
+    return m_kvBytes;
 }
 
 void

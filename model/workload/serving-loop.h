@@ -70,6 +70,20 @@ struct AdmissionCounters
     uint64_t deferredAdmissions{0};    ///< (step, waiting request) pairs not admitted by a cap
 };
 
+/// @brief workload.serving.disaggregation: prefill and decode on separate expert-parallel
+/// groups, the KV cache sent between them over the fabric.
+struct DisaggregationSpec
+{
+    bool enabled{false};
+    uint32_t prefillGroups{0};         ///< groups 0..prefillGroups-1 prefill, the others decode
+    uint32_t decodeGroups{0};          ///< groups prefillGroups..prefillGroups+decodeGroups-1
+    std::vector<uint32_t> prefillGpus; ///< as configured (reporting)
+    std::vector<uint32_t> decodeGpus;  ///< as configured (reporting)
+    uint64_t kvBytesPerToken{0};       ///< KV-cache bytes of one prompt token, all simulated layers
+    bool layerWise{false};             ///< send each layer's KV as the layer ends (else whole)
+    uint8_t trafficClass{0};           ///< traffic class of the KV messages
+};
+
 /// @brief The workload.serving section (validated by the scenario parser).
 struct ServingSpec
 {
@@ -81,6 +95,7 @@ struct ServingSpec
     uint32_t prefillChunk{512};  ///< most prompt tokens of one request in one step
     uint32_t maxRunning{64};     ///< requests one GPU holds at once (decoding or prefilling)
     AdmissionSpec admission;
+    DisaggregationSpec disaggregation;
 };
 
 /// @brief What happened to one request (times in ps from the start of the run; -1 = never).
@@ -96,6 +111,17 @@ struct ServingRequestRecord
     uint32_t promptDone{0};   ///< prompt tokens prefilled
     uint32_t generated{0};    ///< output tokens produced
     uint32_t steps{0};        ///< steps it took part in
+    // Disaggregation (group, gpu and node above are the prefill side; -1 / 0 = colocated).
+    int32_t decodeGroup{-1};      ///< expert-parallel group that decodes it
+    int32_t decodeGpu{-1};        ///< GPU id that decodes it (receives its KV cache)
+    uint32_t decodeNode{0};       ///< node rank of that GPU in its group
+    uint64_t kvBytes{0};          ///< KV-cache bytes to send: prompt tokens x kv_bytes_per_token
+    uint64_t kvSentBytes{0};      ///< ... posted so far
+    uint64_t kvDeliveredBytes{0}; ///< ... delivered so far
+    uint32_t kvMessages{0};       ///< KV messages posted
+    int64_t kvStartPs{-1};        ///< first KV message posted
+    int64_t kvDonePs{-1};         ///< the whole KV cache is on the decode GPU (prefill done too)
+    int64_t decodeStartPs{-1};    ///< start of the first decode step that included it
 };
 
 /// @brief One forward step of one expert-parallel group.
@@ -129,6 +155,15 @@ struct ServingStepRecord
  * (tokens_in_flight: decode + prefill) and its prompt tokens per GPU and step (prefill_budget);
  * "priority" sends each group's dispatch and combine on its classes' traffic class; any type
  * may pin classes to groups. Every cap decision fires the Admission trace and is counted.
+ *
+ * Disaggregation (ServingSpec::disaggregation): the first groups prefill, the others decode.
+ * Requests enter round-robin on the prefill groups' GPUs; when one is admitted there it is given
+ * the least-loaded decode GPU. Its prompt chunks run in prefill steps; the step that finishes
+ * the prompt yields the first token (TTFT ends there). Its KV cache (prompt tokens x
+ * kv_bytes_per_token) goes to the decode GPU as MoeWorkload KV_CACHE messages through the
+ * fabric's transport: whole when the prefill ends, or layer-wise as each layer of each chunk
+ * ends. Once the prefill has ended and every byte has arrived it waits on the decode GPU like
+ * an arrival and joins the next decode step there (KvTransfer trace).
  */
 class ServingLoop : public Object
 {
@@ -157,6 +192,11 @@ class ServingLoop : public Object
     const FeedbackCounters& GetFeedbackCounters() const;
     /// @brief True while requests are still to arrive and no group runs a step.
     bool IsWaitingForArrivals() const;
+    /// @brief Disaggregation: true if @p group prefills (false: it decodes, or colocated).
+    bool IsPrefillGroup(uint32_t group) const;
+    /// @brief Disaggregation: KV-cache messages posted and their bytes, over the run.
+    uint64_t GetKvMessages() const;
+    uint64_t GetKvBytes() const;
 
     /// TracedCallback signature of RequestDone: (request id, class, finish time).
     typedef void (*RequestTracedCallback)(uint32_t id, uint32_t cls, Time finish);
@@ -166,6 +206,13 @@ class ServingLoop : public Object
     /// TracedCallback signature of Feedback: a window's mean signal and the state after it
     /// (0 released, 1 throttled; 2 = released because max_throttle ran out).
     typedef void (*FeedbackTracedCallback)(double signal, uint32_t state);
+    /// TracedCallback signature of KvTransfer: request @p id's KV cache (@p bytes) is on decode
+    /// GPU @p dst (sent from @p src); @p done is when the transfer (and the prefill) finished.
+    typedef void (*KvTransferTracedCallback)(uint32_t id,
+                                             uint32_t src,
+                                             uint32_t dst,
+                                             uint64_t bytes,
+                                             Time done);
     typedef void (*AdmissionTracedCallback)(uint32_t id,
                                             uint32_t cls,
                                             uint32_t kind,
@@ -196,6 +243,15 @@ class ServingLoop : public Object
     void TryStep(uint32_t group);
     void OnStepDone(uint32_t group, uint32_t step);
     void FeedbackSample();
+    /// Disaggregation: the decode GPU for request @p r (least loaded of its decode GPUs).
+    void ChooseDecodeGpu(uint32_t r);
+    /// Disaggregation: post @p bytes of request @p r's KV cache (layer @p stage of @p step).
+    void SendKv(uint32_t r, uint64_t bytes, uint32_t step, uint32_t stage);
+    /// Disaggregation, layer-wise: layer @p stage of step @p iteration ended on @p node.
+    void OnUnitEnd(uint32_t group, uint32_t node, uint32_t iteration, uint32_t stage, uint32_t mb);
+    void OnKvDelivered(uint32_t request, uint64_t bytes);
+    /// Disaggregation: hand @p r to its decode GPU once its prefill and KV transfer are done.
+    void MaybeKvDone(uint32_t r);
 
     ServingSpec m_spec;
     Ptr<MoeWorkload> m_workload;
@@ -219,6 +275,11 @@ class ServingLoop : public Object
     int64_t m_windowStartPs{0};
     double m_windowSum{0};
     uint32_t m_windowSamples{0};
+    // disaggregation
+    std::vector<uint32_t> m_decodeLoad; ///< per (decode group, node): requests assigned, open
+    uint64_t m_kvMessages{0};
+    uint64_t m_kvBytes{0};
+    TracedCallback<uint32_t, uint32_t, uint32_t, uint64_t, Time> m_kvTransfer;
 };
 
 } // namespace moe
