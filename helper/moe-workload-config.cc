@@ -130,7 +130,7 @@ ReadLength(ConfigReader& parent, const Json& rawParent, const std::string& key, 
 /// the requests.
 /// workload.serving.admission: the policy type and its per-class settings (by class name).
 void
-ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
+ParseAdmission(ConfigReader& sv, uint32_t numGroups, const MoeWorkloadSpec& s, ServingSpec& sp)
 {
     ConfigReader ad = sv.GetObject("admission");
     AdmissionSpec& a = sp.admission;
@@ -195,6 +195,23 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, ServingSpec& sp)
                 static_cast<uint32_t>(c.GetUint("tokens_in_flight", 0, 0, sp.maxStepTokens));
             ac.prefillBudget =
                 static_cast<uint32_t>(c.GetUint("prefill_budget", 0, 0, sp.maxStepTokens));
+            ac.bytesInFlight = c.GetBytes("bytes_in_flight", 0, 0, 1ull << 50);
+            // A cap must hold one prompt token (the dearer kind), or the class never runs.
+            const uint64_t prompt = ServingLoop::TokenBytes(
+                s.model,
+                s.layers,
+                sp.disaggregation.enabled ? sp.disaggregation.kvBytesPerToken : 0,
+                true);
+            if (ac.bytesInFlight > 0 && ac.bytesInFlight < prompt)
+            {
+                throw ConfigError(
+                    c.PathOf("bytes_in_flight"),
+                    std::to_string(ac.bytesInFlight) + " B hold no prompt token (one puts " +
+                        std::to_string(prompt) +
+                        " B in flight: layers x top_k x (dispatch + combine bytes)" +
+                        (sp.disaggregation.enabled ? " + kv_bytes_per_token" : "") +
+                        "); accepted: 0 (no cap) or at least " + std::to_string(prompt));
+            }
         }
         if (a.type == "feedback")
         {
@@ -500,7 +517,7 @@ ParseServing(ConfigReader& sv,
         }
         sp.classes.push_back(cs);
     }
-    ParseAdmission(sv, numGroups, sp);
+    ParseAdmission(sv, numGroups, s, sp);
     sv.Finish();
     if (!sp.traceFile.empty())
     {

@@ -904,3 +904,61 @@ TEST(ServingConfig, CliExitsWith2OnABadDisaggregationSetting)
                          "workload.serving.disaggregation.transfer=streamed",
                          "workload.serving.disaggregation.transfer");
 }
+
+TEST(ServingAdmission, ByteCapsCountWhatTokensPutInFlight)
+{
+    // Co-located, a token of the two-tenant model puts 2 layers x top-4 x (2080 B dispatch +
+    // 2048 B combine) = 33024 B in flight per step, decode or prompt alike: a cap of 64 tokens'
+    // bytes is exactly tokens_in_flight 64 (same records to the picosecond).
+    Json effective;
+    const MoeModelSpec model =
+        ParseScenario(TwoTenants(R"({"type": "none"})"), effective).moeSpec.model;
+    EXPECT_EQ(ServingLoop::TokenBytes(model, 2, 0, false), 33024u);
+    EXPECT_EQ(ServingLoop::TokenBytes(model, 2, 2048, true), 35072u);
+    std::vector<ServingRequestRecord> tokens;
+    std::vector<ServingRequestRecord> bytes;
+    const Json st = RunServing(TwoTenants(R"({"type": "static", "classes": [
+        {"name": "bulk", "tokens_in_flight": 64}]})"),
+                               &tokens);
+    const Json sb = RunServing(TwoTenants(R"({"type": "static", "classes": [
+        {"name": "bulk", "bytes_in_flight": 2113536}]})"),
+                               &bytes);
+    ASSERT_EQ(tokens.size(), bytes.size());
+    for (size_t i = 0; i < tokens.size(); ++i)
+    {
+        EXPECT_EQ(tokens[i].firstTokenPs, bytes[i].firstTokenPs) << "request " << i;
+        EXPECT_EQ(tokens[i].finishPs, bytes[i].finishPs) << "request " << i;
+    }
+    EXPECT_EQ(st["serving"]["classes"][1]["admission"].dump(),
+              sb["serving"]["classes"][1]["admission"].dump());
+    EXPECT_GT(sb["serving"]["classes"][1]["admission"]["deferred_prefill"].get<uint64_t>(), 0u);
+    // Disaggregated, a prompt token also carries its KV cache (2048 B): 35072 B. A cap of 100
+    // prompt tokens' bytes holds every prefill step to 100 tokens per GPU (and binds), while a
+    // decode step could take 106 tokens (max_running 16 keeps it lower).
+    Json c = Disaggregated(32);
+    c["workload"]["serving"]["admission"] = Json::parse(R"({"type": "static", "classes": [
+        {"name": "chat", "bytes_in_flight": 3507200}]})");
+    Scenario sc(c);
+    sc.Build();
+    ASSERT_TRUE(sc.Run());
+    uint32_t most = 0;
+    for (const auto& step : sc.GetServingLoop()->GetSteps())
+    {
+        if (step.group == 0)
+        {
+            EXPECT_LE(step.maxGpuTokens, 100u);
+            most = std::max(most, step.maxGpuTokens);
+        }
+    }
+    EXPECT_EQ(most, 100u);
+    EXPECT_EQ(sc.GetServingLoop()->GetCompleted(), 32u);
+    Simulator::Destroy();
+    // A cap below one prompt token is an error naming the key.
+    const std::string what = moe_test::ScenarioConfigError(TwoTenants(R"({"type": "static",
+        "classes": [{"name": "bulk", "bytes_in_flight": "32KiB"}]})"));
+    EXPECT_EQ(what.rfind("workload.serving.admission.classes[0].bytes_in_flight: 32768 B hold "
+                         "no prompt token (one puts 33024 B",
+                         0),
+              0u)
+        << what;
+}

@@ -142,6 +142,10 @@ ServingLoop::Setup(const ServingSpec& spec,
     }
     workload->SetStepDoneCallback(MakeCallback(&ServingLoop::OnStepDone, this));
     m_decodeLoad.assign(dis.enabled ? (groups - dis.prefillGroups) * size : 0, 0);
+    const uint64_t kv = dis.enabled ? dis.kvBytesPerToken : 0;
+    const MoeWorkloadSpec& ws = workload->GetSpec();
+    m_tokenBytes = {TokenBytes(ws.model, ws.layers, kv, false),
+                    TokenBytes(ws.model, ws.layers, kv, true)};
     if (dis.enabled)
     {
         workload->SetKvDeliveredCallback(MakeCallback(&ServingLoop::OnKvDelivered, this));
@@ -217,6 +221,7 @@ ServingLoop::TryStep(uint32_t group)
                             (m_spec.admission.type == "feedback" && m_throttled);
         std::vector<uint32_t> used(m_spec.classes.size(), 0);
         std::vector<uint32_t> prefillUsed(m_spec.classes.size(), 0);
+        std::vector<uint64_t> bytesUsed(m_spec.classes.size(), 0);
         // The part of @p want tokens of request r the caps let into this step (decisions traced
         // and counted; kind 0 decode, 1 prefill chunk, 2 admission).
         auto allow = [&](uint32_t r, uint32_t want, uint32_t kind) -> uint32_t {
@@ -230,6 +235,12 @@ ServingLoop::TryStep(uint32_t group)
             if (a.tokensInFlight > 0)
             {
                 lim = std::min(lim, a.tokensInFlight - used[cls]);
+            }
+            const uint64_t perToken = m_tokenBytes[kind == 0 ? 0 : 1];
+            if (a.bytesInFlight > 0)
+            {
+                lim = static_cast<uint32_t>(
+                    std::min<uint64_t>(lim, (a.bytesInFlight - bytesUsed[cls]) / perToken));
             }
             if (kind != 0 && a.prefillBudget > 0)
             {
@@ -263,6 +274,7 @@ ServingLoop::TryStep(uint32_t group)
                 m_admission(m_records[r].request.id, cls, kind, want, want - lim);
             }
             used[cls] += lim;
+            bytesUsed[cls] += lim * perToken;
             if (kind != 0)
             {
                 prefillUsed[cls] += lim;
@@ -558,6 +570,17 @@ ServingLoop::MaybeKvDone(uint32_t r)
                  Simulator::Now());
     m_groups[rec.decodeGroup].waiting[rec.decodeNode].push_back(r);
     TryStep(rec.decodeGroup);
+}
+
+uint64_t
+ServingLoop::TokenBytes(const MoeModelSpec& model,
+                        uint32_t layers,
+                        uint64_t kvBytesPerToken,
+                        bool prompt)
+{
+    const uint64_t copies = static_cast<uint64_t>(layers) * model.topK;
+    return copies * (model.DispatchBytesPerToken() + model.CombineBytesPerToken()) +
+           (prompt ? kvBytesPerToken : 0);
 }
 
 bool

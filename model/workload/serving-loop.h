@@ -12,6 +12,7 @@
 #include "ns3/ptr.h"
 #include "ns3/traced-callback.h"
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <string>
@@ -26,6 +27,9 @@ namespace moe
 struct AdmissionClassSpec
 {
     uint32_t tokensInFlight{0}; ///< static: most tokens of the class per GPU per step (0 = no cap)
+    /// static: most bytes the class's tokens of one GPU put in flight in one step (0 = no cap):
+    /// ServingLoop::TokenBytes per token
+    uint64_t bytesInFlight{0};
     uint32_t prefillBudget{
         0};               ///< static: most prompt tokens of the class per GPU per step (0 = no cap)
     int trafficClass{-1}; ///< priority: traffic class of its groups' dispatch and combine
@@ -192,6 +196,13 @@ class ServingLoop : public Object
     const FeedbackCounters& GetFeedbackCounters() const;
     /// @brief True while requests are still to arrive and no group runs a step.
     bool IsWaitingForArrivals() const;
+    /// @brief Bytes one token puts in flight in a step, for bytes_in_flight caps: its top_k
+    /// dispatch and combine copies in every simulated layer, and for a prompt token with
+    /// disaggregation its KV cache (kv_bytes_per_token).
+    static uint64_t TokenBytes(const MoeModelSpec& model,
+                               uint32_t layers,
+                               uint64_t kvBytesPerToken,
+                               bool prompt);
     /// @brief Disaggregation: true if @p group prefills (false: it decodes, or colocated).
     bool IsPrefillGroup(uint32_t group) const;
     /// @brief Disaggregation: KV-cache messages posted and their bytes, over the run.
@@ -276,7 +287,8 @@ class ServingLoop : public Object
     double m_windowSum{0};
     uint32_t m_windowSamples{0};
     // disaggregation
-    std::vector<uint32_t> m_decodeLoad; ///< per (decode group, node): requests assigned, open
+    std::vector<uint32_t> m_decodeLoad;     ///< per (decode group, node): requests assigned, open
+    std::array<uint64_t, 2> m_tokenBytes{}; ///< TokenBytes of a decode and a prompt token
     uint64_t m_kvMessages{0};
     uint64_t m_kvBytes{0};
     TracedCallback<uint32_t, uint32_t, uint32_t, uint64_t, Time> m_kvTransfer;
