@@ -37,6 +37,7 @@
 #include <functional>
 #include <iomanip>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <sys/resource.h>
@@ -882,6 +883,27 @@ ParseScenario(const Json& config, Json& effective)
         s.moe = true;
         s.moeSpec = ParseMoeWorkload(wl, config["workload"], s.spec, s.seed, s.moeOptions);
         wl.Finish();
+        const AdmissionSpec& adm = s.moeOptions.serving.admission;
+        if (s.moeOptions.serving.enabled && adm.type == "feedback")
+        {
+            if (adm.signal == "ecn_mark_rate" && (s.bufferType != "shared" || !s.ecn))
+            {
+                throw ConfigError("workload.serving.admission.signal",
+                                  "\"ecn_mark_rate\" needs switches that mark: "
+                                  "switch.buffer.type \"shared\" with switch.ecn.enabled true; "
+                                  "accepted otherwise: \"queueing_delay\", "
+                                  "\"pfc_paused_fraction\" (with lossless priorities)");
+            }
+            if (adm.signal == "pfc_paused_fraction" &&
+                (s.bufferType != "shared" || s.losslessMask == 0))
+            {
+                throw ConfigError("workload.serving.admission.signal",
+                                  "\"pfc_paused_fraction\" needs a lossless fabric: "
+                                  "switch.buffer.type \"shared\" with "
+                                  "switch.buffer.lossless_priorities; accepted otherwise: "
+                                  "\"queueing_delay\", \"ecn_mark_rate\" (with ECN)");
+            }
+        }
     }
     else
     {
@@ -1099,6 +1121,166 @@ Scenario::GetRoundBound() const
     return m_bound;
 }
 
+std::function<double()>
+Scenario::MakeFeedbackProbe(const ServingSpec& serving)
+{
+    const AdmissionSpec& a = serving.admission;
+    const TopologySpec& ts = m_topology->GetSpec();
+    // The watched ports: every egress port of the fabric's switches (NVSwitches and NICs hold
+    // the GPUs' own send backlog, not shared fabric state), or only the switch ports on the
+    // routed paths between the GPUs of the groups serving one class.
+    std::vector<std::pair<uint32_t, uint32_t>> watched; // (spec node, port)
+    if (a.watchClass.empty())
+    {
+        for (uint32_t node = 0; node < ts.nodes.size(); ++node)
+        {
+            if (ts.nodes[node].role != TopologySpec::SWITCH)
+            {
+                continue;
+            }
+            for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+            {
+                watched.emplace_back(node, port);
+            }
+        }
+    }
+    else
+    {
+        uint32_t cls = 0;
+        while (serving.classes[cls].name != a.watchClass)
+        {
+            ++cls;
+        }
+        std::vector<uint32_t> groups = a.classes[cls].groups;
+        if (groups.empty())
+        {
+            for (uint32_t g = 0; g < m_moe->GetNumGroups(); ++g)
+            {
+                groups.push_back(g);
+            }
+        }
+        std::set<uint32_t> gpus(m_moe->GetSpec().expertGpus.begin(),
+                                m_moe->GetSpec().expertGpus.end());
+        for (uint32_t g : groups)
+        {
+            const auto& nodes = m_moe->GetGroupNodes(g);
+            gpus.insert(nodes.begin(), nodes.end());
+        }
+        std::map<std::pair<uint32_t, uint32_t>, uint32_t> portOf; // (node, link) -> port
+        std::set<uint32_t> mapped;                                // nodes in portOf
+        std::set<std::pair<uint32_t, uint32_t>> onPaths;
+        for (uint32_t src : gpus)
+        {
+            for (uint32_t dst : gpus)
+            {
+                if (src == dst)
+                {
+                    continue;
+                }
+                for (const auto& path : m_topology->GetPaths(src, dst))
+                {
+                    for (size_t i = 0; i < path.links.size(); ++i)
+                    {
+                        const uint32_t node = path.nodes[i];
+                        if (ts.nodes[node].role != TopologySpec::SWITCH)
+                        {
+                            continue;
+                        }
+                        if (mapped.insert(node).second)
+                        {
+                            for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
+                            {
+                                portOf[{node, m_topology->GetPortLink(node, port)}] = port;
+                            }
+                        }
+                        onPaths.insert({node, portOf.at({node, path.links[i]})});
+                    }
+                }
+            }
+        }
+        watched.assign(onPaths.begin(), onPaths.end());
+    }
+    m_feedbackWatchedPorts = static_cast<uint32_t>(watched.size());
+    std::vector<Ptr<FabricNetDevice>> devices;
+    for (const auto& [node, port] : watched)
+    {
+        devices.push_back(m_topology->GetPort(node, port));
+    }
+    if (a.signal == "queueing_delay")
+    {
+        // The largest queueing delay (queued bytes at the port's rate) now.
+        return [devices]() {
+            double worst = 0;
+            for (const auto& dev : devices)
+            {
+                const double bps = static_cast<double>(dev->GetDataRate().GetBitRate());
+                worst = std::max(worst, dev->GetQueueBytes() * 8.0 / bps);
+            }
+            return worst;
+        };
+    }
+    if (a.signal == "ecn_mark_rate")
+    {
+        // CE marks over frames sent by the watched ports since the previous sample (0 when
+        // they sent nothing). The switches' MMUs count marks per egress port at dequeue.
+        struct Source
+        {
+            Ptr<FabricNetDevice> device;
+            std::vector<Ptr<SharedBufferMmu>> mmus;
+            uint32_t port;
+        };
+
+        auto sources = std::make_shared<std::vector<Source>>();
+        for (size_t i = 0; i < watched.size(); ++i)
+        {
+            sources->push_back({devices[i],
+                                BufferParts(m_topology->GetSwitch(watched[i].first)),
+                                watched[i].second});
+        }
+        auto last = std::make_shared<std::pair<uint64_t, uint64_t>>(0, 0); // marks, frames
+        return [sources, last]() {
+            uint64_t marks = 0;
+            uint64_t frames = 0;
+            for (const auto& src : *sources)
+            {
+                for (const auto& mmu : src.mmus)
+                {
+                    marks += mmu->GetEcnMarks(src.port);
+                }
+                frames += src.device->GetCounters().txFrames;
+            }
+            const uint64_t dMarks = marks - last->first;
+            const uint64_t dFrames = frames - last->second;
+            *last = {marks, frames};
+            return dFrames == 0 ? 0.0 : static_cast<double>(dMarks) / static_cast<double>(dFrames);
+        };
+    }
+    // pfc_paused_fraction: the largest share of the time since the previous sample that a
+    // watched port was paused (on any priority).
+    auto last = std::make_shared<std::vector<int64_t>>(devices.size() * NUM_PRIORITIES, 0);
+    auto lastPs = std::make_shared<int64_t>(Simulator::Now().GetPicoSeconds());
+    return [devices, last, lastPs]() {
+        const int64_t now = Simulator::Now().GetPicoSeconds();
+        const int64_t span = now - *lastPs;
+        *lastPs = now;
+        double worst = 0;
+        for (size_t d = 0; d < devices.size(); ++d)
+        {
+            for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+            {
+                const int64_t paused = devices[d]->GetPausedTime(p).GetPicoSeconds();
+                int64_t& before = (*last)[d * NUM_PRIORITIES + p];
+                if (span > 0)
+                {
+                    worst = std::max(worst, static_cast<double>(paused - before) / span);
+                }
+                before = paused;
+            }
+        }
+        return worst;
+    };
+}
+
 void
 Scenario::Build(const std::string& outputDir)
 {
@@ -1298,30 +1480,8 @@ Scenario::Build(const std::string& outputDir)
             m_serving->Setup(s.moeOptions.serving, s.moeOptions.requests, m_moe);
             if (s.moeOptions.serving.admission.type == "feedback")
             {
-                // The feedback signal: the largest queueing delay (queued bytes at the port's
-                // rate) over every egress port of the fabric's switches (not NVSwitches).
-                std::vector<Ptr<FabricNetDevice>> ports;
-                const TopologySpec& ts = m_topology->GetSpec();
-                for (uint32_t node = 0; node < ts.nodes.size(); ++node)
-                {
-                    if (ts.nodes[node].role != TopologySpec::SWITCH)
-                    {
-                        continue;
-                    }
-                    for (uint32_t port = 0; port < m_topology->GetNPorts(node); ++port)
-                    {
-                        ports.push_back(m_topology->GetPort(node, port));
-                    }
-                }
-                m_serving->SetCongestionProbe([ports]() {
-                    double worst = 0;
-                    for (const auto& dev : ports)
-                    {
-                        const double bps = static_cast<double>(dev->GetDataRate().GetBitRate());
-                        worst = std::max(worst, dev->GetQueueBytes() * 8.0 / bps);
-                    }
-                    return worst;
-                });
+                auto probe = MakeFeedbackProbe(s.moeOptions.serving);
+                m_serving->SetCongestionProbe(probe, m_feedbackWatchedPorts);
             }
         }
         // Longest path between the workload's GPUs, for one full frame.

@@ -15,6 +15,7 @@
 #include "ns3/serving-loop.h"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -255,6 +256,8 @@ class Scenario
     /// Counter that grows whenever anything happens: frames sent, messages delivered, kernels.
     uint64_t ProgressCounter() const;
     Json MakeDiagnosis() const;
+    /// The feedback admission's congestion probe: the configured signal over the watched ports.
+    std::function<double()> MakeFeedbackProbe(const ServingSpec& serving);
     Json MakeMoeSummary() const;
     std::string DescribeMoe() const;
     std::string MoeHumanSummary() const;
@@ -275,6 +278,7 @@ class Scenario
     Ptr<MoeWorkload> m_moe;
     Ptr<MoeWorkload> m_twin;
     Ptr<ServingLoop> m_serving;
+    uint32_t m_feedbackWatchedPorts{0}; ///< switch ports the feedback probe reads
     Ptr<MessageTransport> m_twinTransport;
     Time m_bound;
     uint64_t m_maxInterfaceWireBytes{0};

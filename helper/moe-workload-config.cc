@@ -144,8 +144,38 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, const MoeWorkloadSpec& s, S
             throw ConfigError(ad.PathOf("window"),
                               "shorter than sample: a window needs at least one sample");
         }
-        a.high = static_cast<double>(ad.GetTimePs("high", "20us", 0, PS_PER_S)) / PS_PER_S;
-        a.low = static_cast<double>(ad.GetTimePs("low", "5us", 0, PS_PER_S)) / PS_PER_S;
+        a.signal = ad.GetEnum("signal",
+                              "queueing_delay",
+                              {"queueing_delay", "ecn_mark_rate", "pfc_paused_fraction"});
+        if (a.signal == "queueing_delay")
+        {
+            a.high = static_cast<double>(ad.GetTimePs("high", "20us", 0, PS_PER_S)) / PS_PER_S;
+            a.low = static_cast<double>(ad.GetTimePs("low", "5us", 0, PS_PER_S)) / PS_PER_S;
+        }
+        else
+        {
+            // Shares (0..1) of the frames marked or of the time paused.
+            a.high = ad.GetDouble("high", 0.05, 0, 1);
+            a.low = ad.GetDouble("low", 0.01, 0, 1);
+        }
+        a.watchClass = ad.GetString("watch_class", "");
+        if (!a.watchClass.empty())
+        {
+            bool known = false;
+            std::string names;
+            for (const auto& c : sp.classes)
+            {
+                known = known || c.name == a.watchClass;
+                names += (names.empty() ? "" : ", ") + c.name;
+            }
+            if (!known)
+            {
+                throw ConfigError(ad.PathOf("watch_class"),
+                                  "'" + a.watchClass +
+                                      "' is not a class of workload.serving.classes; accepted: " +
+                                      names + ", or \"\" for every switch port");
+            }
+        }
         if (a.low > a.high)
         {
             throw ConfigError(ad.PathOf("low"),

@@ -164,8 +164,16 @@ MakeServingSummary(const ServingLoop& loop)
             {"forced_releases", f.forcedReleases},
             {"throttled_s", static_cast<double>(f.throttledPs) / PS_PER_S},
             {"longest_throttle_s", static_cast<double>(f.longestThrottlePs) / PS_PER_S},
-            {"mean_signal_s", f.meanSignal},
-            {"max_signal_s", f.maxSignal}};
+            {"signal", spec.admission.signal},
+            {"watched_ports", f.watchedPorts},
+            {"mean_signal", f.meanSignal},
+            {"max_signal", f.maxSignal}};
+        if (spec.admission.signal == "queueing_delay")
+        {
+            // The names of earlier releases, in seconds (the same values).
+            j["feedback"]["mean_signal_s"] = f.meanSignal;
+            j["feedback"]["max_signal_s"] = f.maxSignal;
+        }
     }
     const DisaggregationSpec& dis = spec.disaggregation;
     if (dis.enabled)

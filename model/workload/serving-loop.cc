@@ -602,9 +602,10 @@ ServingLoop::GetKvBytes() const
 }
 
 void
-ServingLoop::SetCongestionProbe(std::function<double()> probe)
+ServingLoop::SetCongestionProbe(std::function<double()> probe, uint32_t watchedPorts)
 {
     m_probe = std::move(probe);
+    m_feedbackCounters.watchedPorts = watchedPorts;
 }
 
 const FeedbackCounters&

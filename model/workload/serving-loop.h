@@ -47,8 +47,13 @@ struct AdmissionSpec
     // feedback
     int64_t samplePs{5000000};  ///< probe the signal this often
     int64_t windowPs{50000000}; ///< decide on the mean of the samples of each window
-    double high{20e-6};         ///< throttle when the window's mean queueing delay (s) exceeds this
-    double low{5e-6};           ///< release when it falls below this
+    /// The congestion signal: "queueing_delay" (s, the largest over the watched ports),
+    /// "ecn_mark_rate" (CE-marked share of the frames they sent) or "pfc_paused_fraction" (the
+    /// largest share of time a watched port was paused)
+    std::string signal{"queueing_delay"};
+    std::string watchClass; ///< watch the ports on this class's paths ("" = every switch port)
+    double high{20e-6};     ///< throttle when the window's mean signal exceeds this
+    double low{5e-6};       ///< release when it falls below this
     int64_t maxThrottlePs{2000000000}; ///< release after this long throttled (no starvation)
 };
 
@@ -61,8 +66,9 @@ struct FeedbackCounters
     uint64_t forcedReleases{0}; ///< ... because max_throttle ran out
     int64_t throttledPs{0};     ///< total time throttled
     int64_t longestThrottlePs{0};
-    double maxSignal{0};  ///< highest window mean
-    double meanSignal{0}; ///< mean of the window means
+    double maxSignal{0};      ///< highest window mean
+    double meanSignal{0};     ///< mean of the window means
+    uint32_t watchedPorts{0}; ///< switch ports the probe reads
 };
 
 /// @brief Admission decisions of one class, counted over the run.
@@ -190,9 +196,10 @@ class ServingLoop : public Object
     uint64_t GetTokensGenerated() const;
     /// @brief Admission decisions per class (config order).
     const std::vector<AdmissionCounters>& GetAdmissionCounters() const;
-    /// @brief Feedback admission: the congestion signal now (the largest queueing delay, in s,
-    /// of the ports watched); must be set before Start when the type is feedback.
-    void SetCongestionProbe(std::function<double()> probe);
+    /// @brief Feedback admission: the congestion signal of the last sample interval (see
+    /// AdmissionSpec::signal) over @p watchedPorts ports; must be set before Start when the
+    /// type is feedback.
+    void SetCongestionProbe(std::function<double()> probe, uint32_t watchedPorts);
     const FeedbackCounters& GetFeedbackCounters() const;
     /// @brief True while requests are still to arrive and no group runs a step.
     bool IsWaitingForArrivals() const;
