@@ -253,7 +253,9 @@ TEST(Studies, BatchInstabilityOnALossyFabricAndItsCureByPfc)
     // transport the steps take the same time to within a few per mille; on a lossy fabric
     // (1 MiB tail-drop queues, no congestion control) the incast overflows queues, and which
     // packets drop and whether a retransmission timeout fires differ from batch to batch, so
-    // the step time swings. Making priority 0 lossless (PFC) brings it back to the ideal's.
+    // the step time swings. Making priority 0 lossless (PFC) brings it back to the ideal's; the
+    // timeouts are raised with it (4 ms, as real RoCE NICs use) so that PFC-held queues do not
+    // fire the IRN-style 320 us / 100 us timers spuriously (doc: "Scope and Limitations").
     Json c = LoadConfig("study-batch-instability.json");
     const StudyRun lossy = RunStudy(c);
     c["switch"]["buffer"] = Json{{"type", "shared"}, {"lossless_priorities", Json::array({0})}};

@@ -39,6 +39,8 @@ FabricHeapScheduler::GetTypeId()
 FabricHeapScheduler::FabricHeapScheduler()
 {
     NS_LOG_FUNCTION(this);
+    // Hints given while another scheduler ran were never consumed: drop them.
+    s_hint[0] = s_hint[1] = s_hint[2] = s_hint[3] = nullptr;
 }
 
 FabricHeapScheduler::~FabricHeapScheduler()

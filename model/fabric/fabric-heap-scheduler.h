@@ -60,7 +60,9 @@ class FabricHeapScheduler : public Scheduler
     /// scheduler prefetches those lines while the current event still runs, so that on large
     /// fabrics -- whose busy state no longer fits in the caches -- the misses of the next event
     /// overlap the work of this one. Purely a hint: it never changes which event runs or when;
-    /// other schedulers ignore it (the next Insert() clears it).
+    /// other schedulers ignore it (the next Insert() or a new FabricHeapScheduler clears it; a
+    /// stale address is harmless, prefetches never fault). Single-threaded use: callers hint
+    /// and schedule from the simulation thread.
     static void HintNext(const void* a,
                          const void* b = nullptr,
                          const void* c = nullptr,

@@ -236,7 +236,9 @@ ServingLoop::TryStep(uint32_t group)
             {
                 lim = std::min(lim, a.tokensInFlight - used[cls]);
             }
-            const uint64_t perToken = m_tokenBytes[kind == 0 ? 0 : 1];
+            // A prompt token also counts its KV cache, if its request sends one (with
+            // disaggregation; a one-token output ends at prefill and sends none).
+            const uint64_t perToken = m_tokenBytes[kind != 0 && m_records[r].kvBytes > 0 ? 1 : 0];
             if (a.bytesInFlight > 0)
             {
                 lim = static_cast<uint32_t>(
