@@ -1100,6 +1100,20 @@ TEST(ServingAdmission, ByteCapsCountWhatTokensPutInFlight)
     EXPECT_EQ(most, 100u);
     EXPECT_EQ(sc.GetServingLoop()->GetCompleted(), 32u);
     Simulator::Destroy();
+    // One-token outputs end at prefill and send no KV cache: their prompt tokens cost 33024 B,
+    // so the same cap lets 106 of them into a step.
+    c["workload"]["serving"]["classes"][0]["output_tokens"] = 1;
+    Scenario single(c);
+    single.Build();
+    ASSERT_TRUE(single.Run());
+    most = 0;
+    for (const auto& step : single.GetServingLoop()->GetSteps())
+    {
+        most = std::max(most, step.maxGpuTokens);
+    }
+    EXPECT_EQ(most, 106u);
+    EXPECT_EQ(single.GetServingLoop()->GetCompleted(), 32u);
+    Simulator::Destroy();
     // A cap below one prompt token is an error naming the key.
     const std::string what = moe_test::ScenarioConfigError(TwoTenants(R"({"type": "static",
         "classes": [{"name": "bulk", "bytes_in_flight": "32KiB"}]})"));
