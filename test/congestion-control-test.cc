@@ -439,20 +439,11 @@ RunIncast16(const std::string& cc)
     o.pauses = s["fabric"]["pfc_pauses"].get<uint64_t>();
     o.endUs = s["sim"]["sim_time_s"].get<double>() * 1e6;
     o.transport = s["transport"];
-    std::istringstream csv(moe_test::ReadFile(dir + "/queue_samples.csv"));
-    std::string line;
-    std::getline(csv, line); // time_s,node,port,tier,priority,queue_bytes,paused
-    while (std::getline(csv, line))
+    for (auto& row : moe_test::ReadCsvRecords(dir + "/queue_samples.csv"))
     {
-        std::vector<std::string> f;
-        std::istringstream in(line);
-        for (std::string x; std::getline(in, x, ',');)
+        if (row["node"].rfind("leaf", 0) == 0 && std::stod(row["time_s"]) >= 200e-6)
         {
-            f.push_back(x);
-        }
-        if (f.size() == 7 && f[1].rfind("leaf", 0) == 0 && std::stod(f[0]) >= 200e-6)
-        {
-            o.peakLate = std::max<uint64_t>(o.peakLate, std::stoull(f[5]));
+            o.peakLate = std::max<uint64_t>(o.peakLate, std::stoull(row["queue_bytes"]));
         }
     }
     return o;
@@ -1286,21 +1277,12 @@ RunDcqcnFluidCase(uint32_t n, const std::string& rateAi = "")
     const Json summary = sc.MakeSummary();
     Simulator::Destroy();
     std::map<std::string, uint64_t> atTime; // sample time -> bytes at leaf0 port 0
-    std::istringstream csv(moe_test::ReadFile(dir + "/queue_samples.csv"));
-    std::string line;
-    std::getline(csv, line); // time_s,node,port,tier,priority,queue_bytes,paused
-    while (std::getline(csv, line))
+    for (auto& row : moe_test::ReadCsvRecords(dir + "/queue_samples.csv"))
     {
-        std::vector<std::string> f;
-        std::istringstream in(line);
-        for (std::string x; std::getline(in, x, ',');)
+        const double t = std::stod(row["time_s"]);
+        if (row["node"] == "leaf0" && row["port"] == "0" && t >= 0.1 - 1e-9 && t < 0.15 - 1e-9)
         {
-            f.push_back(x);
-        }
-        const double t = std::stod(f[0]);
-        if (f[1] == "leaf0" && f[2] == "0" && t >= 0.1 - 1e-9 && t < 0.15 - 1e-9)
-        {
-            atTime[f[0]] += std::stoull(f[5]);
+            atTime[row["time_s"]] += std::stoull(row["queue_bytes"]);
         }
     }
     double sum = 0;
@@ -1369,17 +1351,9 @@ TEST(DcqcnFluidModelStudy, WritesTheModelAndTheSimulatedQueuePerN)
         moe_test::SimBinary() + " --out " + dir +
         " --flows 2 --total-bytes 2.5e8 --window 20ms:40ms --no-plot");
     ASSERT_EQ(r.exitCode, 0) << r.output;
-    std::istringstream csv(moe_test::ReadFile(dir + "/dcqcn-fluid-model.csv"));
-    std::string header;
-    std::string row;
-    ASSERT_TRUE(std::getline(csv, header) && std::getline(csv, row)) << r.output;
-    std::map<std::string, std::string> field;
-    std::istringstream names(header);
-    std::istringstream values(row);
-    for (std::string n, v; std::getline(names, n, ',') && std::getline(values, v, ',');)
-    {
-        field[n] = v;
-    }
+    const auto rows = moe_test::ReadCsvRecords(dir + "/dcqcn-fluid-model.csv");
+    ASSERT_EQ(rows.size(), 1u) << r.output;
+    auto field = rows[0];
     EXPECT_EQ(field["flows"], "2");
     EXPECT_NEAR(std::stod(field["model_queue_bytes"]), 21.4e3, 0.1e3);
     const double ratio = std::stod(field["sim_over_model"]);

@@ -174,26 +174,10 @@ TEST(Studies, BulkTenantPoisonsChatAndPriorityIsolationCuresIt)
         moe_test::SimBinary() + " --out " + dir + " --policies none,priority --no-plot");
     ASSERT_EQ(r.exitCode, 0) << r.output;
     std::cout << r.output;
-    std::istringstream csv(moe_test::ReadFile(dir + "/two-tenant-admission.csv"));
-    std::vector<std::string> names;
     std::map<std::string, std::map<std::string, std::string>> rows; // policy -> column -> value
-    for (std::string line; std::getline(csv, line);)
+    for (auto& row : moe_test::ReadCsvRecords(dir + "/two-tenant-admission.csv"))
     {
-        std::vector<std::string> f;
-        std::istringstream in(line);
-        for (std::string x; std::getline(in, x, ',');)
-        {
-            f.push_back(x);
-        }
-        if (names.empty())
-        {
-            names = f;
-            continue;
-        }
-        for (size_t i = 0; i < f.size() && i < names.size(); ++i)
-        {
-            rows[f[0]][names[i]] = f[i];
-        }
+        rows[row["policy"]] = row;
     }
     ASSERT_EQ(rows.size(), 2u) << r.output;
     auto num = [&](const char* policy, const char* column) {

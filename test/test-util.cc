@@ -85,6 +85,47 @@ ReadFile(const std::string& path)
     return ss.str();
 }
 
+std::vector<std::map<std::string, std::string>>
+ReadCsvRecords(const std::string& path)
+{
+    std::istringstream in(ReadFile(path));
+    auto split = [](std::string line) {
+        if (!line.empty() && line.back() == '\r')
+        {
+            line.pop_back();
+        }
+        std::vector<std::string> cells;
+        std::istringstream fields(line);
+        for (std::string cell; std::getline(fields, cell, ',');)
+        {
+            cells.push_back(cell);
+        }
+        if (!line.empty() && line.back() == ',')
+        {
+            cells.emplace_back(); // a trailing empty cell
+        }
+        return cells;
+    };
+    std::string line;
+    std::vector<std::map<std::string, std::string>> records;
+    if (!std::getline(in, line))
+    {
+        return records;
+    }
+    const std::vector<std::string> names = split(line);
+    while (std::getline(in, line))
+    {
+        const std::vector<std::string> cells = split(line);
+        std::map<std::string, std::string> record;
+        for (size_t i = 0; i < names.size() && i < cells.size(); ++i)
+        {
+            record[names[i]] = cells[i];
+        }
+        records.push_back(std::move(record));
+    }
+    return records;
+}
+
 std::string
 SimBinary()
 {

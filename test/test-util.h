@@ -9,7 +9,9 @@
 #include "ns3/fabric-topology.h"
 #include "ns3/moe-config-reader.h"
 
+#include <map>
 #include <string>
+#include <vector>
 
 namespace moe_test
 {
@@ -29,6 +31,10 @@ std::string MakeTempDir(const std::string& stem);
 
 /// @brief Whole content of a file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
+
+/// @brief The rows of a comma-separated file after its header, each as column name -> cell
+/// (simple CSV as the module and its scripts write it: no quoted commas; CR before LF ignored).
+std::vector<std::map<std::string, std::string>> ReadCsvRecords(const std::string& path);
 
 /// @brief Path of the moe-fabric-sim program ("" if the build did not provide it).
 std::string SimBinary();
