@@ -1079,6 +1079,24 @@ TEST(ServingAdmission, ByteCapsCountWhatTokensPutInFlight)
     EXPECT_EQ(st["serving"]["classes"][1]["admission"].dump(),
               sb["serving"]["classes"][1]["admission"].dump());
     EXPECT_GT(sb["serving"]["classes"][1]["admission"]["deferred_prefill"].get<uint64_t>(), 0u);
+    // Decode tokens too (chat's are counted first in every step): chat capped at 2 tokens'
+    // bytes per GPU and step runs exactly as with a 2-token cap, which binds (admissions wait).
+    std::vector<ServingRequestRecord> decodeTokens;
+    std::vector<ServingRequestRecord> decodeBytes;
+    const Json dt = RunServing(TwoTenants(R"({"type": "static", "classes": [
+        {"name": "chat", "tokens_in_flight": 2}]})"),
+                               &decodeTokens);
+    const Json db = RunServing(TwoTenants(R"({"type": "static", "classes": [
+        {"name": "chat", "bytes_in_flight": 66048}]})"),
+                               &decodeBytes);
+    ASSERT_EQ(decodeTokens.size(), decodeBytes.size());
+    for (size_t i = 0; i < decodeTokens.size(); ++i)
+    {
+        EXPECT_EQ(decodeTokens[i].finishPs, decodeBytes[i].finishPs) << "request " << i;
+    }
+    EXPECT_GT(db["serving"]["classes"][0]["admission"]["deferred_admissions"].get<uint64_t>(), 0u);
+    EXPECT_EQ(dt["serving"]["classes"][0]["admission"].dump(),
+              db["serving"]["classes"][0]["admission"].dump());
     // Disaggregated, a prompt token also carries its KV cache (2048 B): 35072 B. A cap of 100
     // prompt tokens' bytes holds every prefill step to 100 tokens per GPU (and binds), while a
     // decode step could take 106 tokens (max_running 16 keeps it lower).
