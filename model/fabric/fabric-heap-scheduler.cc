@@ -37,6 +37,8 @@ FabricHeapScheduler::GetTypeId()
 }
 
 FabricHeapScheduler::FabricHeapScheduler()
+    : m_ring(RING),
+      m_ringBits(RING / 64, 0)
 {
     NS_LOG_FUNCTION(this);
     // Hints given while another scheduler ran were never consumed: drop them.
@@ -113,6 +115,117 @@ FabricHeapScheduler::SiftDown(std::size_t hole, const Key& key)
 }
 
 void
+FabricHeapScheduler::HeapPush(const Key& key)
+{
+    if (m_size == m_capacity)
+    {
+        Grow();
+    }
+    SiftUp(m_size, key);
+    ++m_size;
+}
+
+void
+FabricHeapScheduler::HeapPop()
+{
+    NS_ASSERT(m_size > 0);
+    --m_size;
+    if (m_size == 0)
+    {
+        return;
+    }
+    // Bottom-up deletion: walk the hole down along the smallest children to a leaf, then put
+    // the former last element there and sift it up (it rarely moves far).
+    const Key last = At(m_size);
+    std::size_t hole = 0;
+    for (;;)
+    {
+        const std::size_t first = 4 * hole + 1;
+        if (first >= m_size)
+        {
+            break;
+        }
+        std::size_t best = first;
+        if (first + 4 <= m_size)
+        {
+            // All four children exist (the common case): a fixed-size tournament.
+            const std::size_t a = Less(At(first + 1), At(first)) ? first + 1 : first;
+            const std::size_t b = Less(At(first + 3), At(first + 2)) ? first + 3 : first + 2;
+            best = Less(At(b), At(a)) ? b : a;
+        }
+        else
+        {
+            for (std::size_t c = first + 1; c < m_size; ++c)
+            {
+                if (Less(At(c), At(best)))
+                {
+                    best = c;
+                }
+            }
+        }
+        At(hole) = At(best);
+        hole = best;
+    }
+    SiftUp(hole, last);
+}
+
+void
+FabricHeapScheduler::RingInsert(uint64_t bucket, const Key& key)
+{
+    const std::size_t index = bucket & (RING - 1);
+    Bucket& b = m_ring[index];
+    if (b.sorted)
+    {
+        // The bucket being consumed: keep it sorted, largest first.
+        auto greater = [](const Key& x, const Key& y) { return Less(y, x); };
+        b.keys.insert(std::upper_bound(b.keys.begin(), b.keys.end(), key, greater), key);
+    }
+    else
+    {
+        b.keys.push_back(key);
+    }
+    m_ringBits[index / 64] |= uint64_t{1} << (index % 64);
+    ++m_ringSize;
+}
+
+const FabricHeapScheduler::Key&
+FabricHeapScheduler::Front() const
+{
+    if (m_ringSize == 0)
+    {
+        NS_ASSERT(m_size > 0);
+        m_frontBucket = nullptr;
+        return At(0);
+    }
+    // Every ring event lies in buckets m_base .. m_base + RING - 1, so the ring order from
+    // m_base's slot onwards (wrapping) is time order; the heap only holds later buckets.
+    std::size_t index = m_base & (RING - 1);
+    std::size_t word = index / 64;
+    uint64_t bits = m_ringBits[word] & (~uint64_t{0} << (index % 64));
+    while (bits == 0)
+    {
+        word = (word + 1) % (RING / 64);
+        bits = m_ringBits[word];
+    }
+    Bucket& b = m_ring[word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))];
+    if (!b.sorted)
+    {
+        auto greater = [](const Key& x, const Key& y) { return Less(y, x); };
+        std::sort(b.keys.begin(), b.keys.end(), greater);
+        b.sorted = true;
+    }
+    // Ring events precede heap events, except for events scheduled before the ring's current
+    // bucket (a simulator never does that; a plain priority queue may): those wait in the heap.
+    if (m_size > 0 && Less(At(0), b.keys.back()))
+    {
+        m_frontBucket = nullptr;
+        return At(0);
+    }
+    m_frontBucket = &b;
+    return b.keys.back();
+}
+
+void
 FabricHeapScheduler::Insert(const Scheduler::Event& ev)
 {
     uint32_t slot;
@@ -130,30 +243,34 @@ FabricHeapScheduler::Insert(const Scheduler::Event& ev)
             Payload{ev.impl, ev.key.m_context, {s_hint[0], s_hint[1], s_hint[2], s_hint[3]}});
     }
     s_hint[0] = s_hint[1] = s_hint[2] = s_hint[3] = nullptr;
-    if (m_size == m_capacity)
+    const Key key{ev.key.m_ts, (static_cast<uint64_t>(ev.key.m_uid) << 32) | slot};
+    const uint64_t bucket = key.ts >> BUCKET_SHIFT;
+    if (bucket >= m_base && bucket < m_base + RING)
     {
-        Grow();
+        RingInsert(bucket, key);
     }
-    SiftUp(m_size, Key{ev.key.m_ts, (static_cast<uint64_t>(ev.key.m_uid) << 32) | slot});
-    ++m_size;
+    else
+    {
+        HeapPush(key);
+    }
 }
 
 bool
 FabricHeapScheduler::IsEmpty() const
 {
-    return m_size == 0;
+    return m_size == 0 && m_ringSize == 0;
 }
 
 Scheduler::Event
 FabricHeapScheduler::PeekNext() const
 {
-    NS_ASSERT(m_size > 0);
-    const Key& root = At(0);
-    const Payload& payload = m_payload[static_cast<uint32_t>(root.uidSlot)];
+    NS_ASSERT(!IsEmpty());
+    const Key& front = Front();
+    const Payload& payload = m_payload[static_cast<uint32_t>(front.uidSlot)];
     Scheduler::Event ev;
     ev.impl = payload.impl;
-    ev.key.m_ts = root.ts;
-    ev.key.m_uid = static_cast<uint32_t>(root.uidSlot >> 32);
+    ev.key.m_ts = front.ts;
+    ev.key.m_uid = static_cast<uint32_t>(front.uidSlot >> 32);
     ev.key.m_context = payload.context;
     return ev;
 }
@@ -161,66 +278,70 @@ FabricHeapScheduler::PeekNext() const
 Scheduler::Event
 FabricHeapScheduler::RemoveNext()
 {
-    NS_ASSERT(m_size > 0);
-    const Scheduler::Event ev = PeekNext();
-    m_freeSlots.push_back(static_cast<uint32_t>(At(0).uidSlot));
-    --m_size;
-    if (m_size > 0)
+    NS_ASSERT(!IsEmpty());
+    const Key front = Front(); // also sets m_frontBucket
+    const Payload& payload = m_payload[static_cast<uint32_t>(front.uidSlot)];
+    Scheduler::Event ev;
+    ev.impl = payload.impl;
+    ev.key.m_ts = front.ts;
+    ev.key.m_uid = static_cast<uint32_t>(front.uidSlot >> 32);
+    ev.key.m_context = payload.context;
+    m_freeSlots.push_back(static_cast<uint32_t>(front.uidSlot));
+    if (m_frontBucket != nullptr)
     {
-        // Bottom-up deletion: walk the hole down along the smallest children to a leaf, then put
-        // the former last element there and sift it up (it rarely moves far).
-        const Key last = At(m_size);
-        std::size_t hole = 0;
-        for (;;)
+        Bucket& b = const_cast<Bucket&>(*m_frontBucket);
+        b.keys.pop_back();
+        --m_ringSize;
+        if (b.keys.empty())
         {
-            const std::size_t first = 4 * hole + 1;
-            if (first >= m_size)
-            {
-                break;
-            }
-            std::size_t best = first;
-            if (first + 4 <= m_size)
-            {
-                // All four children exist (the common case): a fixed-size tournament.
-                const std::size_t a = Less(At(first + 1), At(first)) ? first + 1 : first;
-                const std::size_t b = Less(At(first + 3), At(first + 2)) ? first + 3 : first + 2;
-                best = Less(At(b), At(a)) ? b : a;
-            }
-            else
-            {
-                for (std::size_t c = first + 1; c < m_size; ++c)
-                {
-                    if (Less(At(c), At(best)))
-                    {
-                        best = c;
-                    }
-                }
-            }
-            At(hole) = At(best);
-            hole = best;
-        }
-        SiftUp(hole, last);
-        // Start the next event's misses now (see HintNext()); prefetching null is harmless.
-        const Payload& next = m_payload[static_cast<uint32_t>(At(0).uidSlot)];
-        __builtin_prefetch(next.impl);
-        __builtin_prefetch(next.hint[0]);
-        __builtin_prefetch(next.hint[1]);
-        __builtin_prefetch(next.hint[2]);
-        __builtin_prefetch(next.hint[3]);
-        // The event after that is the root's smallest child unless something earlier is
-        // scheduled meanwhile: fetch its payload now so that the next call finds it cached.
-        const std::size_t end = std::min<std::size_t>(5, m_size);
-        std::size_t after = 1;
-        for (std::size_t c = 2; c < end; ++c)
-        {
-            after = Less(At(c), At(after)) ? c : after;
-        }
-        if (after < m_size)
-        {
-            __builtin_prefetch(&m_payload[static_cast<uint32_t>(At(after).uidSlot)]);
+            b.sorted = false;
+            const std::size_t index = static_cast<std::size_t>(&b - m_ring.data());
+            m_ringBits[index / 64] &= ~(uint64_t{1} << (index % 64));
         }
     }
+    else
+    {
+        HeapPop();
+    }
+    const uint64_t bucket = front.ts >> BUCKET_SHIFT;
+    if (bucket > m_base)
+    {
+        // Time moved on: the buckets before this one are empty (their slots are those of the
+        // buckets the window gains).
+        m_base = bucket;
+    }
+    // Heap events that now fall inside the ring's window move into it.
+    while (m_size > 0 && (At(0).ts >> BUCKET_SHIFT) >= m_base &&
+           (At(0).ts >> BUCKET_SHIFT) < m_base + RING)
+    {
+        const Key k = At(0);
+        HeapPop();
+        RingInsert(k.ts >> BUCKET_SHIFT, k);
+    }
+    if (!IsEmpty())
+    {
+        PrefetchNext();
+    }
     return ev;
+}
+
+void
+FabricHeapScheduler::PrefetchNext() const
+{
+    // Start the next event's misses now (see HintNext()); prefetching null is harmless.
+    const Key& front = Front();
+    const Payload& next = m_payload[static_cast<uint32_t>(front.uidSlot)];
+    __builtin_prefetch(next.impl);
+    __builtin_prefetch(next.hint[0]);
+    __builtin_prefetch(next.hint[1]);
+    __builtin_prefetch(next.hint[2]);
+    __builtin_prefetch(next.hint[3]);
+    // The event after it, most likely: the next key of the same bucket.
+    if (m_frontBucket != nullptr && m_frontBucket->keys.size() >= 2)
+    {
+        const Key& after = m_frontBucket->keys[m_frontBucket->keys.size() - 2];
+        __builtin_prefetch(&m_payload[static_cast<uint32_t>(after.uidSlot)]);
+    }
 }
 
 void
@@ -247,6 +368,28 @@ void
 FabricHeapScheduler::Remove(const Scheduler::Event& ev)
 {
     NS_LOG_FUNCTION(this << ev.impl << ev.key.m_ts << ev.key.m_uid);
+    const uint64_t bucket = ev.key.m_ts >> BUCKET_SHIFT;
+    if (bucket >= m_base && bucket < m_base + RING)
+    {
+        const std::size_t index = bucket & (RING - 1);
+        Bucket& b = m_ring[index];
+        for (auto it = b.keys.begin(); it != b.keys.end(); ++it)
+        {
+            if (static_cast<uint32_t>(it->uidSlot >> 32) == ev.key.m_uid && it->ts == ev.key.m_ts)
+            {
+                NS_ASSERT(m_payload[static_cast<uint32_t>(it->uidSlot)].impl == ev.impl);
+                m_freeSlots.push_back(static_cast<uint32_t>(it->uidSlot));
+                b.keys.erase(it); // keeps a sorted bucket sorted
+                --m_ringSize;
+                if (b.keys.empty())
+                {
+                    b.sorted = false;
+                    m_ringBits[index / 64] &= ~(uint64_t{1} << (index % 64));
+                }
+                return;
+            }
+        }
+    }
     for (std::size_t i = 0; i < m_size; ++i)
     {
         const Key& key = At(i);

@@ -25,7 +25,14 @@ namespace moe
  * heap, a cache miss per level once the event set outgrows the caches. ns-3's own HeapScheduler
  * is a binary heap of 24-byte entries that also compares and moves more than necessary.
  *
- * This one is an implicit 4-ary min-heap of 16-byte keys (timestamp, uid, payload slot) in one
+ * Events of the next 8.4 us of simulated time -- nearly all of a packet simulation's: link
+ * delays and frame times -- go to a ring of 8192 buckets of 1024 ps each: an insert appends to
+ * its bucket, a bucket is sorted once when the clock reaches it (tens of keys on a busy fabric)
+ * and then popped from its end, so removal is sequential and the buckets written are those of
+ * the next microseconds. A bitmap finds the next non-empty bucket. Later events (timers, compute
+ * phases, the stop event) wait in a heap and move into the ring as its window reaches them.
+ *
+ * The heap is an implicit 4-ary min-heap of 16-byte keys (timestamp, uid, payload slot) in one
  * 64-byte-aligned array, laid out so that the four children of a node share one cache line: a
  * level of the heap costs at most one line. The EventImpl pointer and the context live in a side
  * array indexed by the slot and are only touched at Insert and RemoveNext. RemoveNext moves the
@@ -34,8 +41,10 @@ namespace moe
  * sift-down because the last element almost always belongs near the bottom.
  *
  * Order is exactly ns-3's: by timestamp, then by uid (so events scheduled for the same time run
- * in the order they were scheduled), hence identical results to the other schedulers. Remove()
- * (used only by Simulator::Remove, never on moe-fabric's hot path) is a linear search.
+ * in the order they were scheduled), hence identical results to the other schedulers; an event
+ * inserted before the ring's current bucket (a simulator never does, a plain priority queue may)
+ * waits in the heap, and the front is the smaller of the two. Remove() (used only by
+ * Simulator::Remove, never on moe-fabric's hot path) searches the event's bucket, then the heap.
  */
 class FabricHeapScheduler : public Scheduler
 {
@@ -119,6 +128,31 @@ class FabricHeapScheduler : public Scheduler
         return m_keys[i + PAD];
     }
 
+    /// Near-future events live in a ring of buckets, one per 2^BUCKET_SHIFT ps of simulated
+    /// time, RING buckets ahead of the current one; later events in the heap.
+    static constexpr unsigned BUCKET_SHIFT = 10;
+    static constexpr std::size_t RING = 8192;
+
+    /// @brief One bucket: its keys, sorted (largest first, so the smallest pops off the back)
+    /// once the bucket is reached, appended in any order before.
+    struct Bucket
+    {
+        std::vector<Key> keys;
+        bool sorted{false};
+    };
+
+    /// @brief Put @p key in the ring bucket of absolute index @p bucket.
+    void RingInsert(uint64_t bucket, const Key& key);
+    /// @brief The smallest key, from the ring if it holds any, else the heap root (sorting the
+    /// first non-empty bucket if needed, hence the mutable members).
+    const Key& Front() const;
+    /// @brief Push @p key on the heap.
+    void HeapPush(const Key& key);
+    /// @brief Remove the heap root.
+    void HeapPop();
+    /// @brief Prefetch the payload and hints of the next event (see HintNext()).
+    void PrefetchNext() const;
+
     /// @brief Grow the key array (amortized doubling, keeping the 64-byte alignment).
     void Grow();
     /// @brief Move @p key up from the hole at position @p hole to where it belongs.
@@ -131,6 +165,12 @@ class FabricHeapScheduler : public Scheduler
     /// Unused entries before the root: puts the children 4i+1..4i+4 of node i at array indices
     /// 4i+4..4i+7, one aligned 64-byte line.
     static constexpr std::size_t PAD = 3;
+
+    mutable std::vector<Bucket> m_ring;           ///< RING buckets, by absolute index % RING
+    std::vector<uint64_t> m_ringBits;             ///< bit per bucket: non-empty
+    uint64_t m_base{0};                           ///< bucket of the last event removed
+    std::size_t m_ringSize{0};                    ///< events in the ring
+    mutable const Bucket* m_frontBucket{nullptr}; ///< Front() came from this bucket (or heap)
 
     Key* m_keys{nullptr};              ///< PAD + capacity entries, 64-byte aligned
     std::size_t m_size{0};             ///< events in the heap
