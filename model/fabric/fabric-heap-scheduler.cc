@@ -295,6 +295,11 @@ FabricHeapScheduler::RemoveNext()
         if (b.keys.empty())
         {
             b.sorted = false;
+            if (b.keys.capacity() > BUCKET_KEEP)
+            {
+                // A burst's bucket: give the memory back rather than keep it for every lap.
+                std::vector<Key>().swap(b.keys);
+            }
             const std::size_t index = static_cast<std::size_t>(&b - m_ring.data());
             m_ringBits[index / 64] &= ~(uint64_t{1} << (index % 64));
         }

@@ -132,6 +132,9 @@ class FabricHeapScheduler : public Scheduler
     /// time, RING buckets ahead of the current one; later events in the heap.
     static constexpr unsigned BUCKET_SHIFT = 10;
     static constexpr std::size_t RING = 8192;
+    /// An emptied bucket keeps its memory up to this many keys (a busy fabric's buckets hold
+    /// tens); a larger one, left by a burst, is freed.
+    static constexpr std::size_t BUCKET_KEEP = 128;
 
     /// @brief One bucket: its keys, sorted (largest first, so the smallest pops off the back)
     /// once the bucket is reached, appended in any order before.
