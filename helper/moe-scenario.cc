@@ -1122,7 +1122,7 @@ Scenario::GetRoundBound() const
 }
 
 std::function<double()>
-Scenario::MakeFeedbackProbe(const ServingSpec& serving)
+Scenario::MakeFeedbackProbe(const ServingSpec& serving, uint32_t& watchedPorts)
 {
     const AdmissionSpec& a = serving.admission;
     const TopologySpec& ts = m_topology->GetSpec();
@@ -1200,7 +1200,7 @@ Scenario::MakeFeedbackProbe(const ServingSpec& serving)
         }
         watched.assign(onPaths.begin(), onPaths.end());
     }
-    m_feedbackWatchedPorts = static_cast<uint32_t>(watched.size());
+    watchedPorts = static_cast<uint32_t>(watched.size());
     std::vector<Ptr<FabricNetDevice>> devices;
     for (const auto& [node, port] : watched)
     {
@@ -1480,8 +1480,9 @@ Scenario::Build(const std::string& outputDir)
             m_serving->Setup(s.moeOptions.serving, s.moeOptions.requests, m_moe);
             if (s.moeOptions.serving.admission.type == "feedback")
             {
-                auto probe = MakeFeedbackProbe(s.moeOptions.serving);
-                m_serving->SetCongestionProbe(probe, m_feedbackWatchedPorts);
+                uint32_t watched = 0;
+                auto probe = MakeFeedbackProbe(s.moeOptions.serving, watched);
+                m_serving->SetCongestionProbe(probe, watched);
             }
         }
         // Longest path between the workload's GPUs, for one full frame.

@@ -256,8 +256,9 @@ class Scenario
     /// Counter that grows whenever anything happens: frames sent, messages delivered, kernels.
     uint64_t ProgressCounter() const;
     Json MakeDiagnosis() const;
-    /// The feedback admission's congestion probe: the configured signal over the watched ports.
-    std::function<double()> MakeFeedbackProbe(const ServingSpec& serving);
+    /// The feedback admission's congestion probe: the configured signal over the watched ports
+    /// (their number in @p watchedPorts).
+    std::function<double()> MakeFeedbackProbe(const ServingSpec& serving, uint32_t& watchedPorts);
     Json MakeMoeSummary() const;
     std::string DescribeMoe() const;
     std::string MoeHumanSummary() const;
@@ -278,7 +279,6 @@ class Scenario
     Ptr<MoeWorkload> m_moe;
     Ptr<MoeWorkload> m_twin;
     Ptr<ServingLoop> m_serving;
-    uint32_t m_feedbackWatchedPorts{0}; ///< switch ports the feedback probe reads
     Ptr<MessageTransport> m_twinTransport;
     Time m_bound;
     uint64_t m_maxInterfaceWireBytes{0};

@@ -1062,41 +1062,35 @@ TEST(ServingAdmission, ByteCapsCountWhatTokensPutInFlight)
         ParseScenario(TwoTenants(R"({"type": "none"})"), effective).moeSpec.model;
     EXPECT_EQ(ServingLoop::TokenBytes(model, 2, 0, false), 33024u);
     EXPECT_EQ(ServingLoop::TokenBytes(model, 2, 2048, true), 35072u);
-    std::vector<ServingRequestRecord> tokens;
-    std::vector<ServingRequestRecord> bytes;
-    const Json st = RunServing(TwoTenants(R"({"type": "static", "classes": [
-        {"name": "bulk", "tokens_in_flight": 64}]})"),
-                               &tokens);
-    const Json sb = RunServing(TwoTenants(R"({"type": "static", "classes": [
-        {"name": "bulk", "bytes_in_flight": 2113536}]})"),
-                               &bytes);
-    ASSERT_EQ(tokens.size(), bytes.size());
-    for (size_t i = 0; i < tokens.size(); ++i)
-    {
-        EXPECT_EQ(tokens[i].firstTokenPs, bytes[i].firstTokenPs) << "request " << i;
-        EXPECT_EQ(tokens[i].finishPs, bytes[i].finishPs) << "request " << i;
-    }
-    EXPECT_EQ(st["serving"]["classes"][1]["admission"].dump(),
-              sb["serving"]["classes"][1]["admission"].dump());
-    EXPECT_GT(sb["serving"]["classes"][1]["admission"]["deferred_prefill"].get<uint64_t>(), 0u);
+    const uint64_t perToken = ServingLoop::TokenBytes(model, 2, 0, false);
+    // A cap of @p n tokens' bytes on class @p cls runs exactly as a cap of @p n tokens: same
+    // records to the picosecond, same admission counters. Returns those counters.
+    auto sameAsTokenCap = [perToken](uint32_t cls, const std::string& name, uint64_t n) {
+        std::vector<ServingRequestRecord> tokens;
+        std::vector<ServingRequestRecord> bytes;
+        const Json st =
+            RunServing(TwoTenants(R"({"type": "static", "classes": [{"name": ")" + name +
+                                  R"(", "tokens_in_flight": )" + std::to_string(n) + "}]}"),
+                       &tokens);
+        const Json sb = RunServing(TwoTenants(R"({"type": "static", "classes": [{"name": ")" +
+                                              name + R"(", "bytes_in_flight": )" +
+                                              std::to_string(n * perToken) + "}]}"),
+                                   &bytes);
+        EXPECT_EQ(tokens.size(), bytes.size());
+        for (size_t i = 0; i < tokens.size() && i < bytes.size(); ++i)
+        {
+            EXPECT_EQ(tokens[i].firstTokenPs, bytes[i].firstTokenPs) << name << " request " << i;
+            EXPECT_EQ(tokens[i].finishPs, bytes[i].finishPs) << name << " request " << i;
+        }
+        const Json& admission = sb["serving"]["classes"][cls]["admission"];
+        EXPECT_EQ(st["serving"]["classes"][cls]["admission"].dump(), admission.dump());
+        return admission;
+    };
+    // Bulk (prompts) capped at 64 tokens' bytes: the cap binds on its prefill chunks.
+    EXPECT_GT(sameAsTokenCap(1, "bulk", 64)["deferred_prefill"].get<uint64_t>(), 0u);
     // Decode tokens too (chat's are counted first in every step): chat capped at 2 tokens'
-    // bytes per GPU and step runs exactly as with a 2-token cap, which binds (admissions wait).
-    std::vector<ServingRequestRecord> decodeTokens;
-    std::vector<ServingRequestRecord> decodeBytes;
-    const Json dt = RunServing(TwoTenants(R"({"type": "static", "classes": [
-        {"name": "chat", "tokens_in_flight": 2}]})"),
-                               &decodeTokens);
-    const Json db = RunServing(TwoTenants(R"({"type": "static", "classes": [
-        {"name": "chat", "bytes_in_flight": 66048}]})"),
-                               &decodeBytes);
-    ASSERT_EQ(decodeTokens.size(), decodeBytes.size());
-    for (size_t i = 0; i < decodeTokens.size(); ++i)
-    {
-        EXPECT_EQ(decodeTokens[i].finishPs, decodeBytes[i].finishPs) << "request " << i;
-    }
-    EXPECT_GT(db["serving"]["classes"][0]["admission"]["deferred_admissions"].get<uint64_t>(), 0u);
-    EXPECT_EQ(dt["serving"]["classes"][0]["admission"].dump(),
-              db["serving"]["classes"][0]["admission"].dump());
+    // bytes per GPU and step, which binds (admissions wait).
+    EXPECT_GT(sameAsTokenCap(0, "chat", 2)["deferred_admissions"].get<uint64_t>(), 0u);
     // Disaggregated, a prompt token also carries its KV cache (2048 B): 35072 B. A cap of 100
     // prompt tokens' bytes holds every prefill step to 100 tokens per GPU (and binds), while a
     // decode step could take 106 tokens (max_running 16 keeps it lower).

@@ -22,8 +22,10 @@ import csv
 import json
 import os
 import re
-import subprocess
 import sys
+
+from study_common import (bottleneck_port, parse_rate, parse_time, pyplot, queue_series,
+                          read_csv, run_sim)
 
 COLUMNS = [
     "case", "algorithm", "cc_type", "complete", "flows", "completion_s", "utilization",
@@ -34,23 +36,6 @@ COLUMNS = [
 
 CASES = [("two-flows", "examples/configs/cc-two-flows.json"),
          ("incast-16to1", "examples/configs/cc-incast-16to1.json")]
-
-
-def parse_time(text):
-    """Seconds from a time string of the scenario grammar ("1us", "500ns", "0ps")."""
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ps|ns|us|µs|μs|ms|s)?\s*", text)
-    if not m:
-        raise ValueError("not a time: %r" % text)
-    scale = {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0}
-    return float(m.group(1)) * scale[m.group(2) or "s"]
-
-
-def parse_rate(text):
-    """Bit/s from a rate string ("100Gbps", "400Gb/s")."""
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([kKMGT]?)b(ps|/s)\s*", text)
-    if not m:
-        raise ValueError("not a rate: %r" % text)
-    return float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[m.group(2)]
 
 
 def parse_algorithm(spec):
@@ -68,13 +53,6 @@ def jain(values):
     s = sum(values)
     q = sum(v * v for v in values)
     return s * s / (len(values) * q) if q > 0 else 1.0
-
-
-def read_csv(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def flow_key(host, dst, cls):
@@ -107,23 +85,12 @@ def mean_rate(steps, t0, t1):
 def bottleneck_series(rows, interval, end_s):
     """The switch egress port with the most queued bytes over the run, and its queue (all
     priorities) at every sample time from 0 to end_s (absent rows are empty queues)."""
-    totals = {}
-    for r in rows:
-        if r["node"].startswith("gpu"):
-            continue
-        key = (r["node"], int(r["port"]))
-        totals[key] = totals.get(key, 0) + int(r["queue_bytes"])
     n = int(round(end_s / interval)) + 1 if interval > 0 else 0
-    series = [0] * n
-    if not totals:
-        return None, [i * interval for i in range(n)], series
-    port = max(totals, key=lambda k: (totals[k], k))
-    for r in rows:
-        if (r["node"], int(r["port"])) == port:
-            i = int(round(float(r["time_s"]) / interval))
-            if 0 <= i < n:
-                series[i] += int(r["queue_bytes"])
-    return port, [i * interval for i in range(n)], series
+    times = [i * interval for i in range(n)]
+    port = bottleneck_port(rows)
+    if port is None:
+        return None, times, [0] * n
+    return port, times, queue_series(rows, port, interval, 0.0, n * interval)
 
 
 def run(args, case, config, spec):
@@ -137,16 +104,9 @@ def run(args, case, config, spec):
     if flow_bytes is not None:
         matrix = [[flow_bytes if v else 0 for v in row] for row in scenario["traffic"]["matrix"]]
         extra.append("traffic.matrix=" + json.dumps(matrix, separators=(",", ":")))
-    cmd = ([args.sim, "--config=" + config, "--out=" + d, "--quiet",
-            "--set=transport.cc.type=" + cc_type] + ["--set=" + s for s in cc_sets] +
-           ["--set=" + e for e in extra + args.set])
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode not in (0, 3):  # 3: stopped before every message completed, still reported
-        sys.exit("moe-fabric-sim failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr))
-    with open(os.path.join(d, "summary.json")) as f:
-        s = json.load(f)
-    with open(os.path.join(d, "effective_config.json")) as f:
-        eff = json.load(f)
+    # Exit code 3 (stopped before every message completed) still reports.
+    s, eff = run_sim(args.sim, config, d,
+                     ["transport.cc.type=" + cc_type] + cc_sets + extra + args.set, accept=(0, 3))
     line_rate = parse_rate(eff["topology"]["link"]["rate"])
     interval = parse_time(eff["output"]["sample_interval"])
 
@@ -219,13 +179,8 @@ def save_small(fig, path):
 
 
 def plot(rows, series, figdir):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no figures (apt-get install python3-matplotlib, and run "
-              "with /usr/bin/python3 if python3 is another interpreter)")
+    plt = pyplot()
+    if plt is None:
         return
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 

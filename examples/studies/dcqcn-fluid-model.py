@@ -36,33 +36,17 @@ matplotlib, dcqcn-fluid-model.png. Documented in doc/moe-fabric.rst ("Comparison
 DCQCN fluid model").
 """
 import argparse
-import csv
 import json
 import math
 import os
-import re
-import subprocess
 import sys
+
+from study_common import (bottleneck_port, parse_rate, parse_time, pyplot, queue_series,
+                          read_csv, run_sim, write_csv)
 
 # Bytes a data frame adds to its payload on the wire: Ethernet 14 + IPv4 20 + UDP 8 + BTH 12 +
 # ICRC 4 + FCS 4 + preamble/SFD 8 + inter-frame gap 12 = 82 (doc/moe-fabric.rst, "Frames").
 FRAME_OVERHEAD_BYTES = 82
-
-
-def parse_time(text):
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ps|ns|us|ms|s)?\s*", text)
-    if not m:
-        raise ValueError("not a time: %r" % text)
-    return float(m.group(1)) * {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3,
-                                "s": 1.0}[m.group(2) or "s"]
-
-
-def parse_rate(text):
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([kKMGT]?)b(ps|/s)\s*", text)
-    if not m:
-        raise ValueError("not a rate: %r" % text)
-    return float(m.group(1)) * {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9,
-                                "T": 1e12}[m.group(2)]
 
 
 def fixed_point(n, link_bps, wire_bytes, rai_bps, byte_counter, timer_s, cnp_s, alpha_s, steps,
@@ -109,11 +93,6 @@ def fixed_point(n, link_bps, wire_bytes, rai_bps, byte_counter, timer_s, cnp_s, 
     return p, queue(p), taylor, queue(taylor)
 
 
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def run_case(args, n):
     d = os.path.join(args.out, "n%d" % n)
     per_flow = int(args.total_bytes // n)
@@ -122,33 +101,13 @@ def run_case(args, n):
         matrix[i][0] = per_flow
     sets = ["topology.hosts_per_leaf=%d" % (n + 1), "traffic.gpus=%d" % (n + 1),
             "traffic.matrix=" + json.dumps(matrix, separators=(",", ":"))] + args.set
-    cmd = [args.sim, "--config=" + args.config, "--out=" + d, "--quiet"] + [
-        "--set=" + s for s in sets]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode not in (0, 3):
-        sys.exit("moe-fabric-sim failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr))
-    with open(os.path.join(d, "summary.json")) as f:
-        summary = json.load(f)
-    with open(os.path.join(d, "effective_config.json")) as f:
-        eff = json.load(f)
+    summary, eff = run_sim(args.sim, args.config, d, sets, accept=(0, 3))
     interval = parse_time(eff["output"]["sample_interval"])
     # The bottleneck: the switch port towards the receiver, i.e. the port with the most queued
-    # bytes over the run (absent samples are empty queues).
-    totals = {}
+    # bytes over the run.
     samples = read_csv(os.path.join(d, "queue_samples.csv"))
-    for row in samples:
-        if not row["node"].startswith("gpu"):
-            key = (row["node"], row["port"])
-            totals[key] = totals.get(key, 0) + int(row["queue_bytes"])
-    port = max(totals, key=lambda k: (totals[k], k))
     w0, w1 = args.window
-    n_samples = int(round((w1 - w0) / interval))
-    series = [0] * n_samples
-    for row in samples:
-        if (row["node"], row["port"]) == port:
-            i = int(round((float(row["time_s"]) - w0) / interval))
-            if 0 <= i < n_samples:
-                series[i] += int(row["queue_bytes"])
+    series = queue_series(samples, bottleneck_port(samples), interval, w0, w1)
     flows = [m for m in read_csv(os.path.join(d, "messages.csv")) if int(m["bytes"]) > 0]
     first_end = min(float(m["end_s"]) for m in flows)
     if first_end < w1:
@@ -167,13 +126,8 @@ def run_case(args, n):
 
 
 def plot(rows, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no figure (apt-get install python3-matplotlib; run "
-              "with /usr/bin/python3 if python3 is another interpreter)")
+    plt = pyplot()
+    if plt is None:
         return
     ns = [r["flows"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -248,12 +202,7 @@ def main():
         print("%3d  %12.1f  %12.1f  %14.1f  %7.1f / %6.1f  %6.2f  %13.3f  %6d%s" % (
             n, q / 1e3, qt / 1e3, sim["mean"] / 1e3, sim["p10"] / 1e3, sim["p90"] / 1e3,
             sim["mean"] / q, sim["rate_bps"] / fair, sim["pauses"], note))
-    path = os.path.join(args.out, "dcqcn-fluid-model.csv")
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    print("csv:", path)
+    write_csv(os.path.join(args.out, "dcqcn-fluid-model.csv"), rows)
     if not args.no_plot:
         plot(rows, os.path.join(args.out, "dcqcn-fluid-model.png"))
 

@@ -22,11 +22,11 @@ TTFT per policy). Documented in doc/moe-fabric.rst ("Admission", "Studies of MoE
 patterns").
 """
 import argparse
-import csv
 import json
 import os
-import subprocess
 import sys
+
+from study_common import pyplot, read_csv, run_sim, write_csv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.join(HERE, "..", "configs")
@@ -50,15 +50,8 @@ def run(args, name, transport):
     d = os.path.join(args.out, "%s-%s" % (name, transport))
     sets = sets + ["seed=%d" % args.seed] + (["transport.type=ideal"] if transport == "ideal"
                                               else [])
-    cmd = [args.sim, "--config=" + os.path.join(CONFIGS, config), "--out=" + d, "--quiet"] + [
-        "--set=" + s for s in sets]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit("moe-fabric-sim failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr))
-    with open(os.path.join(d, "summary.json")) as f:
-        summary = json.load(f)
-    with open(os.path.join(d, "requests.csv"), newline="") as f:
-        requests = list(csv.DictReader(f))
+    summary, _ = run_sim(args.sim, os.path.join(CONFIGS, config), d, sets)
+    requests = read_csv(os.path.join(d, "requests.csv"))
     return summary, requests
 
 
@@ -70,13 +63,8 @@ def per_class(summary, name):
 
 
 def plot(curves, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no figure (apt-get install python3-matplotlib; run "
-              "with /usr/bin/python3 if python3 is another interpreter)")
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for policy, (chat_tpot, bulk_ttft) in curves.items():
@@ -144,12 +132,7 @@ def main():
                  row["bulk_ttft_p50_s"] * 1e3, row["bulk_ttft_p99_s"] * 1e3,
                  row["bulk_e2e_p99_s"] * 1e3, row["chat_slo_met"], row["chat_requests"],
                  row["fabric_tax_chat_tpot_p99"] * 100, ideal_tpot * 1e6))
-    path = os.path.join(args.out, "two-tenant-admission.csv")
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    print("csv:", path)
+    write_csv(os.path.join(args.out, "two-tenant-admission.csv"), rows)
     if not args.no_plot:
         plot(curves, os.path.join(args.out, "two-tenant-admission.png"))
 
