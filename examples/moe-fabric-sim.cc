@@ -96,6 +96,9 @@ MakeDirectories(const std::string& path, std::string& error)
 int
 main(int argc, char* argv[])
 {
+    // Huge pages for malloc before anything is allocated: a re-execution that does not return
+    // (large fabrics run about a fifth faster; MOE_FABRIC_HUGE_PAGES=0 turns it off).
+    const std::string hugePages = FabricHelper::ReexecWithHugePages(argv);
     // Picoseconds before any Time exists beyond the static defaults ns-3 converts.
     FabricHelper::EnsurePicosecondResolution();
 
@@ -187,6 +190,7 @@ main(int argc, char* argv[])
     if (dryRun)
     {
         std::cout << scenario->DescribeDryRun();
+        std::cout << "malloc huge pages: " << hugePages << "\n";
         Simulator::Destroy();
         return 0;
     }

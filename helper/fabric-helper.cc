@@ -16,7 +16,12 @@
 #include "ns3/simulator.h"
 #include "ns3/uinteger.h"
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace ns3
 {
@@ -118,6 +123,109 @@ FabricHelper::EnsurePicosecondResolution()
                     "the simulation runs");
     Time::SetResolution(Time::PS);
     changed = true;
+}
+
+namespace
+{
+/// The kernel's transparent huge page mode ("always", "madvise", "never"; "" if unknown).
+std::string
+KernelThpMode()
+{
+    std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::string line;
+    std::getline(in, line);
+    const size_t open = line.find('[');
+    const size_t close = line.find(']', open);
+    if (open == std::string::npos || close == std::string::npos)
+    {
+        return "";
+    }
+    return line.substr(open + 1, close - open - 1);
+}
+
+/// GLIBC_TUNABLES ("" if unset).
+std::string
+GlibcTunables()
+{
+    const char* t = std::getenv("GLIBC_TUNABLES");
+    return t == nullptr ? "" : t;
+}
+
+/// Does this C library know glibc.malloc.hugetlb (glibc 2.35 and later)?
+bool
+LibcHasHugetlbTunable()
+{
+#ifdef __GLIBC__
+    return __GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35);
+#else
+    return false;
+#endif
+}
+
+constexpr const char* HUGETLB_TUNABLE = "glibc.malloc.hugetlb";
+constexpr const char* HUGE_PAGES_VARIABLE = "MOE_FABRIC_HUGE_PAGES";
+} // namespace
+
+std::string
+FabricHelper::DescribeHugePages()
+{
+    const std::string tunables = GlibcTunables();
+    const std::string mode = KernelThpMode();
+    if (!LibcHasHugetlbTunable() && mode != "always")
+    {
+        return "off (needs glibc 2.35 or later for glibc.malloc.hugetlb)";
+    }
+    const size_t at = tunables.find(HUGETLB_TUNABLE);
+    if (at != std::string::npos)
+    {
+        const size_t end = tunables.find(':', at);
+        const std::string setting = tunables.substr(at, end == std::string::npos ? end : end - at);
+        const bool on = setting != std::string(HUGETLB_TUNABLE) + "=0" && mode != "never";
+        return std::string(on ? "on" : "off") + " (GLIBC_TUNABLES " + setting +
+               ", kernel transparent huge pages '" + mode + "')";
+    }
+    if (mode == "always")
+    {
+        return "on (kernel transparent huge pages 'always')";
+    }
+    const char* variable = std::getenv(HUGE_PAGES_VARIABLE);
+    if (variable != nullptr && std::string(variable) == "0")
+    {
+        return std::string("off (") + HUGE_PAGES_VARIABLE + "=0)";
+    }
+    return "off (kernel transparent huge pages '" + (mode.empty() ? "unknown" : mode) + "')";
+}
+
+std::string
+FabricHelper::ReexecWithHugePages(char* argv[])
+{
+    if (std::getenv(HUGE_PAGES_VARIABLE) != nullptr)
+    {
+        return DescribeHugePages(); // switched off by the user, or this is the re-execution
+    }
+    const std::string tunables = GlibcTunables();
+    if (!LibcHasHugetlbTunable() || tunables.find(HUGETLB_TUNABLE) != std::string::npos ||
+        KernelThpMode() != "madvise")
+    {
+        return DescribeHugePages();
+    }
+    const std::string value = (tunables.empty() ? "" : tunables + ":") + HUGETLB_TUNABLE + "=1";
+    if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || setenv(HUGE_PAGES_VARIABLE, "1", 1) != 0)
+    {
+        return "off (cannot set the environment)";
+    }
+    execv("/proc/self/exe", argv);
+    // Still here: the re-execution failed. Carry on as before, without huge pages.
+    const std::string why = std::strerror(errno);
+    if (tunables.empty())
+    {
+        unsetenv("GLIBC_TUNABLES");
+    }
+    else
+    {
+        setenv("GLIBC_TUNABLES", tunables.c_str(), 1);
+    }
+    return "off (re-executing /proc/self/exe failed: " + why + ")";
 }
 
 void

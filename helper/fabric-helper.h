@@ -70,6 +70,29 @@ class FabricHelper : public PcapHelperForDevice
      */
     static void EnsurePicosecondResolution();
 
+    /**
+     * @brief Back malloc's memory with transparent huge pages for the rest of the program, by
+     * re-executing it once with glibc's tunable glibc.malloc.hugetlb=1 (glibc >= 2.35).
+     *
+     * Large fabrics (a k=16 fat-tree with a million active queue pairs) spend a large share of
+     * their time on TLB misses over hundreds of MB of scattered per-port, per-queue-pair and
+     * per-packet state; 2 MB pages cut the k=16 benchmark's wall time by about a fifth (see the
+     * benchmark chapter of doc/moe-fabric.rst). glibc reads tunables only when a program starts,
+     * hence the re-execution. Call it first thing in main(), before anything else runs: on
+     * success it does not return (the program starts again with the same arguments).
+     *
+     * It returns without re-executing, and says why in the returned text, when the environment
+     * variable MOE_FABRIC_HUGE_PAGES is set (to "0" by a user who wants it off, to "1" by the
+     * re-execution itself), when GLIBC_TUNABLES already names glibc.malloc.hugetlb, when the
+     * kernel's transparent huge pages are "never" or "always" (nothing to gain), or when the
+     * re-execution fails. Outputs do not depend on it; only speed and memory layout do.
+     */
+    static std::string ReexecWithHugePages(char* argv[]);
+
+    /// @brief One line describing whether malloc uses transparent huge pages in this process
+    /// and why (for --dry-run and logs).
+    static std::string DescribeHugePages();
+
     /// @brief Check a spec for impossible content (dangling links, zero rates...).
     static void Validate(const TopologySpec& spec);
 

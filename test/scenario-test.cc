@@ -142,6 +142,38 @@ TEST(AllToAll, BoundIsHandComputable)
     EXPECT_EQ(boundPs, 3840LL * 4178 * 8 * 10 + 6 * 1000000 + 5 * 334240);
 }
 
+TEST_F(Cli, BacksMallocWithHugePagesUnlessTurnedOff)
+{
+    // The program re-executes itself once with glibc.malloc.hugetlb=1 when the kernel offers
+    // transparent huge pages on request ("madvise"); MOE_FABRIC_HUGE_PAGES=0 turns it off.
+    const std::string config = SourcePath("examples/configs/fat-tree-k4.json");
+    const std::string line = "malloc huge pages: ";
+    const CommandResult off = RunCommand("env -u GLIBC_TUNABLES MOE_FABRIC_HUGE_PAGES=0 " + Sim() +
+                                         " --dry-run --config=" + config);
+    ASSERT_EQ(off.exitCode, 0) << off.output;
+    EXPECT_NE(off.output.find(line + "off (MOE_FABRIC_HUGE_PAGES=0)"), std::string::npos)
+        << off.output;
+    const CommandResult dflt = RunCommand("env -u GLIBC_TUNABLES -u MOE_FABRIC_HUGE_PAGES " +
+                                          Sim() + " --dry-run --config=" + config);
+    ASSERT_EQ(dflt.exitCode, 0) << dflt.output;
+    const std::string thp = ReadFile("/sys/kernel/mm/transparent_hugepage/enabled");
+    if (thp.find("[madvise]") != std::string::npos)
+    {
+        // The re-executed program runs with the tunable (glibc 2.36 on Debian 12).
+        EXPECT_NE(dflt.output.find(line + "on (GLIBC_TUNABLES glibc.malloc.hugetlb=1"),
+                  std::string::npos)
+            << dflt.output;
+    }
+    else
+    {
+        EXPECT_NE(dflt.output.find(line), std::string::npos) << dflt.output;
+    }
+    // Errors keep their exit code through the re-execution.
+    const CommandResult bad = RunCommand("env -u GLIBC_TUNABLES -u MOE_FABRIC_HUGE_PAGES " + Sim() +
+                                         " --config=/nonexistent/config.json");
+    EXPECT_EQ(bad.exitCode, 2) << bad.output;
+}
+
 TEST_F(Cli, DefaultScenarioWritesOutputsAndASummary)
 {
     const std::string out = MakeTempDir("out");
