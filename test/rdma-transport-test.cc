@@ -359,6 +359,41 @@ TEST(RdmaTransport, PacingRateHookSlowsAQueuePair)
     Simulator::Destroy();
 }
 
+TEST(RdmaTransport, TimerRestartsOnlyWithTheRetransmission)
+{
+    // A queue pair paced at 1 Gb/s sends a frame every 33.4 us; its timeout is 25 us (above the
+    // 16 us round trip, below the pacing gap) and 5 % of the frames reaching GPU 15 are lost.
+    // After a timeout the retransmission waits for its pacing slot; the timer must not fire
+    // again before it has gone out (a NIC restarts its transport timer when it sends), so no
+    // loss is counted as several timeouts: timeouts <= retransmitted packets.
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    const uint32_t node = topo->GetSpec().hostNode[15];
+    for (uint32_t i = 0; i < topo->GetNPorts(node); ++i)
+    {
+        Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
+        em->SetAttribute("ErrorRate", DoubleValue(0.05));
+        em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
+        em->AssignStreams(3);
+        topo->GetPort(node, i)->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    }
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(25)));
+    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(MicroSeconds(25)));
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    const uint32_t qp = rdma->GetNic(0)->GetOrCreateSenderQp(15, 0);
+    rdma->GetNic(0)->SetQpRate(qp, 1000000000ull);
+    rdma->Send(0, 15, 0, 256 * 1024, 0);
+    Simulator::Run();
+    const RdmaCounters& c = rdma->GetCounters();
+    EXPECT_GT(c.timeouts, 0u) << "the scenario is meant to time out";
+    EXPECT_LE(c.timeouts, c.retransmittedPackets);
+    EXPECT_EQ(rec.delivered.size(), 1u);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
 TEST(RdmaTransport, WindowHookCapsBytesInFlight)
 {
     // With a 4-packet window, a sender waits for ACKs: throughput = window / RTT, far below line

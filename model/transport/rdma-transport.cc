@@ -593,7 +593,10 @@ RdmaNic::OnRtoTimer()
         {
             m_cc->OnTimeout(index);
         }
-        ArmRto(index);
+        // The timer restarts when the retransmission is sent (SendNext), as a NIC's transport
+        // timer does: a QP waiting for its turn behind many others (or for its pacing rate) must
+        // not time out again before it has resent anything.
+        qp.rtoDeadlinePs = -1;
         Activate(index);
     }
     if (m_rtoTimerPs < now)
