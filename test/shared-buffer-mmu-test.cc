@@ -3,14 +3,17 @@
  * marking at dequeue, validation; and a lossy incast through a fabric of shared-buffer switches.
  */
 #include "ns3/boolean.h"
+#include "ns3/data-rate.h"
 #include "ns3/double.h"
 #include "ns3/ethernet-header.h"
+#include "ns3/fabric-channel.h"
 #include "ns3/fabric-frame.h"
 #include "ns3/fabric-helper.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/fat-tree-helper.h"
 #include "ns3/integer.h"
 #include "ns3/ipv4-header.h"
+#include "ns3/node.h"
 #include "ns3/partitioned-buffer-mmu.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/roce-frame-header.h"
@@ -614,6 +617,78 @@ TEST(SharedBufferMmu, MarkedFramesCarryCeWithAValidChecksum)
     ASSERT_EQ(marks.size(), 2u);
     EXPECT_EQ(marks[0], std::make_tuple(3u, uint8_t(0), uint64_t(1500)));
     EXPECT_EQ(mmu->CheckAccounting(), "");
+}
+
+namespace
+{
+/// Records what arrives at a device: the frame and the header fields that travelled with it.
+class RecordingSink : public FabricFrameSink
+{
+  public:
+    std::vector<std::pair<Ptr<Packet>, FrameInfo>> frames;
+
+    void ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uint32_t) override
+    {
+        frames.emplace_back(packet, info);
+    }
+};
+} // namespace
+
+TEST(SharedBufferMmu, HeaderFieldsTravellingWithAFrameFollowItsCeMark)
+{
+    // Switches forward by the header fields parsed once and carried with the frame; a CE mark
+    // rewrites the bytes, and the carried fields must say the same as the bytes at the next hop.
+    FabricHelper::EnsurePicosecondResolution();
+    Ptr<FabricChannel> channel = CreateObject<FabricChannel>();
+    Ptr<FabricNetDevice> a = CreateObject<FabricNetDevice>();
+    Ptr<FabricNetDevice> b = CreateObject<FabricNetDevice>();
+    RecordingSink sink;
+    for (const auto& dev : {a, b})
+    {
+        dev->SetDataRate(DataRate("100Gbps"));
+        dev->SetNode(CreateObject<Node>());
+        dev->Attach(channel);
+    }
+    b->SetFrameSink(&sink);
+    Ptr<SharedBufferMmu> mmu = MakeMmu(1, {{"Alpha", "8"}});
+    mmu->SetEcnStep(0, 0); // mark every frame that leaves another one behind
+    a->SetAdmission(mmu);
+    DropReason reason;
+    for (int i = 0; i < 3; ++i)
+    {
+        QueueEntry e = MakeEntry(MTU_FRAME, 0, LOCAL_PORT);
+        if (i != 2)
+        {
+            e.infoValid = ParseFrame(e.packet, e.info); // as a switch enqueues it
+        }
+        ASSERT_TRUE(mmu->Admit(e, 0, reason));
+        a->Enqueue(std::move(e));
+    }
+    Simulator::Run();
+    ASSERT_EQ(sink.frames.size(), 3u);
+    for (size_t i = 0; i < sink.frames.size(); ++i)
+    {
+        FrameInfo bytes;
+        ASSERT_TRUE(ParseFrame(sink.frames[i].first, bytes));
+        const FrameInfo& carried = sink.frames[i].second;
+        EXPECT_EQ(carried.etherType, bytes.etherType) << i;
+        EXPECT_EQ(carried.dscp, bytes.dscp) << i;
+        EXPECT_EQ(carried.ecn, bytes.ecn) << i;
+        EXPECT_EQ(carried.priority, bytes.priority) << i;
+        EXPECT_EQ(carried.protocol, bytes.protocol) << i;
+        EXPECT_EQ(carried.srcIp, bytes.srcIp) << i;
+        EXPECT_EQ(carried.dstIp, bytes.dstIp) << i;
+        EXPECT_EQ(carried.srcPort, bytes.srcPort) << i;
+        EXPECT_EQ(carried.dstPort, bytes.dstPort) << i;
+        EXPECT_EQ(carried.dstGpu, bytes.dstGpu) << i;
+    }
+    // The first frame leaves at once with nothing behind it, the second leaves the third behind
+    // (marked: its carried fields were rewritten with it), the third is parsed at dequeue.
+    EXPECT_EQ(sink.frames[0].second.ecn, ECN_ECT0);
+    EXPECT_EQ(sink.frames[1].second.ecn, ECN_CE);
+    EXPECT_EQ(sink.frames[2].second.ecn, ECN_ECT0);
+    EXPECT_EQ(mmu->GetEcnMarks(), 1u);
+    Simulator::Destroy();
 }
 
 TEST(SharedBufferMmu, ImpossibleSettingsNameTheAttribute)

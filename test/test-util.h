@@ -55,10 +55,10 @@ class MacControlSink : public ns3::moe::FabricFrameSink
     ns3::Ptr<ns3::moe::FabricNetDevice> device;
     uint32_t dataFrames{0};
 
-    void ReceiveFrame(const ns3::Ptr<ns3::Packet>& packet, uint32_t /*port*/) override
+    void ReceiveFrame(const ns3::Ptr<ns3::Packet>& packet,
+                      const ns3::moe::FrameInfo& info,
+                      uint32_t /*port*/) override
     {
-        ns3::moe::FrameInfo info;
-        ns3::moe::ParseFrame(packet, info);
         if (info.etherType == ns3::moe::ETHERTYPE_MAC_CONTROL && device->ReceiveMacControl(packet))
         {
             return;

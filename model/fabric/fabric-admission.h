@@ -4,6 +4,7 @@
 #ifndef MOE_FABRIC_ADMISSION_H
 #define MOE_FABRIC_ADMISSION_H
 
+#include "ns3/fabric-frame.h"
 #include "ns3/object.h"
 #include "ns3/packet.h"
 
@@ -51,6 +52,11 @@ struct QueueEntry
     uint16_t inPort{LOCAL_PORT}; ///< ingress port at this node
     uint8_t priority{0};
     uint8_t flags{0}; ///< reserved for admission implementations
+    /// @c info holds the frame's parsed header fields. Switches set it from the fields the frame
+    /// arrived with, so that no hop reads the frame buffer again; an admission that rewrites a
+    /// header field (CE marking) updates it. Entries without it are parsed at dequeue.
+    bool infoValid{false};
+    FrameInfo info;
 };
 
 /**

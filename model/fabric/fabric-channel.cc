@@ -94,13 +94,16 @@ FabricChannel::Attach(Ptr<FabricNetDevice> device)
 }
 
 void
-FabricChannel::Transmit(Packet* owned, const FabricNetDevice* src, int64_t txPs)
+FabricChannel::Transmit(Packet* owned,
+                        const FrameInfo& info,
+                        const FabricNetDevice* src,
+                        int64_t txPs)
 {
     NS_ASSERT_MSG(m_nDevices == 2, "FabricChannel: link has one end only");
     const uint8_t end = m_devices[0] == src ? 1 : 0;
     auto& fifo = m_inFlight[end];
     const int64_t arrival = Simulator::Now().GetPicoSeconds() + txPs + m_delayPs;
-    fifo.push_back(InFlightFrame{owned, arrival});
+    fifo.push_back(InFlightFrame{owned, arrival, info});
     if (fifo.size() == 1)
     {
         ScheduleHead(end);
@@ -123,12 +126,13 @@ FabricChannel::DeliverHead(uint8_t end)
 {
     auto& fifo = m_inFlight[end];
     Packet* raw = fifo.front().packet;
+    const FrameInfo info = fifo.front().info;
     fifo.pop_front();
     if (!fifo.empty())
     {
         ScheduleHead(end);
     }
-    m_devices[end]->Receive(AdoptPacket(raw));
+    m_devices[end]->Receive(AdoptPacket(raw), info);
 }
 
 size_t

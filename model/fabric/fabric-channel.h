@@ -4,6 +4,7 @@
 #ifndef MOE_FABRIC_CHANNEL_H
 #define MOE_FABRIC_CHANNEL_H
 
+#include "fabric-frame.h"
 #include "fabric-ring-buffer.h"
 
 #include "ns3/channel.h"
@@ -34,9 +35,10 @@ class FabricChannel : public Channel
     void Attach(Ptr<FabricNetDevice> device);
     /**
      * @brief Deliver a frame from @p src to the other end after @p txPs + Delay. The channel
-     * takes over the packet reference @p owned (see DetachPacket()).
+     * takes over the packet reference @p owned (see DetachPacket()). @p info, the frame's parsed
+     * header fields, travels with it to the receiver, which then need not read the frame buffer.
      */
-    void Transmit(Packet* owned, const FabricNetDevice* src, int64_t txPs);
+    void Transmit(Packet* owned, const FrameInfo& info, const FabricNetDevice* src, int64_t txPs);
     /// @brief The first frame in flight towards end @p end has arrived (called by its event).
     void DeliverHead(uint8_t end);
     /// @brief Frames on the wire towards end @p end (0 or 1).
@@ -61,6 +63,7 @@ class FabricChannel : public Channel
     {
         Packet* packet{nullptr}; ///< owned reference
         int64_t arrivalPs{0};
+        FrameInfo info; ///< its parsed header fields, handed to the receiver with it
     };
 
     void ScheduleHead(uint8_t end);

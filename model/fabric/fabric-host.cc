@@ -187,7 +187,7 @@ FabricHost::SendFrame(Ptr<Packet> packet, uint8_t priority, uint32_t port)
 }
 
 void
-FabricHost::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
+FabricHost::ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& /*arrived*/, uint32_t inPort)
 {
     FrameInfo info;
     RoceInfo roce;

@@ -89,7 +89,7 @@ class FabricHost : public Object, public FabricFrameSink
     bool SendFrame(Ptr<Packet> packet, uint8_t priority, uint32_t port);
 
     /// @brief Called by a port when a frame arrives.
-    void ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort) override;
+    void ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uint32_t inPort) override;
 
     /// TracedCallback signature of RxPause: the NIC asks its peer to pause (true) or resume
     /// @p priority because of its receive buffer.

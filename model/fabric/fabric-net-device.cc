@@ -554,8 +554,10 @@ FabricNetDevice::SendPendingPfc()
     NS_LOG_LOGIC("PFC out of port " << m_portIndex << " vector 0x" << std::hex
                                     << static_cast<uint32_t>(pfc.enableVector));
     Ptr<Packet> frame = BuildPfcFrame(m_address, pfc);
+    FrameInfo info;
+    ParseFrame(frame, info);
     // Priority 7 only labels the frame in logs: the control slot is outside the priorities.
-    StartTransmission(DetachPacket(frame), PFC_FRAME_BYTES, NUM_PRIORITIES - 1);
+    StartTransmission(DetachPacket(frame), PFC_FRAME_BYTES, NUM_PRIORITIES - 1, info);
 }
 
 void
@@ -975,7 +977,11 @@ FabricNetDevice::ServePriority(uint8_t p)
         {
             m_lastFromPull |= bit;
             const uint32_t bytes = packet->GetSize();
-            StartTransmission(DetachPacket(packet), bytes, p);
+            // Parsed once here, while the freshly built frame is in cache; the fields travel
+            // with the frame (FabricChannel::Transmit).
+            FrameInfo info;
+            ParseFrame(packet, info);
+            StartTransmission(DetachPacket(packet), bytes, p, info);
             return bytes;
         }
         m_pullMask &= static_cast<uint8_t>(~bit);
@@ -1017,13 +1023,18 @@ FabricNetDevice::ServePriority(uint8_t p)
     {
         m_dequeueTrace(entry.packet, p);
     }
+    if (!entry.infoValid)
+    {
+        entry.infoValid = ParseFrame(entry.packet, entry.info);
+    }
+    const FrameInfo info = entry.info;
     Packet* raw = DetachPacket(entry.packet);
     q.pop_front();
     if (q.empty())
     {
         m_queuedMask &= static_cast<uint8_t>(~bit);
     }
-    StartTransmission(raw, bytes, p);
+    StartTransmission(raw, bytes, p, info);
     // A zero-byte frame would read as "nothing served"; frames always carry a header.
     return bytes;
 }
@@ -1088,7 +1099,10 @@ FabricNetDevice::TryTransmitDwrr()
 }
 
 void
-FabricNetDevice::StartTransmission(Packet* owned, uint32_t size, uint8_t priority)
+FabricNetDevice::StartTransmission(Packet* owned,
+                                   uint32_t size,
+                                   uint8_t priority,
+                                   const FrameInfo& info)
 {
     NS_LOG_FUNCTION(this << owned << size << static_cast<uint32_t>(priority));
     m_transmitting = true;
@@ -1104,7 +1118,7 @@ FabricNetDevice::StartTransmission(Packet* owned, uint32_t size, uint8_t priorit
         m_phyTxBeginTrace(packet);
         m_snifferTrace(packet);
     }
-    m_channelRaw->Transmit(owned, this, txPs);
+    m_channelRaw->Transmit(owned, info, this, txPs);
     // When this frame has left, the next one comes from the same queue most of the time.
     const PriorityQueue& pq = m_queues[priority];
     FabricHeapScheduler::HintNext(&m_queuedMask,
@@ -1122,7 +1136,7 @@ FabricNetDevice::TransmitComplete()
 }
 
 void
-FabricNetDevice::Receive(const Ptr<Packet>& packet)
+FabricNetDevice::Receive(const Ptr<Packet>& packet, const FrameInfo& info)
 {
     NS_LOG_FUNCTION(this << packet);
     if (m_receiveErrorModel && m_receiveErrorModel->IsCorrupt(packet))
@@ -1145,7 +1159,7 @@ FabricNetDevice::Receive(const Ptr<Packet>& packet)
     }
     if (m_sink != nullptr)
     {
-        m_sink->ReceiveFrame(packet, m_portIndex);
+        m_sink->ReceiveFrame(packet, info, m_portIndex);
         return;
     }
     ForwardUp(packet);
@@ -1347,9 +1361,8 @@ FabricNetDevice::SendFrom(Ptr<Packet> packet,
     eth.SetLengthType(protocolNumber);
     packet->AddHeader(eth);
     QueueEntry entry;
-    FrameInfo info;
-    ParseFrame(packet, info);
-    entry.priority = protocolNumber == ETHERTYPE_IPV4 ? info.priority : 0;
+    entry.infoValid = ParseFrame(packet, entry.info);
+    entry.priority = protocolNumber == ETHERTYPE_IPV4 ? entry.info.priority : 0;
     entry.bytes = packet->GetSize();
     entry.packet = packet;
     Enqueue(std::move(entry));

@@ -39,8 +39,12 @@ class FabricFrameSink
 {
   public:
     virtual ~FabricFrameSink() = default;
-    /// @brief @p packet arrived intact on port @p port of the sink's node.
-    virtual void ReceiveFrame(const Ptr<Packet>& packet, uint32_t port) = 0;
+    /**
+     * @brief @p packet arrived intact on port @p port of the sink's node; @p info holds its
+     * header fields as ParseFrame() reads them (parsed once, where the frame entered the fabric,
+     * and carried along so that switches need not read the frame buffer at every hop).
+     */
+    virtual void ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uint32_t port) = 0;
 };
 
 /**
@@ -264,8 +268,8 @@ class FabricNetDevice : public NetDevice
     void SetTier(uint32_t tier);
     uint32_t GetTier() const;
 
-    /// @brief Called by the channel when a frame has fully arrived.
-    void Receive(const Ptr<Packet>& packet);
+    /// @brief Called by the channel when a frame has fully arrived; @p info: its parsed header.
+    void Receive(const Ptr<Packet>& packet, const FrameInfo& info);
     /**
      * @brief Hand a received frame to the ns-3 protocol stack on this device (the receive and
      * promiscuous callbacks, i.e. Node::ReceiveFromDevice), its Ethernet header removed.
@@ -327,7 +331,7 @@ class FabricNetDevice : public NetDevice
     void PfcWatchdogFlush(uint8_t priority);
     void DiscardEntry(QueueEntry& entry);
     /// Put a frame on the wire; takes over the packet reference @p owned (DetachPacket()).
-    void StartTransmission(Packet* owned, uint32_t size, uint8_t priority);
+    void StartTransmission(Packet* owned, uint32_t size, uint8_t priority, const FrameInfo& info);
     void UpdateQueuePeak(uint8_t priority);
     /// Transmit the pending PFC frame (m_controlPending is set).
     void SendPendingPfc();

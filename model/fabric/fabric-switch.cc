@@ -197,11 +197,11 @@ FabricSwitch::RequestPfc(uint32_t inPort, uint8_t priority, bool pause)
 }
 
 void
-FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
+FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uint32_t inPort)
 {
-    FrameInfo info;
-    if (!ParseFrame(packet, info) || info.etherType != ETHERTYPE_IPV4 ||
-        info.dstGpu == UINT32_MAX || info.dstGpu >= m_routing->GetNumHosts())
+    // The header fields arrive parsed with the frame: forwarding reads no frame bytes.
+    if (info.etherType != ETHERTYPE_IPV4 || info.dstGpu == UINT32_MAX ||
+        info.dstGpu >= m_routing->GetNumHosts())
     {
         // PFC frames are consumed by the port they arrive on; checked only off the data path.
         if (info.etherType == ETHERTYPE_MAC_CONTROL &&
@@ -247,6 +247,8 @@ FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort)
     entry.inPort = static_cast<uint16_t>(inPort);
     entry.priority = info.priority;
     entry.packet = packet;
+    entry.infoValid = true;
+    entry.info = info;
     DropReason reason;
     if (!m_admission->Admit(entry, out, reason))
     {

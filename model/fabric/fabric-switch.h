@@ -66,7 +66,7 @@ class FabricSwitch : public Object, public FabricFrameSink
     Ptr<FabricAdmission> GetAdmission() const;
 
     /// @brief Called by a port when a frame arrives.
-    void ReceiveFrame(const Ptr<Packet>& packet, uint32_t inPort) override;
+    void ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uint32_t inPort) override;
 
     /**
      * @brief Pause (or resume) @p priority on the link of port @p inPort: the port sends PFC

@@ -1271,6 +1271,7 @@ SharedBufferMmu::MaybeMarkEcn(QueueEntry& entry, uint32_t outPort, uint64_t queu
     {
         return;
     }
+    entry.info.ecn = ECN_CE; // the fields carried with the frame follow its bytes
     ++m_ecnMarks[outPort];
     ++m_ecnMarksTotal;
     if (!m_ecnMarkTrace.IsEmpty())
