@@ -359,19 +359,20 @@ TEST(RdmaTransport, PacingRateHookSlowsAQueuePair)
     Simulator::Destroy();
 }
 
-TEST(RdmaTransport, TimerRestartsOnlyWithTheRetransmission)
+namespace
 {
-    // A queue pair paced at 1 Gb/s sends a frame every 33.4 us; its timeout is 25 us (above the
-    // 16 us round trip, below the pacing gap) and 5 % of the frames reaching GPU 15 are lost.
-    // After a timeout the retransmission waits for its pacing slot; the timer must not fire
-    // again before it has gone out (a NIC restarts its transport timer when it sends), so no
-    // loss is counted as several timeouts: timeouts <= retransmitted packets.
+/// GPU 0 sends @p bytes to GPU 15 on a QP paced at 1 Gb/s (a frame every 33.4 us) with a 25 us
+/// timeout (above the 16 us round trip, below the pacing gap) while a fraction @p lossRate of
+/// the frames reaching GPU 15 is lost. Returns the transport's counters; checks delivery.
+RdmaCounters
+RunPacedLossyQp(double lossRate, uint32_t bytes)
+{
     Ptr<FabricTopology> topo = BuildFatTree(4);
     const uint32_t node = topo->GetSpec().hostNode[15];
     for (uint32_t i = 0; i < topo->GetNPorts(node); ++i)
     {
         Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
-        em->SetAttribute("ErrorRate", DoubleValue(0.05));
+        em->SetAttribute("ErrorRate", DoubleValue(lossRate));
         em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
         em->AssignStreams(3);
         topo->GetPort(node, i)->SetAttribute("ReceiveErrorModel", PointerValue(em));
@@ -384,12 +385,52 @@ TEST(RdmaTransport, TimerRestartsOnlyWithTheRetransmission)
     rec.Attach(rdma);
     const uint32_t qp = rdma->GetNic(0)->GetOrCreateSenderQp(15, 0);
     rdma->GetNic(0)->SetQpRate(qp, 1000000000ull);
-    rdma->Send(0, 15, 0, 256 * 1024, 0);
+    rdma->Send(0, 15, 0, bytes, 0);
     Simulator::Run();
-    const RdmaCounters& c = rdma->GetCounters();
+    const RdmaCounters c = rdma->GetCounters();
+    EXPECT_EQ(rec.delivered.size(), 1u) << "the message must arrive whatever is lost";
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+    return c;
+}
+} // namespace
+
+TEST(RdmaTransport, TimerRestartsOnlyWithTheRetransmission)
+{
+    // After a timeout the retransmission waits for its pacing slot; the timer must not fire
+    // again before it has gone out (a NIC restarts its transport timer when it sends), so no
+    // loss is counted as several timeouts: timeouts <= retransmitted packets.
+    const RdmaCounters c = RunPacedLossyQp(0.05, 256 * 1024);
     EXPECT_GT(c.timeouts, 0u) << "the scenario is meant to time out";
     EXPECT_LE(c.timeouts, c.retransmittedPackets);
-    EXPECT_EQ(rec.delivered.size(), 1u);
+}
+
+TEST(RdmaTransport, ProgressAfterATimeoutRestartsTheTimer)
+{
+    // A lossy all-to-all (tail drop at 20 kB per queue, 20 us timeouts): ACKs often bring
+    // progress after a timeout but before the retransmission left, and retransmissions are
+    // lost too. The timer must run again from that progress, or a QP whose last packets are
+    // lost is never recovered and the run stalls (it did while the timer restart was wrong).
+    Ptr<FabricTopology> topo = BuildFatTree(4, "ecmp", 20000);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(20)));
+    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(MicroSeconds(20)));
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    for (uint32_t s = 0; s < 16; ++s)
+    {
+        for (uint32_t d = 0; d < 16; ++d)
+        {
+            if (s != d)
+            {
+                rdma->Send(s, d, 0, 256 * 1024, s * 16 + d);
+            }
+        }
+    }
+    Simulator::Run();
+    EXPECT_GT(rdma->GetCounters().timeouts, 100u);
+    EXPECT_EQ(rec.delivered.size(), 240u);
     ExpectDrained(topo, rdma);
     Simulator::Destroy();
 }

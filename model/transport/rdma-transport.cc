@@ -890,7 +890,9 @@ RdmaNic::HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce)
         qp.retx.EraseBelow(una);
         if (qp.sndUna < qp.sndMax)
         {
-            qp.rtoDeadlinePs = NowPs() + CurrentRtoPs(qp);
+            // Through ArmRto: after a timeout the QP has no timer entry until it resends, and
+            // progress before that must start one (a deadline without an entry never fires).
+            ArmRto(index);
         }
         else
         {
