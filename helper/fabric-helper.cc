@@ -203,6 +203,13 @@ FabricHelper::ReexecWithHugePages(char* argv[])
     {
         return DescribeHugePages(); // switched off by the user, or this is the re-execution
     }
+    const char* preload = std::getenv("LD_PRELOAD");
+    if (preload != nullptr && std::strstr(preload, "vgpreload") != nullptr)
+    {
+        // valgrind would not follow the re-execution (without --trace-children=yes): the
+        // program would leave the tool's control.
+        return "off (running under valgrind)";
+    }
     const std::string tunables = GlibcTunables();
     if (!LibcHasHugetlbTunable() || tunables.find(HUGETLB_TUNABLE) != std::string::npos ||
         KernelThpMode() != "madvise")

@@ -99,11 +99,31 @@ def tail(text, lines=15):
     return "\n".join("    " + line for line in kept)
 
 
-def execute(argv, timeout):
+def program_env(huge_pages):
+    """The environment of both programs: malloc on transparent huge pages for both, or for neither.
+
+    moe-fabric-sim re-executes itself with glibc.malloc.hugetlb=1 by default (see
+    FabricHelper::ReexecWithHugePages); the comparator gets the same tunable so that the two
+    programs run under the same memory conditions. MOE_FABRIC_HUGE_PAGES stops the re-execution.
+    """
+    env = dict(os.environ)
+    kept = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and "malloc.hugetlb" not in t]
+    if huge_pages == "on":
+        kept.append("glibc.malloc.hugetlb=1")
+    if kept:
+        env["GLIBC_TUNABLES"] = ":".join(kept)
+    else:
+        env.pop("GLIBC_TUNABLES", None)
+    env["MOE_FABRIC_HUGE_PAGES"] = "1" if huge_pages == "on" else "0"
+    return env
+
+
+def execute(argv, timeout, env=None):
     """Run a program; raise RunError on failure, timeout or a missing binary."""
     try:
         proc = subprocess.run(
             argv,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -150,7 +170,7 @@ def numeric_fields(data, fields, where):
     return values
 
 
-def run_moe(binary, case, scheduler, sets, timeout):
+def run_moe(binary, case, scheduler, sets, timeout, env):
     with tempfile.TemporaryDirectory(prefix="moe-bench-") as tmp:
         config = Path(tmp) / "config.json"
         outdir = Path(tmp) / "out"
@@ -158,7 +178,7 @@ def run_moe(binary, case, scheduler, sets, timeout):
         argv = [str(binary), f"--config={config}", f"--out={outdir}"]
         argv += [f"--set={s}" for s in sets]
         try:
-            execute(argv, timeout)
+            execute(argv, timeout, env)
         except RunError as exc:
             # The temporary config is gone by the time the user reads this: show it inline.
             raise RunError(f"{exc}\n  config: {json.dumps(moe_config(case, scheduler))}") from exc
@@ -170,7 +190,7 @@ def run_moe(binary, case, scheduler, sets, timeout):
         return values
 
 
-def run_plain(binary, case, scheduler, timeout):
+def run_plain(binary, case, scheduler, timeout, env):
     with tempfile.TemporaryDirectory(prefix="plain-bench-") as tmp:
         out = Path(tmp) / "result.json"
         argv = [
@@ -183,7 +203,7 @@ def run_plain(binary, case, scheduler, timeout):
             f"--scheduler={scheduler}",
             f"--out={out}",
         ]
-        execute(argv, timeout)
+        execute(argv, timeout, env)
         result = load_json(out, PLAIN_BINARY)
         values = numeric_fields(result, SIM_FIELDS, PLAIN_BINARY)
         if result.get("complete") is not True:
@@ -309,6 +329,13 @@ def parse_args(argv):
         help="ns-3 event scheduler for both programs (default: %(default)s, moe-fabric's "
         "FabricHeapScheduler)",
     )
+    parser.add_argument(
+        "--huge-pages",
+        choices=("on", "off"),
+        default="on",
+        help="malloc on transparent huge pages (glibc.malloc.hugetlb=1) for both programs, or "
+        "for neither (default: %(default)s, as moe-fabric-sim runs by itself)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write all results to FILE")
     parser.add_argument(
         "--rst",
@@ -379,10 +406,10 @@ def write_rst(args, medians, ratios, flatness):
     """The results as an RST fragment included by doc/moe-fabric.rst."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     lines = [
-        "Measured with ``python3 utils/benchmark.py --repeat %d --scheduler %s --rst "
-        "doc/moe-fabric-benchmark.rst``" % (args.repeat, args.scheduler),
+        "Measured with ``python3 utils/benchmark.py --repeat %d --scheduler %s --huge-pages %s "
+        "--rst doc/moe-fabric-benchmark.rst``" % (args.repeat, args.scheduler, args.huge_pages),
         "on %s, %s CPUs (load average %s at the end), %s; medians of %d interleaved repetitions;"
-        " both programs on the %s event scheduler."
+        " both programs on the %s event scheduler, malloc %s transparent huge pages."
         % (
             platform.platform(),
             os.cpu_count(),
@@ -390,6 +417,7 @@ def write_rst(args, medians, ratios, flatness):
             time.strftime("%Y-%m-%d"),
             args.repeat,
             args.scheduler,
+            "on" if args.huge_pages == "on" else "without",
         ),
         "",
         ".. list-table::",
@@ -466,10 +494,11 @@ def main(argv=None):
         )
         started = time.monotonic()
         try:
+            env = program_env(args.huge_pages)
             if program == MOE:
-                values = run_moe(moe_bin, case, args.scheduler, args.sets, args.timeout)
+                values = run_moe(moe_bin, case, args.scheduler, args.sets, args.timeout, env)
             else:
-                values = run_plain(plain_bin, case, args.scheduler, args.timeout)
+                values = run_plain(plain_bin, case, args.scheduler, args.timeout, env)
         except RunError as exc:
             print(f"benchmark: error: {program} {name}: {exc}", file=sys.stderr, flush=True)
             failures.append(
