@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 namespace ns3
@@ -163,7 +164,11 @@ LibcHasHugetlbTunable()
 }
 
 constexpr const char* HUGETLB_TUNABLE = "glibc.malloc.hugetlb";
+/// The user's switch: "0" turns the re-execution off.
 constexpr const char* HUGE_PAGES_VARIABLE = "MOE_FABRIC_HUGE_PAGES";
+/// Set for the re-executed program: never re-execute twice (should GLIBC_TUNABLES be dropped on
+/// the way, as the loader does for privileged programs).
+constexpr const char* REEXEC_MARKER = "MOE_FABRIC_HUGE_PAGES_REEXECUTED";
 } // namespace
 
 std::string
@@ -199,9 +204,21 @@ FabricHelper::DescribeHugePages()
 std::string
 FabricHelper::ReexecWithHugePages(char* argv[])
 {
-    if (std::getenv(HUGE_PAGES_VARIABLE) != nullptr)
+    const char* variable = std::getenv(HUGE_PAGES_VARIABLE);
+    if (std::getenv(REEXEC_MARKER) != nullptr)
     {
-        return DescribeHugePages(); // switched off by the user, or this is the re-execution
+        return DescribeHugePages() + ", re-executed";
+    }
+    if (variable != nullptr && std::string(variable) == "0")
+    {
+        return DescribeHugePages(); // switched off by the user
+    }
+    if (getauxval(AT_BASE) == 0)
+    {
+        // No program interpreter: a static program, or the loader run directly
+        // ("ld.so PROGRAM ..."), where /proc/self/exe is the loader and would not get the
+        // program's path back from argv.
+        return "off (started without a program interpreter, e.g. through ld.so)";
     }
     const char* preload = std::getenv("LD_PRELOAD");
     if (preload != nullptr && std::strstr(preload, "vgpreload") != nullptr)
@@ -217,13 +234,14 @@ FabricHelper::ReexecWithHugePages(char* argv[])
         return DescribeHugePages();
     }
     const std::string value = (tunables.empty() ? "" : tunables + ":") + HUGETLB_TUNABLE + "=1";
-    if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || setenv(HUGE_PAGES_VARIABLE, "1", 1) != 0)
+    if (setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || setenv(REEXEC_MARKER, "1", 1) != 0)
     {
         return "off (cannot set the environment)";
     }
     execv("/proc/self/exe", argv);
     // Still here: the re-execution failed. Carry on as before, without huge pages.
     const std::string why = std::strerror(errno);
+    unsetenv(REEXEC_MARKER);
     if (tunables.empty())
     {
         unsetenv("GLIBC_TUNABLES");

@@ -82,11 +82,12 @@ class FabricHelper : public PcapHelperForDevice
      * success it does not return (the program starts again with the same arguments).
      *
      * It returns without re-executing, and says why in the returned text, when the environment
-     * variable MOE_FABRIC_HUGE_PAGES is set (to "0" by a user who wants it off, to "1" by the
-     * re-execution itself), when GLIBC_TUNABLES already names glibc.malloc.hugetlb, when the
-     * kernel's transparent huge pages are "never" or "always" (nothing to gain), under valgrind
-     * (which would not follow the re-execution), or when the re-execution fails. Outputs do not
-     * depend on it; only speed and memory layout do.
+     * variable MOE_FABRIC_HUGE_PAGES is "0" (the user's switch), in the re-executed program
+     * itself, when GLIBC_TUNABLES already names glibc.malloc.hugetlb, when the kernel's
+     * transparent huge pages are "never" or "always" (nothing to gain), under valgrind (which
+     * would not follow the re-execution), when the program was started through the loader
+     * ("ld.so PROGRAM", where /proc/self/exe is the loader), or when the re-execution fails.
+     * Outputs do not depend on it; only speed and memory layout do.
      */
     static std::string ReexecWithHugePages(char* argv[]);
 

@@ -361,9 +361,10 @@ TEST(RdmaTransport, PacingRateHookSlowsAQueuePair)
 
 namespace
 {
-/// GPU 0 sends @p bytes to GPU 15 on a QP paced at 1 Gb/s (a frame every 33.4 us) with a 25 us
-/// timeout (above the 16 us round trip, below the pacing gap) while a fraction @p lossRate of
-/// the frames reaching GPU 15 is lost. Returns the transport's counters; checks delivery.
+/// GPU 0 sends @p bytes to GPU 15 on a QP paced at 0.5 Gb/s (a frame every 66.8 us) with a
+/// 25 us timeout (above the 16 us round trip, well below the pacing gap) while a fraction @p
+/// lossRate of the frames reaching GPU 15 is lost. Returns the transport's counters; checks
+/// delivery.
 RdmaCounters
 RunPacedLossyQp(double lossRate, uint32_t bytes)
 {
@@ -384,7 +385,7 @@ RunPacedLossyQp(double lossRate, uint32_t bytes)
     Recorder rec;
     rec.Attach(rdma);
     const uint32_t qp = rdma->GetNic(0)->GetOrCreateSenderQp(15, 0);
-    rdma->GetNic(0)->SetQpRate(qp, 1000000000ull);
+    rdma->GetNic(0)->SetQpRate(qp, 500000000ull);
     rdma->Send(0, 15, 0, bytes, 0);
     Simulator::Run();
     const RdmaCounters c = rdma->GetCounters();
@@ -431,6 +432,33 @@ TEST(RdmaTransport, ProgressAfterATimeoutRestartsTheTimer)
     Simulator::Run();
     EXPECT_GT(rdma->GetCounters().timeouts, 100u);
     EXPECT_EQ(rec.delivered.size(), 240u);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
+TEST(RdmaTransport, RetransmissionSentByCongestionControlsTimeoutReactionIsTimed)
+{
+    // Swift reacts to a timeout by resetting its window, which lets the retransmission leave
+    // inside the timeout handling. GPU 15 loses the original and that first retransmission; the
+    // timer must be running for the retransmission, or the one-packet message never arrives.
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    Ptr<ReceiveListErrorModel> em = CreateObject<ReceiveListErrorModel>();
+    em->SetList({0, 1});
+    topo->GetPort(topo->GetSpec().hostNode[15], 0)
+        ->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetCongestionControl("ns3::moe::SwiftCongestionControl");
+    rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(25)));
+    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(MicroSeconds(25)));
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    rdma->Send(0, 15, 0, 1000, 0);
+    Simulator::Stop(MilliSeconds(10));
+    Simulator::Run();
+    EXPECT_EQ(rdma->GetCounters().timeouts, 2u);
+    EXPECT_EQ(rdma->GetCounters().retransmittedPackets, 2u);
+    EXPECT_EQ(rec.delivered.size(), 1u);
     ExpectDrained(topo, rdma);
     Simulator::Destroy();
 }

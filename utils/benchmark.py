@@ -104,7 +104,8 @@ def program_env(huge_pages):
 
     moe-fabric-sim re-executes itself with glibc.malloc.hugetlb=1 by default (see
     FabricHelper::ReexecWithHugePages); the comparator gets the same tunable so that the two
-    programs run under the same memory conditions. MOE_FABRIC_HUGE_PAGES stops the re-execution.
+    programs run under the same memory conditions (with the tunable already set moe-fabric-sim does
+    not re-execute; MOE_FABRIC_HUGE_PAGES=0 keeps it from doing so when it is not).
     """
     env = dict(os.environ)
     kept = [t for t in env.get("GLIBC_TUNABLES", "").split(":") if t and "malloc.hugetlb" not in t]

@@ -589,14 +589,15 @@ RdmaNic::OnRtoTimer()
                             << qp.sndUna);
         qp.sndNxt = qp.sndUna;
         qp.retx.clear();
+        // The timer restarts when the retransmission is sent (SendNext), as a NIC's transport
+        // timer does: a QP waiting for its turn behind many others (or for its pacing rate) must
+        // not time out again before it has resent anything. Stopped before anything below can
+        // send: congestion control's timeout reaction may start the retransmission at once.
+        qp.rtoDeadlinePs = -1;
         if (m_ccHooks & RdmaCongestionControl::HOOK_TIMEOUT)
         {
             m_cc->OnTimeout(index);
         }
-        // The timer restarts when the retransmission is sent (SendNext), as a NIC's transport
-        // timer does: a QP waiting for its turn behind many others (or for its pacing rate) must
-        // not time out again before it has resent anything.
-        qp.rtoDeadlinePs = -1;
         Activate(index);
     }
     if (m_rtoTimerPs < now)
