@@ -62,6 +62,21 @@ BuildFatTree(uint32_t k,
     return fabric.Install(ft.Build());
 }
 
+/// A receive error model on @p device losing a fraction @p rate of the frames it receives (random
+/// stream @p stream; -1 keeps ns-3's automatic stream assignment).
+void
+LoseFrames(Ptr<FabricNetDevice> device, double rate, int64_t stream = -1)
+{
+    Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
+    em->SetAttribute("ErrorRate", DoubleValue(rate));
+    em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
+    if (stream >= 0)
+    {
+        em->AssignStreams(stream);
+    }
+    device->SetAttribute("ReceiveErrorModel", PointerValue(em));
+}
+
 /// Every frame sent was received or dropped, nothing is queued, nothing is left unacknowledged.
 void
 ExpectDrained(Ptr<FabricTopology> topo, Ptr<RdmaTransport> rdma)
@@ -280,12 +295,7 @@ TEST(RdmaTransport, CorruptedFramesAreCountedAndRecovered)
     // Corrupt 1% of the frames arriving at the core layer's first switch and at GPU 15.
     for (uint32_t i = 0; i < topo->GetNPorts(topo->GetSpec().hostNode[15]); ++i)
     {
-        Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
-        em->SetAttribute("ErrorRate", DoubleValue(0.01));
-        em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-        em->AssignStreams(7);
-        topo->GetPort(topo->GetSpec().hostNode[15], i)
-            ->SetAttribute("ReceiveErrorModel", PointerValue(em));
+        LoseFrames(topo->GetPort(topo->GetSpec().hostNode[15], i), 0.01, 7);
     }
     Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
     rdma->Install(topo);
@@ -372,11 +382,7 @@ RunPacedLossyQp(double lossRate, uint32_t bytes)
     const uint32_t node = topo->GetSpec().hostNode[15];
     for (uint32_t i = 0; i < topo->GetNPorts(node); ++i)
     {
-        Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
-        em->SetAttribute("ErrorRate", DoubleValue(lossRate));
-        em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-        em->AssignStreams(3);
-        topo->GetPort(node, i)->SetAttribute("ReceiveErrorModel", PointerValue(em));
+        LoseFrames(topo->GetPort(node, i), lossRate, 3);
     }
     Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
     rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(25)));
@@ -538,10 +544,7 @@ TEST(RdmaTransport, EveryLinkConservesFramesByTraceSources)
     TraceCounts counts;
     for (const auto& dev : topo->GetAllDevices())
     {
-        Ptr<RateErrorModel> em = CreateObject<RateErrorModel>();
-        em->SetAttribute("ErrorRate", DoubleValue(0.002));
-        em->SetAttribute("ErrorUnit", StringValue("ERROR_UNIT_PACKET"));
-        dev->SetAttribute("ReceiveErrorModel", PointerValue(em));
+        LoseFrames(dev, 0.002);
         const NetDevice* key = PeekPointer(dev);
         dev->TraceConnectWithoutContext("PhyTxBegin", MakeBoundCallback(&CountTx, &counts, key));
         dev->TraceConnectWithoutContext("PhyRxEnd", MakeBoundCallback(&CountRx, &counts, key));
