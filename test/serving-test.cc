@@ -653,7 +653,7 @@ TEST(ServingAdmission, FeedbackWatchingTheClassPathsIgnoresOtherTenantsQueues)
 TEST(ServingAdmission, FeedbackOnTheEcnMarkRate)
 {
     // Shared buffers with RED marking (the defaults): with no admission chat's p99 TPOT is
-    // 672 us on seed 1; throttling bulk while more than 5 % of the frames the switches send are
+    // 663 us on seed 1; throttling bulk while more than 5 % of the frames the switches send are
     // CE-marked (released below 1 %) cuts it to 427 us (-36 %) for +21 % on bulk's median TTFT
     // (7.13 -> 8.66 ms). The window means are shares of frames, between 0 and 1.
     Json none = TwoTenants(R"({"type": "none"})");
