@@ -265,14 +265,7 @@ Scheduler::Event
 FabricHeapScheduler::PeekNext() const
 {
     NS_ASSERT(!IsEmpty());
-    const Key& front = Front();
-    const Payload& payload = m_payload[static_cast<uint32_t>(front.uidSlot)];
-    Scheduler::Event ev;
-    ev.impl = payload.impl;
-    ev.key.m_ts = front.ts;
-    ev.key.m_uid = static_cast<uint32_t>(front.uidSlot >> 32);
-    ev.key.m_context = payload.context;
-    return ev;
+    return MakeEvent(Front());
 }
 
 Scheduler::Event
@@ -280,12 +273,7 @@ FabricHeapScheduler::RemoveNext()
 {
     NS_ASSERT(!IsEmpty());
     const Key front = Front(); // also sets m_frontBucket
-    const Payload& payload = m_payload[static_cast<uint32_t>(front.uidSlot)];
-    Scheduler::Event ev;
-    ev.impl = payload.impl;
-    ev.key.m_ts = front.ts;
-    ev.key.m_uid = static_cast<uint32_t>(front.uidSlot >> 32);
-    ev.key.m_context = payload.context;
+    const Scheduler::Event ev = MakeEvent(front);
     m_freeSlots.push_back(static_cast<uint32_t>(front.uidSlot));
     if (m_frontBucket != nullptr)
     {

@@ -156,6 +156,18 @@ class FabricHeapScheduler : public Scheduler
     /// @brief Prefetch the payload and hints of the next event (see HintNext()).
     void PrefetchNext() const;
 
+    /// @brief The ns-3 event of @p key and its payload.
+    Scheduler::Event MakeEvent(const Key& key) const
+    {
+        const Payload& payload = m_payload[static_cast<uint32_t>(key.uidSlot)];
+        Scheduler::Event ev;
+        ev.impl = payload.impl;
+        ev.key.m_ts = key.ts;
+        ev.key.m_uid = static_cast<uint32_t>(key.uidSlot >> 32);
+        ev.key.m_context = payload.context;
+        return ev;
+    }
+
     /// @brief Grow the key array (amortized doubling, keeping the 64-byte alignment).
     void Grow();
     /// @brief Move @p key up from the hole at position @p hole to where it belongs.
