@@ -582,10 +582,7 @@ class MoeCli : public testing::Test
     {
         const std::string dir = MakeTempDir("moecli");
         const std::string path = dir + "/config.json";
-        FILE* f = fopen(path.c_str(), "w");
-        const std::string text = config.dump(2);
-        fwrite(text.data(), 1, text.size(), f);
-        fclose(f);
+        WriteFile(path, config.dump(2));
         return RunCommand(SimBinary() + " --config=" + path + " --out=" + dir + "/out " + args);
     }
 
@@ -621,10 +618,7 @@ TEST_F(MoeCli, SmallRunWritesTheMoeOutputs)
     c["workload"]["fabric_tax"] = true;
     const std::string dir = MakeTempDir("moeout");
     const std::string path = dir + "/config.json";
-    FILE* f = fopen(path.c_str(), "w");
-    const std::string text = c.dump(2);
-    fwrite(text.data(), 1, text.size(), f);
-    fclose(f);
+    WriteFile(path, c.dump(2));
     const CommandResult r = RunCommand(SimBinary() + " --config=" + path + " --out=" + dir + "/o");
     ASSERT_EQ(r.exitCode, 0) << r.output;
     EXPECT_NE(r.output.find("fabric tax: packet-level"), std::string::npos) << r.output;
@@ -646,10 +640,7 @@ TEST_F(MoeCli, SummaryReportsThroughputAndTheSpreadOfIterationTimes)
     c["workload"]["iterations"] = 3;
     const std::string dir = MakeTempDir("moespread");
     const std::string path = dir + "/config.json";
-    FILE* f = fopen(path.c_str(), "w");
-    const std::string text = c.dump(2);
-    fwrite(text.data(), 1, text.size(), f);
-    fclose(f);
+    WriteFile(path, c.dump(2));
     const CommandResult r = RunCommand(SimBinary() + " --config=" + path + " --out=" + dir + "/o");
     ASSERT_EQ(r.exitCode, 0) << r.output;
     EXPECT_NE(r.output.find("throughput of the simulated layers: "), std::string::npos) << r.output;
@@ -798,10 +789,7 @@ TEST_F(MoeCli, AStalledRunStopsWithADiagnosis)
         "simulation": { "no_progress_timeout": "20us" } })");
     const std::string dir = MakeTempDir("stall");
     const std::string path = dir + "/config.json";
-    FILE* f = fopen(path.c_str(), "w");
-    const std::string text = c.dump(2);
-    fwrite(text.data(), 1, text.size(), f);
-    fclose(f);
+    WriteFile(path, c.dump(2));
     const CommandResult r = RunCommand(SimBinary() + " --config=" + path + " --out=" + dir + "/o");
     EXPECT_EQ(r.exitCode, 3) << r.output;
     EXPECT_NE(r.output.find("no_progress_timeout"), std::string::npos) << r.output;

@@ -77,6 +77,17 @@ LoseFrames(Ptr<FabricNetDevice> device, double rate, int64_t stream = -1)
     device->SetAttribute("ReceiveErrorModel", PointerValue(em));
 }
 
+/// An RDMA transport whose two retransmission timeouts (IRN's long and short) are both @p rto;
+/// not installed yet, so congestion control can still be chosen.
+Ptr<RdmaTransport>
+RdmaWithTimeout(Time rto)
+{
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->SetAttribute("RetransmitTimeout", TimeValue(rto));
+    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(rto));
+    return rdma;
+}
+
 /// Every frame sent was received or dropped, nothing is queued, nothing is left unacknowledged.
 void
 ExpectDrained(Ptr<FabricTopology> topo, Ptr<RdmaTransport> rdma)
@@ -384,9 +395,7 @@ RunPacedLossyQp(double lossRate, uint32_t bytes)
     {
         LoseFrames(topo->GetPort(node, i), lossRate, 3);
     }
-    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
-    rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(25)));
-    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(MicroSeconds(25)));
+    Ptr<RdmaTransport> rdma = RdmaWithTimeout(MicroSeconds(25));
     rdma->Install(topo);
     Recorder rec;
     rec.Attach(rdma);
@@ -419,9 +428,7 @@ TEST(RdmaTransport, ProgressAfterATimeoutRestartsTheTimer)
     // lost too. The timer must run again from that progress, or a QP whose last packets are
     // lost is never recovered and the run stalls (it did while the timer restart was wrong).
     Ptr<FabricTopology> topo = BuildFatTree(4, "ecmp", 20000);
-    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
-    rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(20)));
-    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(MicroSeconds(20)));
+    Ptr<RdmaTransport> rdma = RdmaWithTimeout(MicroSeconds(20));
     rdma->Install(topo);
     Recorder rec;
     rec.Attach(rdma);
@@ -452,10 +459,8 @@ TEST(RdmaTransport, RetransmissionSentByCongestionControlsTimeoutReactionIsTimed
     em->SetList({0, 1});
     topo->GetPort(topo->GetSpec().hostNode[15], 0)
         ->SetAttribute("ReceiveErrorModel", PointerValue(em));
-    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    Ptr<RdmaTransport> rdma = RdmaWithTimeout(MicroSeconds(25));
     rdma->SetCongestionControl("ns3::moe::SwiftCongestionControl");
-    rdma->SetAttribute("RetransmitTimeout", TimeValue(MicroSeconds(25)));
-    rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(MicroSeconds(25)));
     rdma->Install(topo);
     Recorder rec;
     rec.Attach(rdma);

@@ -85,10 +85,7 @@ RunCli(const Json& config, const std::string& extraArgs, const std::string& outD
 {
     const std::string dir = MakeTempDir("cfg");
     const std::string path = dir + "/config.json";
-    FILE* f = fopen(path.c_str(), "w");
-    const std::string text = config.dump(2);
-    fwrite(text.data(), 1, text.size(), f);
-    fclose(f);
+    WriteFile(path, config.dump(2));
     return RunCommand(Sim() + " --config=" + path + " --out=" + outDir + " " + extraArgs);
 }
 } // namespace

@@ -295,11 +295,8 @@ TEST(ServingConfig, MalformedTraceRowsNameTheLine)
 {
     const std::string dir = MakeTempDir("trace");
     const std::string path = dir + "/t.csv";
-    FILE* f = fopen(path.c_str(), "w");
-    const std::string text = "arrival_s,class,prompt_tokens,output_tokens\n0.001,chat,10,2\n"
-                             "0.0005,chat,10,2\n";
-    fwrite(text.data(), 1, text.size(), f);
-    fclose(f);
+    WriteFile(path,
+              "arrival_s,class,prompt_tokens,output_tokens\n0.001,chat,10,2\n0.0005,chat,10,2\n");
     Json c = SmallServing(1000, 10);
     c["workload"]["serving"]["trace"] = path;
     const std::string what = moe_test::ScenarioConfigError(c);

@@ -32,6 +32,9 @@ std::string MakeTempDir(const std::string& stem);
 /// @brief Whole content of a file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
 
+/// @brief Write @p text to @p path (replacing it); fails the current test if it cannot.
+void WriteFile(const std::string& path, const std::string& text);
+
 /// @brief The rows of a comma-separated file after its header, each as column name -> cell
 /// (simple CSV as the module and its scripts write it: no quoted commas; CR before LF ignored).
 std::vector<std::map<std::string, std::string>> ReadCsvRecords(const std::string& path);
