@@ -474,6 +474,32 @@ TEST(RdmaTransport, RetransmissionSentByCongestionControlsTimeoutReactionIsTimed
     Simulator::Destroy();
 }
 
+TEST(RdmaTransport, ShortTimeoutTakesOverFromTheLongOne)
+{
+    // IRN's two timeouts: 320 us while more than 3 packets are in flight, 100 us otherwise. A
+    // 2 MiB message (512 packets, ~172 us at 100 Gb/s) loses its last packet: its tail must be
+    // recovered 100 us after the last progress (~175 us), not when the long timeout that was
+    // running mid-message (filed near 420 us) comes up.
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    Ptr<ReceiveListErrorModel> em = CreateObject<ReceiveListErrorModel>();
+    em->SetList({511});
+    topo->GetPort(topo->GetSpec().hostNode[15], 0)
+        ->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+    rdma->Send(0, 15, 0, 2 << 20, 0);
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), 1u);
+    EXPECT_EQ(rdma->GetCounters().timeouts, 1u);
+    const double us = (rec.delivered[0].delivered - rec.delivered[0].start).GetMicroSeconds();
+    EXPECT_GT(us, 270.0);
+    EXPECT_LT(us, 300.0);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
 TEST(RdmaTransport, WindowHookCapsBytesInFlight)
 {
     // With a 4-packet window, a sender waits for ACKs: throughput = window / RTT, far below line

@@ -120,6 +120,7 @@ RdmaNic::GetOrCreateSenderQp(uint32_t dst, uint8_t cls)
     const uint32_t index = static_cast<uint32_t>(m_senders.size());
     NS_ABORT_MSG_IF(index > MAX_QP_INDEX, "RdmaNic: more than 2^23 queue pairs on one NIC");
     m_senders.emplace_back();
+    m_rtoFiledPs.push_back(-1);
     SenderQp& qp = m_senders.back();
     qp.dst = dst;
     qp.cls = cls;
@@ -526,11 +527,14 @@ RdmaNic::ArmRto(uint32_t index)
 {
     SenderQp& qp = m_senders[index];
     qp.rtoDeadlinePs = NowPs() + CurrentRtoPs(qp);
-    if (!qp.rtoPending)
+    // One live heap entry per QP with a running timer, due no later than its deadline: progress
+    // moves qp.rtoDeadlinePs later and the entry is re-filed when it comes up (lazy). A deadline
+    // earlier than the filed entry (the short timeout taking over from the long one) is filed
+    // anew and the old entry goes stale (OnRtoTimer skips it).
+    if (!qp.rtoPending || qp.rtoDeadlinePs < m_rtoFiledPs[index])
     {
-        // One heap entry per QP with a running timer; progress only moves qp.rtoDeadlinePs and
-        // the entry is re-filed when it comes up (lazy).
         qp.rtoPending = true;
+        m_rtoFiledPs[index] = qp.rtoDeadlinePs;
         m_rtoHeap.push_back(RtoEntry{qp.rtoDeadlinePs, index});
         std::push_heap(m_rtoHeap.begin(), m_rtoHeap.end(), std::greater<>());
         ScheduleRtoTimer();
@@ -564,10 +568,15 @@ RdmaNic::OnRtoTimer()
     }
     while (!m_rtoHeap.empty() && m_rtoHeap.front().deadlinePs <= now)
     {
-        const uint32_t index = m_rtoHeap.front().qp;
+        const RtoEntry entry = m_rtoHeap.front();
+        const uint32_t index = entry.qp;
         std::pop_heap(m_rtoHeap.begin(), m_rtoHeap.end(), std::greater<>());
         m_rtoHeap.pop_back();
         SenderQp& qp = m_senders[index];
+        if (!qp.rtoPending || entry.deadlinePs != m_rtoFiledPs[index])
+        {
+            continue; // stale: the QP was filed again at an earlier deadline
+        }
         qp.rtoPending = false;
         if (qp.sndUna >= qp.sndMax || qp.rtoDeadlinePs < 0)
         {
@@ -578,6 +587,7 @@ RdmaNic::OnRtoTimer()
         {
             // Progress moved the deadline: file the QP again at its current deadline.
             qp.rtoPending = true;
+            m_rtoFiledPs[index] = qp.rtoDeadlinePs;
             m_rtoHeap.push_back(RtoEntry{qp.rtoDeadlinePs, index});
             std::push_heap(m_rtoHeap.begin(), m_rtoHeap.end(), std::greater<>());
             continue;

@@ -200,6 +200,10 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     };
 
     std::vector<RtoEntry> m_rtoHeap;
+    /// Per sender QP: the deadline of its live heap entry (meaningful while rtoPending). An
+    /// entry with another deadline is stale: a QP whose deadline moved earlier than its filed
+    /// one (the short IRN timeout taking over from the long one) was filed again.
+    std::vector<int64_t> m_rtoFiledPs;
     int64_t m_rtoTimerPs{-1}; ///< time of the earliest pending timer event, -1 if none
 };
 
