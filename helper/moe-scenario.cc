@@ -1599,6 +1599,14 @@ Scenario::ComputeBound()
 void
 Scenario::OnTrafficDone()
 {
+    // Called from inside the event that completed the work (a delivery, an ACK), which may still
+    // send frames when this returns (the ACK of the last packet): look once it has finished.
+    Simulator::ScheduleNow(&Scenario::StopWhenIdle, this);
+}
+
+void
+Scenario::StopWhenIdle()
+{
     // Let frames still in the fabric (late ACKs, duplicates) land, then stop: the event list
     // also holds lazy timers that would otherwise advance the clock for nothing.
     const bool idle = FabricStats(m_topology).IsIdle();
@@ -1610,7 +1618,7 @@ Scenario::OnTrafficDone()
         Simulator::Stop();
         return;
     }
-    Simulator::Schedule(NanoSeconds(100), &Scenario::OnTrafficDone, this);
+    Simulator::Schedule(NanoSeconds(100), &Scenario::StopWhenIdle, this);
 }
 
 const std::string&

@@ -250,6 +250,8 @@ class Scenario
   private:
     void ComputeBound();
     void OnTrafficDone();
+    /// Stop the simulation once no frame is queued, on the wire or buffered at a receiver.
+    void StopWhenIdle();
     void OnMoeDone();
     /// Periodic check: stop with a diagnosis when nothing moved for simulation.no_progress_timeout.
     void CheckProgress();
