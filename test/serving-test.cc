@@ -362,8 +362,8 @@ TEST(ServingAdmission, StaticCapsCutTheLatencySensitiveTpotOnTwoTenants)
     // (class 1, 8 long-context prompts, median 2048 tokens, at 300/s) share both expert-parallel
     // groups, so one step carries chat decode tokens and bulk prefill chunks. Capping bulk
     // prompt tokens at 64 per GPU and step shortens the steps chat decodes in. Seed 1: chat
-    // TPOT p99 792 -> 337 us (-57%), TTFT p99 4.70 -> 0.78 ms; the cost: bulk TTFT p50 8.06 ->
-    // 12.20 ms (+51%), bulk e2e p99 14.4 -> 14.9 ms. (Seeds 2 and 3: -43% and -24%.)
+    // TPOT p99 812 -> 337 us (-59%), TTFT p99 3.55 -> 0.78 ms; the cost: bulk TTFT p50 8.80 ->
+    // 12.20 ms (+39%), bulk e2e p99 14.7 -> 14.9 ms. (Seeds 2 and 3: -47% and -24%.)
     const Json none = RunServing(TwoTenants(R"({"type": "none"})"));
     const Json caps = RunServing(TwoTenants(R"({"type": "static", "classes": [
         {"name": "bulk", "prefill_budget": 64}]})"));
@@ -441,9 +441,9 @@ TEST(ServingAdmission, PriorityIsolationOnPinnedGroups)
 {
     // chat pinned to group 0, bulk to group 1 (GPUs 0 1 4 5 and 2 3 6 7: both groups cross the
     // single spine). Without priorities both share priority 0; with isolation chat's dispatch
-    // and combine ride priority 3 (strict, served first). Seed 1: chat TPOT p99 491 -> 178 us
-    // (-64%; 792 us with no admission and shared groups), TTFT p99 2.26 -> 0.44 ms; the cost:
-    // bulk TTFT p50 11.0 -> 11.7 ms (+7%). (Seeds 2 and 3: -44% and -28%.)
+    // and combine ride priority 3 (strict, served first). Seed 1: chat TPOT p99 438 -> 178 us
+    // (-59%; 812 us with no admission and shared groups), TTFT p99 2.38 -> 0.44 ms; the cost:
+    // bulk TTFT p50 10.9 -> 12.9 ms (+19%). (Seeds 2 and 3: -44% and -28%.)
     const Json pinned = RunServing(TwoTenants(R"({"type": "none", "classes": [
         {"name": "chat", "groups": [0]}, {"name": "bulk", "groups": [1]}]})"));
     const Json prio = RunServing(TwoTenants(R"({"type": "priority", "classes": [
@@ -546,9 +546,9 @@ TEST(ServingAdmission, FeedbackDefersBulkPrefillUnderCongestion)
 {
     // The two-tenant config with the feedback policy: bulk prefill is deferred while the mean
     // queueing delay of the fabric's switch ports over a 50 us window exceeds 20 us, released
-    // below 5 us. Seed 1: chat TPOT p99 792 -> 539 us (-32%), TTFT p99 4.70 -> 1.93 ms; the
-    // cost: bulk TTFT p50 8.06 -> 8.94 ms (+11%). Weaker and seed-dependent: seeds 2 and 3 cut
-    // chat TPOT p99 by 21% and 1% only (the policy reacts after a prefill step has filled the
+    // below 5 us. Seed 1: chat TPOT p99 812 -> 608 us (-25%), TTFT p99 3.55 -> 2.69 ms; the
+    // cost: bulk TTFT p50 8.80 -> 9.04 ms (+3%). Weaker and seed-dependent: seeds 2 and 3 cut
+    // chat TPOT p99 by 24% and 1% only (the policy reacts after a prefill step has filled the
     // queues).
     const Json none = RunServing(TwoTenants(R"({"type": "none"})"));
     std::array<uint64_t, 3> states;
@@ -612,8 +612,8 @@ TEST(ServingAdmission, FeedbackWatchingTheClassPathsIgnoresOtherTenantsQueues)
     // whole fabric, the loop throttles bulk on bulk's own incast queues (34 times on seed 1),
     // which helps chat nothing; watching chat's paths (watch_class, 4 ports) it never
     // throttles, with the same chat latency. With the default GPU order both groups cross the
-    // spine: watching chat's 8 ports instead of 12 cuts chat's p99 TPOT 517 -> 456 us and
-    // throttles bulk less (49 -> 41 times, median TTFT 12.71 -> 11.83 ms).
+    // spine: watching chat's 8 ports instead of 12 cuts chat's p99 TPOT 467 -> 413 us and
+    // throttles bulk less (49 -> 42 times, median TTFT 11.38 -> 9.49 ms).
     auto config = [](bool disjoint, bool watchChat) {
         Json c = TwoTenants(R"({"type": "feedback", "classes": [
             {"name": "bulk", "groups": [1]}, {"name": "chat", "throttle": false, "groups": [0]}]})");
@@ -656,8 +656,8 @@ TEST(ServingAdmission, FeedbackWatchingTheClassPathsIgnoresOtherTenantsQueues)
 TEST(ServingAdmission, FeedbackOnTheEcnMarkRate)
 {
     // Shared buffers with RED marking (the defaults): with no admission chat's p99 TPOT is
-    // 663 us on seed 1; throttling bulk while more than 5 % of the frames the switches send are
-    // CE-marked (released below 1 %) cuts it to 427 us (-36 %) for +21 % on bulk's median TTFT
+    // 697 us on seed 1; throttling bulk while more than 5 % of the frames the switches send are
+    // CE-marked (released below 1 %) cuts it to 416 us (-40 %) for +21 % on bulk's median TTFT
     // (7.13 -> 8.66 ms). The window means are shares of frames, between 0 and 1.
     Json none = TwoTenants(R"({"type": "none"})");
     none["switch"]["buffer"]["type"] = "shared";
@@ -959,9 +959,9 @@ TEST(ServingDisaggregation, KeepsPrefillOutOfTheDecodeStepsTpot)
 {
     // The example config (96 requests at 1500/s, prompts lognormal median 512, outputs 16..48)
     // on the same 8 GPUs and arrivals: co-located (two groups of 4, each prefilling and
-    // decoding) against 4 prefill + 4 decode GPUs. Seed 1: TPOT p50/p99 267/895 us co-located,
-    // 130/206 us disaggregated (whole transfer), 119/155 us layer-wise; TTFT p50 2.09 ms in
-    // all three (p99 8.3, 6.0, 5.5 ms). Seeds 2 and 3: TPOT p99 340 -> 164 and 862 -> 214 us.
+    // decoding) against 4 prefill + 4 decode GPUs. Seed 1: TPOT p50/p99 251/860 us co-located,
+    // 130/207 us disaggregated (whole transfer), 119/155 us layer-wise; TTFT p50 2.0-2.1 ms in
+    // all three (p99 10.2, 6.1, 5.5 ms). Seeds 2 and 3: TPOT p99 352 -> 164 and 829 -> 214 us.
     Json colocated = Disaggregated(96);
     colocated["workload"]["serving"].erase("disaggregation");
     const Json col = RunServing(colocated);
