@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <gtest/gtest.h>
+#include <list>
 #include <map>
 
 using namespace ns3;
@@ -75,6 +76,16 @@ LoseFrames(Ptr<FabricNetDevice> device, double rate, int64_t stream = -1)
         em->AssignStreams(stream);
     }
     device->SetAttribute("ReceiveErrorModel", PointerValue(em));
+}
+
+/// GPU 15's NIC (port 0) loses the frames it receives at these positions (0 = the first).
+void
+LoseFramesAtGpu15(Ptr<FabricTopology> topo, const std::list<uint32_t>& positions)
+{
+    Ptr<ReceiveListErrorModel> em = CreateObject<ReceiveListErrorModel>();
+    em->SetList(positions);
+    topo->GetPort(topo->GetSpec().hostNode[15], 0)
+        ->SetAttribute("ReceiveErrorModel", PointerValue(em));
 }
 
 /// An RDMA transport whose two retransmission timeouts (IRN's long and short) are both @p rto;
@@ -455,10 +466,7 @@ TEST(RdmaTransport, RetransmissionSentByCongestionControlsTimeoutReactionIsTimed
     // inside the timeout handling. GPU 15 loses the original and that first retransmission; the
     // timer must be running for the retransmission, or the one-packet message never arrives.
     Ptr<FabricTopology> topo = BuildFatTree(4);
-    Ptr<ReceiveListErrorModel> em = CreateObject<ReceiveListErrorModel>();
-    em->SetList({0, 1});
-    topo->GetPort(topo->GetSpec().hostNode[15], 0)
-        ->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    LoseFramesAtGpu15(topo, {0, 1});
     Ptr<RdmaTransport> rdma = RdmaWithTimeout(MicroSeconds(25));
     rdma->SetCongestionControl("ns3::moe::SwiftCongestionControl");
     rdma->Install(topo);
@@ -481,10 +489,7 @@ TEST(RdmaTransport, ShortTimeoutTakesOverFromTheLongOne)
     // recovered 100 us after the last progress (~175 us), not when the long timeout that was
     // running mid-message (filed near 420 us) comes up.
     Ptr<FabricTopology> topo = BuildFatTree(4);
-    Ptr<ReceiveListErrorModel> em = CreateObject<ReceiveListErrorModel>();
-    em->SetList({511});
-    topo->GetPort(topo->GetSpec().hostNode[15], 0)
-        ->SetAttribute("ReceiveErrorModel", PointerValue(em));
+    LoseFramesAtGpu15(topo, {511});
     Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
     rdma->Install(topo);
     Recorder rec;
