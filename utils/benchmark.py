@@ -55,6 +55,10 @@ CASES = {
     # plain side alone. Run it with --bytes k8=262144.
     "k8": {"k": 8, "bytes_per_pair": 128 << 10, "plain": True},
     "k16": {"k": 16, "bytes_per_pair": 16 << 10, "plain": False},
+    # The k8 case's traffic (128 GPUs, 128 KiB per pair, 16,256 queue pairs) on the k=16 fabric,
+    # one GPU under each of its 128 edge switches (every 8th GPU): what a fabric 8x larger costs
+    # per packet-hop when the traffic, and so the simulator's active state, stays the same.
+    "k16x8": {"k": 16, "bytes_per_pair": 128 << 10, "plain": False, "gpu_stride": 8},
 }
 
 # Targets from the issue, printed next to the results (informational; they do not set the
@@ -89,8 +93,21 @@ def moe_config(case, scheduler):
             "type": "all-to-all",
             "bytes_per_pair": case["bytes_per_pair"],
             "rounds": 1,
+            **(
+                {"gpus": list(range(0, case["k"] ** 3 // 4, case["gpu_stride"]))}
+                if "gpu_stride" in case
+                else {}
+            ),
         },
     }
+
+
+def case_label(case):
+    """k=16, 131072 B/pair[, every 8th GPU]"""
+    label = "k=%d, %d B/pair" % (case["k"], case["bytes_per_pair"])
+    if "gpu_stride" in case:
+        label += ", every %dth GPU" % case["gpu_stride"]
+    return label
 
 
 def tail(text, lines=15):
@@ -292,7 +309,7 @@ def parse_args(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Cases: "
         + "; ".join(
-            f"{name}: k={c['k']}, {c['bytes_per_pair']} B per pair"
+            f"{name}: {case_label(c)}"
             + ("" if c["plain"] else ", moe-fabric only")
             for name, c in CASES.items()
         ),
@@ -439,7 +456,7 @@ def write_rst(args, medians, ratios, flatness):
             if not m:
                 continue
             lines += [
-                "   * - k=%d, %s B/pair" % (case["k"], case["bytes_per_pair"]),
+                "   * - %s" % case_label(case),
                 "     - %s" % program,
                 "     - %.2f" % m["wall_s"],
                 "     - %d" % m["packet_hops"],
@@ -455,11 +472,16 @@ def write_rst(args, medians, ratios, flatness):
                 % (CASES[name]["k"], ratios[name])
             )
     for name in args.case_names:
-        if name != "k4" and flatness.get(name) is not None:
+        if name in ("k8", "k16") and flatness.get(name) is not None:
             lines.append(
                 "* moe-fabric's wall time per packet-hop at k=%d is %.2f× that at k=4."
                 % (CASES[name]["k"], flatness[name])
             )
+    if flatness.get("k16x8_vs_k8") is not None:
+        lines.append(
+            "* the k=8 case's traffic on the k=16 fabric (every 8th GPU) costs %.2f× the k=8"
+            " case's wall time per packet-hop." % flatness["k16x8_vs_k8"]
+        )
     lines.append("")
     with open(args.rst, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
@@ -488,8 +510,8 @@ def main(argv=None):
     for index, (rep, name, program) in enumerate(schedule, 1):
         case = CASES[name]
         print(
-            f"[{index}/{len(schedule)}] {program} {name} (k={case['k']}, "
-            f"{case['bytes_per_pair']} B/pair, repetition {rep + 1}) ...",
+            f"[{index}/{len(schedule)}] {program} {name} ({case_label(case)}, "
+            f"repetition {rep + 1}) ...",
             file=sys.stderr,
             flush=True,
         )
@@ -570,8 +592,12 @@ def main(argv=None):
         if r is None:
             print(f"  {name:<5} -" + ("" if base else "  (needs k4)"))
         else:
-            mark = f"  [{verdict(r <= FLATNESS_TOLERANCE)}]" if name != "k4" else ""
+            mark = f"  [{verdict(r <= FLATNESS_TOLERANCE)}]" if name in ("k8", "k16") else ""
             print(f"  {name:<5} {r:.2f}x{mark}")
+    same_traffic = ratio(wspm("k16x8", MOE), wspm("k8", MOE))
+    flatness["k16x8_vs_k8"] = same_traffic
+    if same_traffic is not None:
+        print(f"  k16x8 relative to k8 (same traffic, fabric 8x larger): {same_traffic:.2f}x")
 
     # Targets next to results.
     targets = {}
