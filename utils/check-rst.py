@@ -67,6 +67,9 @@ def check(path, workdir):
             source_path=copy,
             settings_overrides={"report_level": docutils.utils.Reporter.WARNING_LEVEL,
                                 "halt_level": docutils.utils.Reporter.SEVERE_LEVEL + 1,
+                                # Code blocks are not highlighted: without python3-pygments
+                                # (only recommended by python3-docutils) docutils would warn.
+                                "syntax_highlight": "none",
                                 "warning_stream": stream})
     except Exception as exc:  # docutils raises on what it cannot recover from
         stream.write("%s: %s\n" % (name, exc))
