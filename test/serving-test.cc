@@ -60,7 +60,7 @@ RunServing(const Json& config, std::vector<ServingRequestRecord>* records = null
     Json summary = sc.MakeSummary();
     if (summary["sim"]["stop_reason"] == "complete")
     {
-        // A complete run ends with every frame landed: none lost, none left on a wire.
+        // A complete run ends with every frame landed: none left on a wire or in a queue.
         EXPECT_EQ(summary["fabric"]["frame_conservation"], "ok");
         EXPECT_EQ(summary["fabric"]["queued_frames_at_end"], 0);
     }

@@ -172,7 +172,7 @@ struct alignas(64) SenderQp
     uint8_t cls{0};
     uint8_t priority{0};
     uint8_t port{0};         ///< host port the QP sends on (0 NIC, 1 NVLink)
-    bool rtoPending{false};  ///< the QP has an entry in its NIC's timer heap
+    bool rtoPending{false};  ///< the QP has a live entry in its NIC's timer heap
     uint16_t udpSrcPort{0};  ///< ECMP entropy of this QP
     bool inList{false};      ///< in its (port, priority) active list
     bool wakePending{false}; ///< a pacing wake-up is scheduled

@@ -71,6 +71,8 @@ RdmaNic::DoDispose()
         m_cc = nullptr;
     }
     m_senders.clear();
+    m_rtoFiledPs.clear();
+    m_rtoHeap.clear();
     m_receivers.clear();
     Object::DoDispose();
 }
@@ -575,7 +577,8 @@ RdmaNic::OnRtoTimer()
         SenderQp& qp = m_senders[index];
         if (!qp.rtoPending || entry.deadlinePs != m_rtoFiledPs[index])
         {
-            continue; // stale: the QP was filed again at an earlier deadline
+            continue; // stale: the QP was filed again since (at an earlier deadline, or anew
+                      // after a timeout)
         }
         qp.rtoPending = false;
         if (qp.sndUna >= qp.sndMax || qp.rtoDeadlinePs < 0)
