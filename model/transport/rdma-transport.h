@@ -201,8 +201,8 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
 
     std::vector<RtoEntry> m_rtoHeap;
     /// Per sender QP: the deadline of its live heap entry (meaningful while rtoPending). An
-    /// entry with another deadline is stale: a QP whose deadline moved earlier than its filed
-    /// one (the short IRN timeout taking over from the long one) was filed again.
+    /// entry with another deadline is stale, left behind when the QP was filed again: at an
+    /// earlier deadline (the short IRN timeout taking over from the long one) or after a timeout.
     std::vector<int64_t> m_rtoFiledPs;
     int64_t m_rtoTimerPs{-1}; ///< time of the earliest pending timer event, -1 if none
 };
