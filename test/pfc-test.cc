@@ -11,6 +11,7 @@
 #include "ns3/fabric-helper.h"
 #include "ns3/fabric-net-device.h"
 #include "ns3/fabric-stats.h"
+#include "ns3/moe-scenario.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
@@ -614,4 +615,24 @@ TEST(Pfc, PauseTimeRunsFromReceptionNotFromTheResponse)
     EXPECT_EQ(link.a->GetPausedTime(0), PicoSeconds(5120000 - response));
     EXPECT_EQ(link.sinkB.dataFrames, 20u);
     Simulator::Destroy();
+}
+
+TEST(Pfc, FormulaHeadroomKeepsTheDefaultDecodeStepLossless)
+{
+    // The README's PFC variant of the default decode step: priority 0 lossless on shared
+    // buffers, headroom sized from each link. The dynamic XOFF falls while other PGs fill the
+    // lossless pool, so a PG's next frame can find it over XOFF before any pause was asked for
+    // and is stored in headroom; the headroom must hold that frame as well as everything the
+    // formula counts after the decision (without it: 2 headroom overflows in this step).
+    moe::Json c = moe::Json::parse(
+        moe_test::ReadFile(moe_test::SourcePath("examples/configs/moe-deepseek-v3-decode.json")));
+    c["switch"]["buffer"]["type"] = "shared";
+    c["switch"]["buffer"]["lossless_priorities"] = moe::Json::array({0});
+    moe::Scenario sc(c);
+    sc.Build();
+    ASSERT_TRUE(sc.Run());
+    const moe::Json s = sc.MakeSummary();
+    Simulator::Destroy();
+    EXPECT_EQ(s["fabric"]["drops"], 0);
+    EXPECT_GT(s["fabric"]["tiers"]["leaf-spine"]["pfc_pauses"].get<uint64_t>(), 1000u);
 }

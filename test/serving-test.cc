@@ -686,7 +686,7 @@ TEST(ServingAdmission, FeedbackOnThePfcPausedFraction)
 {
     // A lossless fabric with 2 MiB switch buffers pauses thousands of times under the bulk
     // prefill. Throttling bulk while some watched port was paused for more than 5 % of a sample
-    // interval cuts chat's p99 TPOT 694 -> 604 us on seed 1, against the same loop with a
+    // interval cuts chat's p99 TPOT 698 -> 568 us on seed 1, against the same loop with a
     // threshold it never reaches (the control: the signal is measured, nothing throttles).
     auto config = [](double high) {
         Json c = TwoTenants(R"({"type": "feedback", "signal": "pfc_paused_fraction",

@@ -527,17 +527,18 @@ TEST(SharedBufferMmu, HeadroomFormulaMatchesTheHandComputedValue)
     // 100 Gb/s: 65 920 + 672 + 100 000 + 201 728 = 368 320 bits = 46 040 bytes.
     EXPECT_EQ(SharedBufferMmu::HeadroomBytes(100000000000ull, 500000, 4096, 201728), 46040u);
 
-    // Automatic sizing per port: ceil(116 244 / 4 120) = 29 frames of 16 cells (4096 / 256).
+    // Automatic sizing per port: ceil(116 244 / 4 120) = 29 frames of 16 cells (4096 / 256),
+    // plus the frame that finds the PG over XOFF: 30.
     Ptr<SharedBufferMmu> mmu = MakeMmu(2,
                                        {{"LosslessPriorities", "8"},
                                         {"MaxFrameBytes", "4096"},
                                         {"HeadroomLinkRate", "400Gbps"},
                                         {"HeadroomPropagationDelay", "500ns"}});
-    EXPECT_EQ(mmu->GetHeadroomLimitCells(0), 29u * 16);
-    // A slower port gets less: ceil(46 040 / 4 120) = 12 frames.
+    EXPECT_EQ(mmu->GetHeadroomLimitCells(0), 30u * 16);
+    // A slower port gets less: ceil(46 040 / 4 120) + 1 = 13 frames.
     mmu->SetPortLink(1, 100000000000ull, 500000);
-    EXPECT_EQ(mmu->GetHeadroomLimitCells(1), 12u * 16);
-    EXPECT_EQ(mmu->GetPoolSizeCells(SharedBufferMmu::HEADROOM_POOL), (29u + 12u) * 16);
+    EXPECT_EQ(mmu->GetHeadroomLimitCells(1), 13u * 16);
+    EXPECT_EQ(mmu->GetPoolSizeCells(SharedBufferMmu::HEADROOM_POOL), (30u + 13u) * 16);
 }
 
 TEST(SharedBufferMmu, MarkingFractionFollowsTheRedCurve)

@@ -262,7 +262,8 @@ SharedBufferMmu::GetTypeId()
                           MakeIntegerChecker<int64_t>())
             .AddAttribute("HeadroomAuto",
                           "Size each lossless (port, priority) headroom with HeadroomBytes() "
-                          "from the port's link; otherwise use HeadroomBytes.",
+                          "from the port's link, in maximum-size frames, plus the frame that "
+                          "finds the PG over XOFF; otherwise use HeadroomBytes.",
                           BooleanValue(true),
                           MakeBooleanAccessor(&SharedBufferMmu::m_headroomAuto),
                           MakeBooleanChecker())
@@ -709,8 +710,12 @@ SharedBufferMmu::ComputeLayout(uint32_t numPorts, Layout& out) const
                     m_peerResponseBits != 0 ? m_peerResponseBits : PauseResponseBits(rate);
                 const uint64_t hb = HeadroomBytes(rate, delay, m_maxFrameBytes, response);
                 // The formula counts bytes on the wire; in the buffer each maximum-size frame
-                // (frameWire bytes on the wire) costs frameCells cells.
-                out.headroomCells[port] = CeilDiv(hb, frameWire) * frameCells;
+                // (frameWire bytes on the wire) costs frameCells cells. One frame more: the
+                // frame whose arrival finds the PG over XOFF is stored in headroom before the
+                // pause is even asked for (the dynamic XOFF falls while other PGs fill the
+                // lossless pool, so a PG is often over it when its next frame comes), and the
+                // formula counts only what arrives after the decision.
+                out.headroomCells[port] = (CeilDiv(hb, frameWire) + 1) * frameCells;
             }
             else
             {
