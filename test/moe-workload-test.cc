@@ -45,18 +45,6 @@ SmallMoe()
         "gpu": "h100" } })");
 }
 
-/// Build and run a scenario in this process; returns its summary.
-Json
-RunScenario(const Json& config)
-{
-    Scenario sc(config);
-    sc.Build();
-    EXPECT_TRUE(sc.Run());
-    Json summary = sc.MakeSummary();
-    Simulator::Destroy();
-    return summary;
-}
-
 uint64_t
 KindBytes(const Json& s, const std::string& kind)
 {

@@ -11,7 +11,6 @@
 #include "ns3/fabric-helper.h"
 #include "ns3/fabric-net-device.h"
 #include "ns3/fabric-stats.h"
-#include "ns3/moe-scenario.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/shared-buffer-mmu.h"
 #include "ns3/simulator.h"
@@ -628,11 +627,7 @@ TEST(Pfc, FormulaHeadroomKeepsTheDefaultDecodeStepLossless)
         moe_test::ReadFile(moe_test::SourcePath("examples/configs/moe-deepseek-v3-decode.json")));
     c["switch"]["buffer"]["type"] = "shared";
     c["switch"]["buffer"]["lossless_priorities"] = moe::Json::array({0});
-    moe::Scenario sc(c);
-    sc.Build();
-    ASSERT_TRUE(sc.Run());
-    const moe::Json s = sc.MakeSummary();
-    Simulator::Destroy();
+    const moe::Json s = moe_test::RunScenario(c);
     EXPECT_EQ(s["fabric"]["drops"], 0);
     EXPECT_GT(s["fabric"]["tiers"]["leaf-spine"]["pfc_pauses"].get<uint64_t>(), 1000u);
 }

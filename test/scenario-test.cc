@@ -33,18 +33,6 @@ K4Config(const std::string& lb, const std::string& transport, uint64_t bytesPerP
     return c;
 }
 
-/// Build and run a scenario in this process; returns its summary.
-Json
-RunScenario(const Json& config)
-{
-    Scenario sc(config);
-    sc.Build();
-    EXPECT_TRUE(sc.Run());
-    Json summary = sc.MakeSummary();
-    Simulator::Destroy();
-    return summary;
-}
-
 /// summary.json without its wall-clock and machine-dependent fields.
 Json
 StripWallClock(Json summary)

@@ -2,6 +2,7 @@
 
 #include "ns3/fabric-config-error.h"
 #include "ns3/moe-scenario.h"
+#include "ns3/simulator.h"
 
 #include <array>
 #include <cstdio>
@@ -149,6 +150,17 @@ std::string
 SourcePath(const std::string& relative)
 {
     return std::string(MOE_SOURCE_DIR) + "/" + relative;
+}
+
+ns3::moe::Json
+RunScenario(const ns3::moe::Json& config)
+{
+    ns3::moe::Scenario sc(config);
+    sc.Build();
+    EXPECT_TRUE(sc.Run());
+    ns3::moe::Json summary = sc.MakeSummary();
+    ns3::Simulator::Destroy();
+    return summary;
 }
 
 std::string

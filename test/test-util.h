@@ -45,6 +45,9 @@ std::string SimBinary();
 /// @brief The ConfigError message the scenario parser gives @p config ("" if it is accepted).
 std::string ScenarioConfigError(const ns3::moe::Json& config);
 
+/// @brief Build and run @p config in this process (the run must succeed); its summary.json.
+ns3::moe::Json RunScenario(const ns3::moe::Json& config);
+
 /// @brief Path of a file in the source tree (e.g. "examples/configs/fat-tree-k4.json").
 std::string SourcePath(const std::string& relative);
 
