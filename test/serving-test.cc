@@ -702,7 +702,9 @@ TEST(ServingAdmission, FeedbackOnThePfcPausedFraction)
     const Json fb = RunFeedback(config(0.05), states);
     const Json& fc = control["serving"]["feedback"];
     const Json& f = fb["serving"]["feedback"];
-    std::cout << "PFC feedback: control " << fc.dump() << "\n  throttling " << f.dump()
+    std::cout << "PFC feedback: control (" << control["fabric"]["pfc_pauses"] << " pauses) "
+              << fc.dump() << "\n  throttling (" << fb["fabric"]["pfc_pauses"] << " pauses) "
+              << f.dump()
               << "\n  chat TPOT p99 " << ClassStat(control, 0, "tpot", "p99_s") * 1e6 << " -> "
               << ClassStat(fb, 0, "tpot", "p99_s") * 1e6 << " us" << std::endl;
     EXPECT_GT(control["fabric"]["pfc_pauses"].get<uint64_t>(), 1000u);
