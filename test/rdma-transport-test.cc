@@ -505,6 +505,66 @@ TEST(RdmaTransport, ShortTimeoutTakesOverFromTheLongOne)
     Simulator::Destroy();
 }
 
+TEST(RdmaTransport, TimerHeapStaysSmallWhenShortTimeoutsKeepTakingOver)
+{
+    // Six 2 MiB messages on one QP, each posted when the previous one is delivered, each
+    // losing its last packet: six times the short timeout takes over from a filed long one,
+    // leaving a stale heap entry each time. Stale entries must be dropped when they come up,
+    // not filed again: the NIC's timer heap stays at a few entries (it would hold one more per
+    // takeover otherwise, each firing and re-filing itself for as long as the QP stays busy).
+    constexpr uint32_t MESSAGES = 6;
+    constexpr uint32_t PACKETS = 512; // per message, plus one retransmission each
+    std::list<uint32_t> lost;
+    for (uint32_t i = 0; i < MESSAGES; ++i)
+    {
+        lost.push_back(i * (PACKETS + 1) + PACKETS - 1);
+    }
+    Ptr<FabricTopology> topo = BuildFatTree(4);
+    LoseFramesAtGpu15(topo, lost);
+    Ptr<RdmaTransport> rdma = CreateObject<RdmaTransport>();
+    rdma->Install(topo);
+    Recorder rec;
+    rec.Attach(rdma);
+
+    // Each delivery posts the next message.
+    struct Chain
+    {
+        Recorder* rec;
+        Ptr<RdmaTransport> rdma;
+        uint32_t posted{1};
+
+        void OnDelivered(const MessageRecord& m)
+        {
+            rec->OnDelivered(m);
+            if (posted < MESSAGES)
+            {
+                ++posted;
+                rdma->Send(0, 15, 0, 2 << 20, 0);
+            }
+        }
+    } chain{&rec, rdma};
+
+    rdma->SetDeliveredCallback(MakeCallback(&Chain::OnDelivered, &chain));
+    std::size_t maxEntries = 0;
+    std::function<void()> probe = [&]() {
+        maxEntries = std::max(maxEntries, rdma->GetNic(0)->GetRtoTimerEntries());
+        if (rec.delivered.size() < MESSAGES)
+        {
+            Simulator::Schedule(MicroSeconds(1), probe);
+        }
+    };
+    Simulator::Schedule(NanoSeconds(1), probe);
+    rdma->Send(0, 15, 0, 2 << 20, 0);
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), MESSAGES);
+    EXPECT_EQ(rdma->GetCounters().timeouts, MESSAGES);
+    std::cout << "timer heap: at most " << maxEntries << " entries over " << MESSAGES
+              << " takeovers\n";
+    EXPECT_LE(maxEntries, 3u);
+    ExpectDrained(topo, rdma);
+    Simulator::Destroy();
+}
+
 TEST(RdmaTransport, WindowHookCapsBytesInFlight)
 {
     // With a 4-packet window, a sender waits for ACKs: throughput = window / RTT, far below line

@@ -704,9 +704,8 @@ TEST(ServingAdmission, FeedbackOnThePfcPausedFraction)
     const Json& f = fb["serving"]["feedback"];
     std::cout << "PFC feedback: control (" << control["fabric"]["pfc_pauses"] << " pauses) "
               << fc.dump() << "\n  throttling (" << fb["fabric"]["pfc_pauses"] << " pauses) "
-              << f.dump()
-              << "\n  chat TPOT p99 " << ClassStat(control, 0, "tpot", "p99_s") * 1e6 << " -> "
-              << ClassStat(fb, 0, "tpot", "p99_s") * 1e6 << " us" << std::endl;
+              << f.dump() << "\n  chat TPOT p99 " << ClassStat(control, 0, "tpot", "p99_s") * 1e6
+              << " -> " << ClassStat(fb, 0, "tpot", "p99_s") * 1e6 << " us" << std::endl;
     EXPECT_GT(control["fabric"]["pfc_pauses"].get<uint64_t>(), 1000u);
     EXPECT_EQ(fc["throttles"].get<uint64_t>(), 0u);
     EXPECT_GT(fc["max_signal"].get<double>(), 0.5); // some port paused most of a window

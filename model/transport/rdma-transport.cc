@@ -543,6 +543,12 @@ RdmaNic::ArmRto(uint32_t index)
     }
 }
 
+std::size_t
+RdmaNic::GetRtoTimerEntries() const
+{
+    return m_rtoHeap.size();
+}
+
 void
 RdmaNic::ScheduleRtoTimer()
 {

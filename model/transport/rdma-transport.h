@@ -107,6 +107,10 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     uint32_t GetQpHopCount(uint32_t index) const;
     /// @brief Payload bytes per packet (the transport's MTU).
     uint32_t GetMtu() const;
+    /// @brief Entries in this NIC's retransmission-timer heap, live and stale (a diagnostic:
+    /// at most one live entry per QP with a running timer, plus stale ones that are skipped
+    /// when they come up, a few per QP at most).
+    std::size_t GetRtoTimerEntries() const;
 
     /// @brief Bytes (payload) posted but not yet acknowledged, over all QPs.
     uint64_t GetPendingMessages() const;
