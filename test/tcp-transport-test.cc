@@ -192,7 +192,7 @@ TEST(TcpTransport, MessagesOfEverySizeArriveOnceWithExactBytes)
             }
         }
     }
-    // A second burst later, on connections that already exist.
+    // A second burst later, on a pair not used yet (a ninth connection, opened mid-run).
     Simulator::Schedule(MicroSeconds(50), [&]() {
         for (uint64_t b : {uint64_t{5}, uint64_t{70000}})
         {
