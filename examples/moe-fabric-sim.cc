@@ -2,10 +2,13 @@
  * moe-fabric-sim: run a scenario described by a JSON file.
  *
  *   moe-fabric-sim --config=examples/configs/moe-deepseek-v3-decode.json [--set=a.b=value ...]
- *                  [--out=DIR] [--dry-run] [--quiet]
+ *                  [--unset=a.b ...] [--out=DIR] [--dry-run] [--quiet]
+ *   moe-fabric-sim --rerun=OUT_DIR [--unset=a.b ...] [--set=a.b=value ...] ...
  *
  * --set may repeat; each overrides one key of the JSON (the value is parsed as JSON, or taken as
- * a string). --dry-run validates the scenario and prints the topology and traffic summary without
+ * a string). --unset may repeat; each removes one key (its default applies again), e.g. the old
+ * type's keys before another type is set on a --rerun; --set and --unset apply in the order
+ * given. --dry-run validates the scenario and prints the topology and traffic summary without
  * simulating. Outputs in DIR (default "out"): summary.json, effective_config.json, and
  * messages.csv and (MoE workloads) layer_phases.csv when enabled.
  *
@@ -37,12 +40,20 @@ NS_LOG_COMPONENT_DEFINE("MoeFabricSim");
 
 namespace
 {
-std::vector<std::string> g_sets;
+/// --set and --unset, in the order given: (true for --unset, its text).
+std::vector<std::pair<bool, std::string>> g_overrides;
 
 bool
 CollectSet(std::string value)
 {
-    g_sets.push_back(value);
+    g_overrides.emplace_back(false, value);
+    return true;
+}
+
+bool
+CollectUnset(std::string value)
+{
+    g_overrides.emplace_back(true, value);
     return true;
 }
 
@@ -117,6 +128,10 @@ main(int argc, char* argv[])
     cmd.AddValue("set",
                  "override one key, e.g. --set=topology.k=8 (may repeat)",
                  MakeCallback(&CollectSet));
+    cmd.AddValue("unset",
+                 "remove one key, e.g. --unset=transport before --set=transport.type=ideal on a "
+                 "--rerun (may repeat; applied in order with --set)",
+                 MakeCallback(&CollectUnset));
     cmd.AddValue("out", "output directory", outDir);
     cmd.AddValue("dry-run", "validate and describe the scenario without simulating", dryRun);
     cmd.AddValue("quiet", "print nothing but errors (no summary, no progress lines)", quiet);
@@ -125,7 +140,7 @@ main(int argc, char* argv[])
     std::unique_ptr<Scenario> scenario;
     try
     {
-        if (configPath.empty() && rerunPath.empty() && g_sets.empty())
+        if (configPath.empty() && rerunPath.empty() && g_overrides.empty())
         {
             throw ConfigError("--config",
                               "no scenario given; use --config=FILE.json "
@@ -154,9 +169,16 @@ main(int argc, char* argv[])
                 }
             }
         }
-        for (const auto& set : g_sets)
+        for (const auto& [unset, text] : g_overrides)
         {
-            ApplySetOverride(config, set);
+            if (unset)
+            {
+                ApplyUnsetOverride(config, text);
+            }
+            else
+            {
+                ApplySetOverride(config, text);
+            }
         }
         scenario = std::make_unique<Scenario>(config);
     }

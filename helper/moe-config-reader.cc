@@ -37,6 +37,10 @@ const char* const SET_USAGE =
     "expected --set=a.b.c=value (keys joined by '.', array elements as key[i]; the value is "
     "JSON or plain text)";
 
+const char* const UNSET_USAGE =
+    "expected --unset=a.b.c (keys joined by '.', array elements as key[i]; the last part is the "
+    "key to remove)";
+
 /// A unit and how many base units (bit/s, ps, bytes) it stands for.
 struct Unit
 {
@@ -586,6 +590,15 @@ SetFail(const std::string& assignment, const std::string& problem)
     throw ConfigError("--set", Quote(assignment) + ": " + problem + "; " + SET_USAGE);
 }
 
+[[noreturn]] void
+UnsetFail(const std::string& path, const std::string& problem)
+{
+    throw ConfigError("--unset", Quote(path) + ": " + problem + "; " + UNSET_USAGE);
+}
+
+/// How a path parser reports a problem: SetFail or UnsetFail, bound to the argument.
+using PathFail = void (*)(const std::string&, const std::string&);
+
 /// One '.'-separated part of a --set path: a key and optional [i] indices.
 struct SetSegment
 {
@@ -594,7 +607,7 @@ struct SetSegment
 };
 
 std::vector<SetSegment>
-SplitSetPath(const std::string& assignment, const std::string& lhs)
+SplitSetPath(const std::string& assignment, const std::string& lhs, PathFail fail = &SetFail)
 {
     std::vector<SetSegment> segments;
     size_t start = 0;
@@ -605,18 +618,18 @@ SplitSetPath(const std::string& assignment, const std::string& lhs)
             lhs.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         if (part.empty())
         {
-            SetFail(assignment, "empty key in path " + Quote(lhs));
+            fail(assignment, "empty key in path " + Quote(lhs));
         }
         SetSegment seg;
         const size_t bracket = part.find('[');
         seg.key = part.substr(0, bracket);
         if (seg.key.empty())
         {
-            SetFail(assignment, "empty key in path " + Quote(lhs));
+            fail(assignment, "empty key in path " + Quote(lhs));
         }
         if (seg.key.find(']') != std::string::npos)
         {
-            SetFail(assignment, "malformed index in " + Quote(part) + "; write key[i]");
+            fail(assignment, "malformed index in " + Quote(part) + "; write key[i]");
         }
         size_t i = bracket;
         while (i != std::string::npos && i < part.size())
@@ -630,9 +643,9 @@ SplitSetPath(const std::string& assignment, const std::string& lhs)
             }
             if (part[i] != '[' || j == i + 1 || j >= part.size() || part[j] != ']')
             {
-                SetFail(assignment,
-                        "malformed index in " + Quote(part) +
-                            "; write key[i] with a non-negative integer i");
+                fail(assignment,
+                     "malformed index in " + Quote(part) +
+                         "; write key[i] with a non-negative integer i");
             }
             seg.indices.push_back(index);
             i = j + 1;
@@ -645,6 +658,35 @@ SplitSetPath(const std::string& assignment, const std::string& lhs)
         start = dot + 1;
     }
     return segments;
+}
+
+/// The element of @p node that @p seg's indices name (@p node itself without indices), with
+/// @p walked extended to its path; @p fail reports a non-array or an index out of range (its
+/// message ends with @p sizeNote inside the parenthesis).
+Json*
+FollowIndices(Json* node,
+              const SetSegment& seg,
+              std::string& walked,
+              const std::string& argument,
+              PathFail fail,
+              const std::string& sizeNote)
+{
+    for (size_t index : seg.indices)
+    {
+        if (!node->is_array())
+        {
+            fail(argument, walked + " is " + TypeName(*node) + ", not an array");
+        }
+        if (index >= node->size())
+        {
+            fail(argument,
+                 IndexPath(walked, index) + " does not exist (" + walked + " has " +
+                     std::to_string(node->size()) + " elements" + sizeNote + ")");
+        }
+        node = &(*node)[index];
+        walked = IndexPath(walked, index);
+    }
+    return node;
 }
 
 bool
@@ -943,22 +985,8 @@ ApplySetOverride(Json& config, const std::string& assignment)
             current = &created;
             continue;
         }
-        Json* node = &*it;
-        for (size_t index : seg.indices)
-        {
-            if (!node->is_array())
-            {
-                SetFail(assignment, walked + " is " + TypeName(*node) + ", not an array");
-            }
-            if (index >= node->size())
-            {
-                SetFail(assignment,
-                        IndexPath(walked, index) + " does not exist (" + walked + " has " +
-                            std::to_string(node->size()) + " elements; arrays are not grown)");
-            }
-            node = &(*node)[index];
-            walked = IndexPath(walked, index);
-        }
+        Json* node =
+            FollowIndices(&*it, seg, walked, assignment, &SetFail, "; arrays are not grown");
         if (last)
         {
             *node = std::move(value);
@@ -968,6 +996,67 @@ ApplySetOverride(Json& config, const std::string& assignment)
     }
     config = std::move(work);
     NS_LOG_INFO("--set " << lhs << " = " << rhs);
+}
+
+void
+ApplyUnsetOverride(Json& config, const std::string& path)
+{
+    NS_LOG_FUNCTION(path);
+    if (!IsValidUtf8(path))
+    {
+        UnsetFail(path, "the text is not valid UTF-8");
+    }
+    if (path.empty())
+    {
+        UnsetFail(path, "empty path");
+    }
+    if (path.find('=') != std::string::npos)
+    {
+        UnsetFail(path, "a path has no '=' (to give a key a value, use --set)");
+    }
+    const std::vector<SetSegment> segments = SplitSetPath(path, path, &UnsetFail);
+    if (!segments.back().indices.empty())
+    {
+        const size_t lastDot = path.rfind('.');
+        const size_t bracket = path.find('[', lastDot == std::string::npos ? 0 : lastDot + 1);
+        UnsetFail(path,
+                  "array elements cannot be removed; --set the whole array, or remove " +
+                      path.substr(0, bracket));
+    }
+    Json* current = &config;
+    std::string walked;
+    for (size_t s = 0; s < segments.size(); ++s)
+    {
+        const SetSegment& seg = segments[s];
+        if (!current->is_object())
+        {
+            UnsetFail(path,
+                      (walked.empty() ? std::string("the configuration") : walked) + " is " +
+                          TypeName(*current) + ", not an object");
+        }
+        const std::string parent = walked;
+        walked += walked.empty() ? seg.key : "." + seg.key;
+        auto it = current->find(seg.key);
+        if (it == current->end())
+        {
+            std::string keys;
+            for (auto k = current->begin(); k != current->end(); ++k)
+            {
+                keys += (keys.empty() ? "" : ", ") + k.key();
+            }
+            UnsetFail(path,
+                      "there is no " + walked + " to remove (" +
+                          (parent.empty() ? std::string("the configuration") : parent) +
+                          (keys.empty() ? " is empty)" : " has " + keys + ")"));
+        }
+        if (s + 1 == segments.size())
+        {
+            current->erase(it);
+            break;
+        }
+        current = FollowIndices(&*it, seg, walked, path, &UnsetFail, "");
+    }
+    NS_LOG_INFO("--unset " << path);
 }
 
 // --- single values ---------------------------------------------------------------------------

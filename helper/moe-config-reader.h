@@ -135,6 +135,22 @@ Json LoadJsonFile(const std::string& filePath);
  */
 void ApplySetOverride(Json& config, const std::string& assignment);
 
+/**
+ * @brief Apply one command-line removal "a.b.c" to @p config: the key is deleted, so the
+ * scenario falls back to its default (or, for a section, to no section).
+ *
+ * The path is written as for ApplySetOverride (keys joined by '.', array indices in brackets to
+ * reach into arrays); its last part must be a key, not an array element. Meant for --rerun,
+ * whose recorded configuration has every default filled in: switching a type needs the old
+ * type's keys gone first ("--unset=transport --set=transport.type=ideal").
+ *
+ * A path that does not exist (the message lists the keys that do), a path through a non-object
+ * or a missing array element, a final array index, an '=' in the path or text that is not UTF-8
+ * throws ConfigError("--unset", "\"<path>\": <problem>; expected --unset=a.b.c ..."), and
+ * @p config is then left unchanged.
+ */
+void ApplyUnsetOverride(Json& config, const std::string& path);
+
 // ---------------------------------------------------------------------------------------------
 // Validating single values (what ConfigReader's getters use; call them directly to validate the
 // elements of arrays, with paths made by IndexPath / ConfigReader::ElementPath).

@@ -581,6 +581,72 @@ TEST(ConfigSet, FailuresLeaveTheConfigUntouched)
     EXPECT_EQ(notObject, Json::array());
 }
 
+// --- --unset ---------------------------------------------------------------------------------
+
+TEST(ConfigUnset, RemovesKeysAndSectionsAnywhereOnThePath)
+{
+    Json c = Json::parse(R"({"seed": 1, "transport": {"type": "rdma", "mtu": 4096,
+        "cc": {"type": "dcqcn", "g": 0.0625}}, "tenants": [{"name": "a", "bytes": 5}]})");
+    ApplyUnsetOverride(c, "transport.cc.g");
+    EXPECT_EQ(c["transport"]["cc"], Json::parse(R"({"type": "dcqcn"})"));
+    ApplyUnsetOverride(c, "tenants[0].bytes");
+    EXPECT_EQ(c["tenants"], Json::parse(R"([{"name": "a"}])"));
+    ApplyUnsetOverride(c, "transport");
+    EXPECT_FALSE(c.contains("transport"));
+    EXPECT_EQ(c, Json::parse(R"({"seed": 1, "tenants": [{"name": "a"}]})"));
+    // In order with --set: the section goes, then the new type starts a fresh one.
+    ApplySetOverride(c, "transport.type=ideal");
+    EXPECT_EQ(c["transport"], Json::parse(R"({"type": "ideal"})"));
+}
+
+TEST(ConfigUnset, BadPathsNameTheArgumentAndLeaveTheConfigUntouched)
+{
+    Json c = Json::parse(R"({"seed": 1, "transport": {"type": "rdma", "mtu": 4096},
+        "tenants": [{"name": "a"}]})");
+    const Json before = c;
+    const std::string usage = "; expected --unset=a.b.c (keys joined by '.', array elements as "
+                              "key[i]; the last part is the key to remove)";
+
+    struct Case
+    {
+        const char* arg;
+        const char* problem;
+    };
+
+    const Case cases[] = {
+        {"", "empty path"},
+        {"transport.mtu=1", "a path has no '=' (to give a key a value, use --set)"},
+        {"transport.rto",
+         "there is no transport.rto to remove (transport has mtu, type)"}, // a typo is no no-op
+        {"topology.k",
+         "there is no topology to remove (the configuration has seed, tenants, "
+         "transport)"},
+        {"seed.x", "seed is a number, not an object"},
+        {"tenants[0]",
+         "array elements cannot be removed; --set the whole array, or remove tenants"},
+        {"tenants[3].name", "tenants[3] does not exist (tenants has 1 elements)"},
+        {"transport[0].x", "transport is an object, not an array"},
+        {"a..b", "empty key in path \"a..b\""},
+        {"a[x]", "malformed index in \"a[x]\""},
+        {"\xff", "the text is not valid UTF-8"},
+    };
+    for (const Case& k : cases)
+    {
+        const std::string arg = k.arg;
+        EXPECT_TRUE(ThrowsConfigError([&] { ApplyUnsetOverride(c, arg); },
+                                      "--unset",
+                                      {std::string(k.problem), usage}))
+            << arg;
+        EXPECT_EQ(c, before) << arg;
+    }
+    EXPECT_TRUE(ThrowsConfigError([&] { ApplyUnsetOverride(c, "transport.rto"); },
+                                  "--unset",
+                                  {},
+                                  "--unset: \"transport.rto\": there is no transport.rto to "
+                                  "remove (transport has mtu, type)" +
+                                      usage));
+}
+
 // --- ConfigReader: scalars -------------------------------------------------------------------
 
 TEST(ConfigReader, RejectsNonObjects)

@@ -276,6 +276,42 @@ TEST_F(Cli, RerunFromTheManifestReproducesTheRun)
     EXPECT_NE(both.output.find("either --config or --rerun"), std::string::npos) << both.output;
 }
 
+TEST_F(Cli, RerunWithAnotherTransportNeedsTheOldKeysUnset)
+{
+    // A recorded configuration has every default filled in, RDMA's included: on a --rerun,
+    // --set=transport.type=ideal alone is refused (an RDMA key is unknown to the ideal
+    // transport); --unset removes the old section first, in command-line order.
+    const Json c = K4Config("ecmp", "rdma", 64 * 1024);
+    const std::string a = MakeTempDir("recorded");
+    ASSERT_EQ(RunCli(c, "--quiet", a).exitCode, 0);
+    const auto refused =
+        RunCommand(Sim() + " --rerun=" + a + " --set=transport.type=ideal --dry-run");
+    EXPECT_EQ(refused.exitCode, 2);
+    EXPECT_NE(refused.output.find("transport.ack_interval: unknown key"), std::string::npos)
+        << refused.output;
+    const std::string b = MakeTempDir("ideal");
+    const auto r = RunCommand(Sim() + " --rerun=" + a +
+                              " --unset=transport --unset=output.qp_rates_csv"
+                              " --set=transport.type=ideal --out=" +
+                              b + " --quiet");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    const Json eff = Json::parse(ReadFile(b + "/effective_config.json"));
+    EXPECT_EQ(eff["transport"]["type"], "ideal");
+    EXPECT_FALSE(eff["transport"].contains("ack_interval"));
+    EXPECT_EQ(eff["topology"], Json::parse(ReadFile(a + "/effective_config.json"))["topology"]);
+    // The other order sets the type, then removes the whole section: back to the default, RDMA.
+    const auto reversed = RunCommand(Sim() + " --rerun=" + a +
+                                     " --set=transport.type=ideal --unset=transport --dry-run");
+    EXPECT_EQ(reversed.exitCode, 0) << reversed.output;
+    EXPECT_NE(reversed.output.find("transport: rdma"), std::string::npos) << reversed.output;
+    // A key that is not there is an error, not a silent no-op.
+    const auto typo = RunCommand(Sim() + " --rerun=" + a + " --unset=transport.rtoo --dry-run");
+    EXPECT_EQ(typo.exitCode, 2);
+    EXPECT_NE(typo.output.find("--unset: \"transport.rtoo\": there is no transport.rtoo"),
+              std::string::npos)
+        << typo.output;
+}
+
 TEST_F(Cli, DryRunDescribesWithoutSimulating)
 {
     const std::string out = MakeTempDir("dry") + "/never";
