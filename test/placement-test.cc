@@ -612,6 +612,24 @@ TEST(Placement, TopologyAwareLowersDispatchCost)
     EXPECT_LT(SplitLoadImbalance(topo, st.load), 1.25 * SplitLoadImbalance(rr, st.load));
 }
 
+TEST(Placement, DISABLED_BenchmarkTopologyAwareAtScale)
+{
+    // The placement time doc/moe-fabric.rst quotes: topology-aware placement of 1024 experts on
+    // 256 GPUs (8 per server, 2 servers per leaf), per-server Zipf(1.2) load, default passes.
+    const PlacementContext ctx = MakeContext(256, 8, 2);
+    const ZipfRoute route(1024, 8, 1.2, 32, 8, true);
+    const CoSelectionStats st = SampleCoSelection(route, 1024, 8, 256, 1024, 0, 0);
+    PlacementSpec spec;
+    spec.type = "topology-aware";
+    const auto start = std::chrono::steady_clock::now();
+    const ExpertPlacement p = PlaceExperts(spec, 1024, ctx, st);
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_EQ(p.Validate(), "");
+    std::cout << "topology-aware, 1024 experts on 256 GPUs: " << s << " s\n";
+    ::testing::Test::RecordProperty("seconds", std::to_string(s));
+}
+
 TEST(Placement, LocalFirstSelection)
 {
     // 32 ranks, 8 per server (servers 0-7, 8-15, ...), 2 servers per leaf (0-15, 16-31).
