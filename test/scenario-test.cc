@@ -127,6 +127,42 @@ TEST(AllToAll, BoundIsHandComputable)
     EXPECT_EQ(boundPs, 3840LL * 4178 * 8 * 10 + 6 * 1000000 + 5 * 334240);
 }
 
+TEST(AllToAll, MatrixZerosPostNoMessage)
+{
+    // A permutation as a matrix (GPU i sends 64 KiB to GPU i + 5 only): 16 messages on 16 queue
+    // pairs, not 240 with 224 zero-byte ones; and with bytes_per_pair 0 the round posts nothing
+    // and ends at once.
+    for (const std::string transport : {"rdma", "ideal"})
+    {
+        Json c = K4Config("ecmp", transport, 0);
+        c["traffic"].erase("bytes_per_pair");
+        Json m = Json::array();
+        for (uint32_t i = 0; i < 16; ++i)
+        {
+            Json row = Json::array();
+            for (uint32_t j = 0; j < 16; ++j)
+            {
+                row.push_back(j == (i + 5) % 16 ? 65536 : 0);
+            }
+            m.push_back(row);
+        }
+        c["traffic"]["matrix"] = m;
+        const Json s = RunScenario(c);
+        EXPECT_EQ(s["messages"]["delivered"].get<uint64_t>(), 16u) << transport;
+        EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 65536) << transport;
+        EXPECT_TRUE(s["rounds"][0]["complete"].get<bool>()) << transport;
+        if (transport == "rdma")
+        {
+            EXPECT_EQ(s["transport"]["queue_pairs"].get<uint64_t>(), 16u);
+            EXPECT_EQ(s["transport"]["data_packets"].get<uint64_t>(), 16u * 16);
+        }
+    }
+    const Json none = RunScenario(K4Config("ecmp", "rdma", 0));
+    EXPECT_EQ(none["messages"]["delivered"].get<uint64_t>(), 0u);
+    EXPECT_EQ(none["sim"]["packet_hops"].get<uint64_t>(), 0u);
+    EXPECT_TRUE(none["rounds"][0]["complete"].get<bool>());
+}
+
 TEST_F(Cli, BacksMallocWithHugePagesUnlessTurnedOff)
 {
     // The program re-executes itself once with glibc.malloc.hugetlb=1 when the kernel offers

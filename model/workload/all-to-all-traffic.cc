@@ -30,7 +30,8 @@ AllToAllTraffic::GetTypeId()
                           MakeUintegerAccessor(&AllToAllTraffic::m_rounds),
                           MakeUintegerChecker<uint32_t>(1))
             .AddAttribute("BytesPerPair",
-                          "Bytes every participant sends to every other one per round.",
+                          "Bytes every participant sends to every other one per round (0: "
+                          "no messages, every round ends at once).",
                           UintegerValue(1 << 20),
                           MakeUintegerAccessor(&AllToAllTraffic::m_bytesPerPair),
                           MakeUintegerChecker<uint64_t>())
@@ -194,7 +195,9 @@ AllToAllTraffic::StartRound()
     {
         for (uint32_t d = 0; d < n; ++d)
         {
-            if (s != d)
+            // A pair with nothing to send posts no message (a matrix's zeros are the pairs
+            // without traffic, not zero-byte messages).
+            if (s != d && GetPairBytes(s, d) != 0)
             {
                 ++messages;
                 bytes += GetPairBytes(s, d);
@@ -219,6 +222,10 @@ AllToAllTraffic::StartRound()
         for (uint32_t step = 1; step < n; ++step)
         {
             const uint32_t d = (s + step) % n;
+            if (GetPairBytes(s, d) == 0)
+            {
+                continue;
+            }
             m_transport->Send(m_participants[s],
                               m_participants[d],
                               m_class,

@@ -22,7 +22,8 @@ namespace moe
  * @brief R rounds of all-to-all among a set of GPUs, each round a barrier.
  *
  * In every round each participant sends BytesPerPair (or the per-pair matrix entry) to every
- * other participant, all messages posted at the round's start. A round ends when the last of its
+ * other participant, all messages posted at the round's start (a pair with 0 bytes posts none:
+ * a matrix's zeros are the pairs without traffic). A round ends when the last of its
  * messages has been delivered; the next starts ComputeGap later. This is the traffic skeleton of
  * an expert-parallel MoE layer (dispatch, then the next layer), without the router.
  */
@@ -47,7 +48,8 @@ class AllToAllTraffic : public Object
     /// @brief GPUs taking part, in rank order (default: all hosts of the transport).
     void SetParticipants(const std::vector<uint32_t>& gpus);
     const std::vector<uint32_t>& GetParticipants() const;
-    /// @brief Per-pair bytes by rank [src][dst] (overrides BytesPerPair; diagonal ignored).
+    /// @brief Per-pair bytes by rank [src][dst] (overrides BytesPerPair; diagonal ignored; 0 =
+    /// no message).
     void SetMatrix(const std::vector<std::vector<uint64_t>>& matrix);
     /// @brief Bytes rank @p s sends to rank @p d in every round.
     uint64_t GetPairBytes(uint32_t s, uint32_t d) const;
