@@ -11,7 +11,7 @@ Timing noise on shared machines is +-10-15 %: compare ratios measured in the sam
 
 Examples::
 
-    utils/benchmark.py                           # k4, k8 (both programs), k16, k16x8 (moe-fabric)
+    utils/benchmark.py                           # k4, k8 (both programs), k16, k16x8, k16p8
     utils/benchmark.py --cases k4 --repeat 3
     utils/benchmark.py --skip-plain --json bench.json
 
@@ -61,6 +61,11 @@ CASES = {
     # per packet-hop when the traffic, and so the simulator's active state, stays the same.
     # (--bytes k8=... applies to both.)
     "k16x8": {"k": 16, "bytes_per_pair": K8_BYTES_PER_PAIR, "plain": False, "gpu_stride": 8},
+    # All 1024 GPUs of the k=16 fabric active, but each sending to 8 peers only (GPU i to
+    # i + 1 + 128 j, j < 8; 8,192 queue pairs instead of k16's 1,047,552): between k16x8 and k16,
+    # it separates what the number of busy GPUs (frames in flight) costs per packet-hop from
+    # what the number of active queue pairs does.
+    "k16p8": {"k": 16, "bytes_per_pair": 256 << 10, "plain": False, "peers": 8},
 }
 
 # Targets from the issue, printed next to the results (informational; they do not set the
@@ -79,6 +84,38 @@ class RunError(Exception):
     """A run failed; the message says why."""
 
 
+def peer_matrix(hosts, peers, bytes_per_pair):
+    """Traffic matrix: GPU i sends bytes_per_pair to i + 1 + j * hosts / peers, j < peers."""
+    rows = []
+    for i in range(hosts):
+        row = [0] * hosts
+        for j in range(peers):
+            row[(i + 1 + j * (hosts // peers)) % hosts] = bytes_per_pair
+        rows.append(row)
+    return rows
+
+
+def moe_traffic(case):
+    """The traffic section of one case."""
+    hosts = case["k"] ** 3 // 4
+    if "peers" in case:
+        return {
+            "type": "all-to-all",
+            "matrix": peer_matrix(hosts, case["peers"], case["bytes_per_pair"]),
+            "rounds": 1,
+        }
+    return {
+        "type": "all-to-all",
+        "bytes_per_pair": case["bytes_per_pair"],
+        "rounds": 1,
+        **(
+            {"gpus": list(range(0, hosts, case["gpu_stride"]))}
+            if "gpu_stride" in case
+            else {}
+        ),
+    }
+
+
 def moe_config(case, scheduler):
     """The moe-fabric scenario for one case (same fabric and traffic as the comparator)."""
     return {
@@ -91,16 +128,7 @@ def moe_config(case, scheduler):
         },
         "switch": {"load_balancing": "ecmp"},
         "transport": {"type": "rdma", "mtu": MOE_MTU},
-        "traffic": {
-            "type": "all-to-all",
-            "bytes_per_pair": case["bytes_per_pair"],
-            "rounds": 1,
-            **(
-                {"gpus": list(range(0, case["k"] ** 3 // 4, case["gpu_stride"]))}
-                if "gpu_stride" in case
-                else {}
-            ),
-        },
+        "traffic": moe_traffic(case),
     }
 
 
@@ -109,6 +137,8 @@ def case_label(case):
     label = "k=%d, %d B/pair" % (case["k"], case["bytes_per_pair"])
     if "gpu_stride" in case:
         label += ", every %dth GPU" % case["gpu_stride"]
+    if "peers" in case:
+        label += ", %d peers per GPU" % case["peers"]
     return label
 
 
@@ -384,8 +414,8 @@ def parse_args(argv):
         name, _, value = item.partition("=")
         if name not in CASES or name == "k16x8" or not value.isdigit() or int(value) <= 0:
             parser.error(
-                f"--bytes {item!r}: expected CASE=BYTES with CASE in k4, k8, k16 (k16x8 takes"
-                " k8's size)"
+                f"--bytes {item!r}: expected CASE=BYTES with CASE in k4, k8, k16, k16p8 (k16x8"
+                " takes k8's size)"
             )
         CASES[name]["bytes_per_pair"] = int(value)
     # k16x8 is the k8 case's traffic on a larger fabric: it follows k8's size.
@@ -427,8 +457,10 @@ def find_binaries(args):
     return moe, plain
 
 
-def write_rst(args, medians, ratios, flatness, same_traffic):
-    """The results as an RST fragment included by doc/moe-fabric.rst."""
+def write_rst(args, medians, ratios, flatness, breakdown):
+    """The results as an RST fragment included by doc/moe-fabric.rst; breakdown is the ratios
+    (k16x8 / k8, k16p8 / k16x8, k16 / k16p8), None where not measured."""
+    same_traffic, all_busy, all_peers = breakdown
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     lines = [
         "Measured with ``python3 utils/benchmark.py --repeat %d --scheduler %s --huge-pages %s "
@@ -488,6 +520,16 @@ def write_rst(args, medians, ratios, flatness, same_traffic):
         lines.append(
             "* the k=8 case's traffic on the k=16 fabric (every 8th GPU) costs %.2f× the k=8"
             " case's wall time per packet-hop." % same_traffic
+        )
+    if all_busy is not None:
+        lines.append(
+            "* every GPU of the k=16 fabric busy (8 peers each) costs %.2f× the k16x8 case"
+            " (every 8th GPU) per packet-hop." % all_busy
+        )
+    if all_peers is not None:
+        lines.append(
+            "* the k=16 all-to-all (1023 peers per GPU) costs %.2f× the 8-peer case per"
+            " packet-hop." % all_peers
         )
     lines.append("")
     with open(args.rst, "w", encoding="utf-8") as f:
@@ -604,6 +646,12 @@ def main(argv=None):
     same_traffic = ratio(wspm("k16x8", MOE), wspm("k8", MOE))
     if same_traffic is not None:
         print(f"  k16x8 relative to k8 (same traffic, fabric 8x larger): {same_traffic:.2f}x")
+    all_busy = ratio(wspm("k16p8", MOE), wspm("k16x8", MOE))
+    if all_busy is not None:
+        print(f"  k16p8 relative to k16x8 (every GPU busy instead of every 8th): {all_busy:.2f}x")
+    all_peers = ratio(wspm("k16", MOE), wspm("k16p8", MOE))
+    if all_peers is not None:
+        print(f"  k16 relative to k16p8 (1023 peers per GPU instead of 8): {all_peers:.2f}x")
 
     # Targets next to results.
     targets = {}
@@ -664,6 +712,8 @@ def main(argv=None):
             "speedup_plain_over_moe": ratios,
             "moe_flatness_vs_k4": flatness,
             "moe_k16x8_vs_k8": same_traffic,
+            "moe_k16p8_vs_k16x8": all_busy,
+            "moe_k16_vs_k16p8": all_peers,
             "targets": targets,
         }
         try:
@@ -676,7 +726,7 @@ def main(argv=None):
 
     if args.rst:
         try:
-            write_rst(args, medians, ratios, flatness, same_traffic)
+            write_rst(args, medians, ratios, flatness, (same_traffic, all_busy, all_peers))
         except OSError as exc:
             print(f"benchmark: error: cannot write {args.rst}: {exc}", file=sys.stderr)
             return 1
