@@ -314,8 +314,9 @@ TEST(AdaptiveRouting, BeatsEcmpOnAPermutationWithHashCollisions)
 {
     // 2 MiB at 100 Gb/s takes 171.1 us of serialization (512 frames of 4178 wire bytes); with
     // ECMP two or more of the 8 flows share a spine uplink (8 flows hashed onto 8 ports rarely
-    // miss each other), which doubles their time. Adaptive routing sends every packet to the least-queued uplink; flowlets with
-    // a tiny gap behave the same, with the default 100 us gap each flow keeps its first port.
+    // miss each other), which doubles their time. Adaptive routing sends every packet to the
+    // least-queued uplink; flowlets with a tiny gap behave the same, with the default 100 us gap
+    // each flow keeps its first port.
     const double ecmp = RunPermutation("ecmp");
     const double adaptive = RunPermutation("adaptive");
     uint64_t tinyGapFlowlets = 0;
