@@ -185,6 +185,16 @@ main(int argc, char* argv[])
     catch (const ConfigError& e)
     {
         std::cerr << "moe-fabric-sim: configuration error: " << e.what() << std::endl;
+        const std::string what = e.what();
+        if (!rerunPath.empty() && what.find(": unknown key") != std::string::npos)
+        {
+            // The recorded configuration holds every default of the recorded types: a key of
+            // the old type stays behind when --set changes the type.
+            std::cerr << "moe-fabric-sim: note: a rerun's configuration has the recorded types' "
+                         "defaults filled in; remove keys that no longer apply with --unset="
+                      << e.GetPath() << " (or a whole section, e.g. --unset=transport before "
+                      << "--set=transport.type=...)" << std::endl;
+        }
         return 2;
     }
 

@@ -325,6 +325,10 @@ TEST_F(Cli, RerunWithAnotherTransportNeedsTheOldKeysUnset)
     EXPECT_EQ(refused.exitCode, 2);
     EXPECT_NE(refused.output.find("transport.ack_interval: unknown key"), std::string::npos)
         << refused.output;
+    EXPECT_NE(refused.output.find("remove keys that no longer apply with "
+                                  "--unset=transport.ack_interval"),
+              std::string::npos)
+        << refused.output;
     const std::string b = MakeTempDir("ideal");
     const auto r = RunCommand(Sim() + " --rerun=" + a +
                               " --unset=transport --unset=output.qp_rates_csv"
