@@ -684,6 +684,40 @@ TEST_F(MoeCli, MalformedRoutingTrace)
     EXPECT_NE(r.output.find("bad.csv:2"), std::string::npos) << r.output;
 }
 
+TEST_F(MoeCli, RoutingTraceMustCoverEveryLayerAndRankTheRunRoutes)
+{
+    // The sample trace records 2 iterations x 2 layers x 4 ranks. A run on 4 GPUs with 2 layers
+    // replays it; 8 GPUs or 3 layers would route a (layer, rank) it lacks: a configuration
+    // error naming the key, before anything runs (it used to abort the simulation mid-run).
+    Json c = SmallMoe();
+    c["workload"]["model_overrides"]["top_k"] = 2;
+    c["workload"]["gpus"] = 4;
+    c["workload"]["gate"] = Json::object(
+        {{"type", "replay"}, {"file", SourcePath("traces/samples/routing-sample.csv")}});
+    const CommandResult ok = Run(c, "--quiet");
+    EXPECT_EQ(ok.exitCode, 0) << ok.output;
+
+    struct Case
+    {
+        const char* key;
+        int value;
+        const char* missing;
+    };
+
+    for (const Case& k :
+         {Case{"gpus", 8, "no tokens for layer 0 rank 4 in recorded iteration 0"},
+          Case{"layers", 3, "no tokens for layer 2 rank 0 in recorded iteration 0"}})
+    {
+        Json bad = c;
+        bad["workload"][k.key] = k.value;
+        const CommandResult r = Run(bad, "--dry-run");
+        EXPECT_EQ(r.exitCode, 2) << r.output;
+        EXPECT_NE(r.output.find("configuration error: workload.gate.file: "), std::string::npos)
+            << r.output;
+        EXPECT_NE(r.output.find(k.missing), std::string::npos) << r.output;
+    }
+}
+
 TEST_F(MoeCli, TrafficAndWorkloadAreExclusive)
 {
     Json c = SmallMoe();

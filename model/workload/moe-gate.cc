@@ -1263,6 +1263,33 @@ ReplayGateModel::GetRecordedIterations() const
     return m_impl->iterations;
 }
 
+std::string
+ReplayGateModel::FindMissing(uint32_t iterations, uint32_t layers, uint32_t ranks) const
+{
+    const Impl& m = *m_impl;
+    const size_t used =
+        iterations == 0 ? m.iterations.size() : std::min<size_t>(iterations, m.iterations.size());
+    for (size_t i = 0; i < used; ++i)
+    {
+        for (uint32_t layer = 0; layer < layers; ++layer)
+        {
+            for (uint32_t rank = 0; rank < ranks; ++rank)
+            {
+                if (m.blocks.find(Impl::Key(m.iterations[i], layer, rank)) == m.blocks.end())
+                {
+                    return m.file + ": the routing trace has no tokens for layer " +
+                           std::to_string(layer) + " rank " + std::to_string(rank) +
+                           " in recorded iteration " + std::to_string(m.iterations[i]) +
+                           "; the workload routes " + std::to_string(layers) +
+                           (layers == 1 ? " layer x " : " layers x ") + std::to_string(ranks) +
+                           " token-owning GPUs (workload.layers, workload.gpus)";
+                }
+            }
+        }
+    }
+    return "";
+}
+
 // ------------------------------------------------------------------------------------------
 
 std::unique_ptr<GateModel>

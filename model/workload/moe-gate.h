@@ -199,6 +199,12 @@ class ReplayGateModel : public GateModel
     /// (i mod size)-th of them.
     const std::vector<uint32_t>& GetRecordedIterations() const;
 
+    /// @brief The first (iteration, layer, rank) a run of @p iterations iterations (0: as many
+    /// as there are recorded ones, for open-ended runs), @p layers layers and @p ranks ranks
+    /// would route but the trace has no tokens for, as a message naming the file and the
+    /// recorded iteration; "" if the trace covers the whole run.
+    std::string FindMissing(uint32_t iterations, uint32_t layers, uint32_t ranks) const;
+
   private:
     struct Impl;
     std::unique_ptr<Impl> m_impl;

@@ -155,6 +155,18 @@ MoeWorkload::BuildGroups()
     const uint32_t numGroups = total / size;
     const bool disaggregated = !spec.expertGpus.empty();
     std::shared_ptr<GateModel> gate(CreateGate(spec.gate).release());
+    if (const auto* replay = dynamic_cast<const ReplayGateModel*>(gate.get()))
+    {
+        // Every (iteration, layer, rank) the run will route must be in the trace: a gap found
+        // mid-run could only abort the simulation. Open-ended (stepped) runs may reach every
+        // recorded iteration.
+        const std::string missing =
+            replay->FindMissing(spec.stepped ? 0 : spec.iterations, spec.layers, total);
+        if (!missing.empty())
+        {
+            throw std::invalid_argument("gate.file: " + missing);
+        }
+    }
     m_groups.clear();
     m_groups.resize(numGroups);
     const uint32_t experts = spec.gate.numExperts;
