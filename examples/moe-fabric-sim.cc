@@ -14,7 +14,8 @@
  *
  * Exit codes: 0 success; 1 command-line usage error (from ns-3's CommandLine); 2 configuration
  * error (message names the JSON path and the accepted values); 3 the simulation stopped before
- * every message completed (simulation.stop_time); 4 the outputs could not be written.
+ * every message completed (simulation.stop_time); 4 the outputs could not be written; 5 an
+ * error the configuration checks did not catch, while building or running (message on stderr).
  */
 
 #include "ns3/command-line.h"
@@ -218,6 +219,12 @@ main(int argc, char* argv[])
         std::cerr << "moe-fabric-sim: configuration error: " << e.what() << std::endl;
         return 2;
     }
+    catch (const std::exception& e)
+    {
+        // Problems the configuration checks should have caught: report, never abort.
+        std::cerr << "moe-fabric-sim: error while building the scenario: " << e.what() << std::endl;
+        return 5;
+    }
 
     if (dryRun)
     {
@@ -232,7 +239,17 @@ main(int argc, char* argv[])
         // Long runs say how far they are, on stderr so stdout stays the summary.
         scenario->SetProgressOutput(&std::cerr);
     }
-    const bool complete = scenario->Run();
+    bool complete = false;
+    try
+    {
+        complete = scenario->Run();
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "moe-fabric-sim: error during the simulation (no outputs written): "
+                  << e.what() << std::endl;
+        return 5;
+    }
     try
     {
         scenario->WriteOutputs(outDir);
