@@ -2415,6 +2415,18 @@ Scenario::HumanSummary() const
             os << ", " << c.cnpsSent << " CNPs, " << c.rateDecreases << " rate decreases";
         }
         os << "\n";
+        if (drops == 0 && c.timeouts > 0)
+        {
+            // Nothing was lost, so no timeout was needed: queueing (PFC pauses, deep queues)
+            // outlasted the timeouts. Said here because the counters alone read like losses.
+            os << "  note: all " << c.timeouts
+               << " timeouts were spurious (no frame was dropped): queueing outlasted "
+                  "transport.rto ("
+               << FormatTimePs(m_settings.rtoPs) << ") or transport.rto_low ("
+               << FormatTimePs(m_settings.rtoLowPs)
+               << "); lossless and deep-buffer fabrics need longer timeouts (doc/moe-fabric.rst, "
+                  "Scope and limitations)\n";
+        }
     }
     else if (auto tcp = DynamicCast<TcpTransport>(m_transport))
     {

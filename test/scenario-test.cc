@@ -379,6 +379,41 @@ TEST_F(Cli, SetOverridesKeysAndIsRecorded)
     EXPECT_EQ(eff["switch"]["load_balancing"], "spray");
 }
 
+// Timeouts on a fabric that lost nothing were all unnecessary; the counters alone read like
+// losses, so the summary says so (and names the keys to change) — and only then.
+TEST_F(Cli, SummaryCallsTimeoutsWithoutAnyDropSpurious)
+{
+    const std::string base = " --config=" + SourcePath("examples/configs/fat-tree-k4.json") +
+                             " --set=traffic.bytes_per_pair=262144 --set=traffic.rounds=1";
+    const std::string lossless =
+        " --set=switch.buffer.type=shared --set=switch.buffer.lossless_priorities=[0]";
+    const std::string note = "timeouts were spurious (no frame was dropped)";
+    // Lossless, with timeouts far shorter than the queueing (up to ~2 MiB at 100 Gb/s): every
+    // timeout fires although nothing is lost.
+    CommandResult shortRto = RunCommand(
+        Sim() + base + lossless +
+        " --set=transport.rto=15us --set=transport.rto_low=15us --out=" + MakeTempDir("spurious"));
+    ASSERT_EQ(shortRto.exitCode, 0) << shortRto.output;
+    EXPECT_NE(shortRto.output.find(" 0 drops"), std::string::npos) << shortRto.output;
+    EXPECT_NE(shortRto.output.find("note: all "), std::string::npos) << shortRto.output;
+    EXPECT_NE(shortRto.output.find(note), std::string::npos) << shortRto.output;
+    EXPECT_NE(shortRto.output.find("transport.rto (15us)"), std::string::npos) << shortRto.output;
+    // The same lossless run with the default timeouts has none: no note.
+    CommandResult defaults = RunCommand(Sim() + base + lossless + " --out=" + MakeTempDir("none"));
+    ASSERT_EQ(defaults.exitCode, 0) << defaults.output;
+    EXPECT_NE(defaults.output.find(" 0 timeouts"), std::string::npos) << defaults.output;
+    EXPECT_EQ(defaults.output.find(note), std::string::npos) << defaults.output;
+    // Lossy, with drops: timeouts may be real recoveries, so no note.
+    CommandResult lossy = RunCommand(Sim() + base +
+                                     " --set=transport.rto=15us"
+                                     " --set=transport.rto_low=15us --out=" +
+                                     MakeTempDir("lossy"));
+    ASSERT_EQ(lossy.exitCode, 0) << lossy.output;
+    EXPECT_EQ(lossy.output.find(" 0 drops"), std::string::npos) << lossy.output;
+    EXPECT_EQ(lossy.output.find(" 0 timeouts"), std::string::npos) << lossy.output;
+    EXPECT_EQ(lossy.output.find(note), std::string::npos) << lossy.output;
+}
+
 namespace
 {
 /// Expect the CLI to reject @p set with exit code 2 and a message containing every @p needle.
