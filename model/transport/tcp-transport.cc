@@ -317,7 +317,7 @@ TcpTransport::CreateSocket(uint32_t gpu)
     tcp->SetAttribute("UseEcn", EnumValue(m_useEcn ? TcpSocketState::On : TcpSocketState::Off));
     if (m_variant == "bbr")
     {
-        tcp->SetAttribute("EnablePacing", BooleanValue(true));
+        tcp->SetPacingStatus(true); // BBR paces; ns-3 leaves pacing off by default
     }
     ObjectFactory cc;
     cc.SetTypeId(m_congestionTypeId);
