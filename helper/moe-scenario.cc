@@ -494,6 +494,15 @@ ParseNicReceive(ScenarioSettings& s, ConfigReader& nic, uint32_t numGpus)
         return;
     }
     s.nicRxDrainBps = rx.GetRate("drain_rate", "400Gbps");
+    if (s.nicRxDrainBps < 1000000000ull)
+    {
+        // Slower, a full receive buffer takes seconds to drain: lossy senders then retransmit
+        // into it every timeout for the whole run (millions of events per simulated 100 ms).
+        throw ConfigError(rx.PathOf("drain_rate"),
+                          FormatRate(s.nicRxDrainBps) +
+                              " is too slow; accepted: 1Gbps or more (a host draining its NIC "
+                              "at PCIe or memory speed)");
+    }
     // A ConnectX port buffer (MLNX_OFED "HowTo Tune Receive Buffers": port buffer 262016 bytes).
     s.nicRxBufferBytes = rx.GetBytes("buffer", 262016, 1024, 1ull << 32);
     s.nicRxXoffBytes = rx.GetBytes("xoff", 0, 0, 1ull << 32);
@@ -1036,6 +1045,14 @@ ParseScenario(const Json& config, Json& effective)
         ConfigReader sim = root.GetObject("simulation");
         s.stopTimePs = sim.GetTimePs("stop_time", "10s", 1, 1000 * PS_PER_S);
         s.noProgressPs = sim.GetTimePs("no_progress_timeout", "100ms", 0, 1000 * PS_PER_S);
+        if (s.noProgressPs > 0 && s.noProgressPs < 1000000)
+        {
+            // Checked every quarter of it: shorter would check (and scan every link) every few
+            // picoseconds, and stop runs between two frames.
+            throw ConfigError(sim.PathOf("no_progress_timeout"),
+                              FormatTimePs(s.noProgressPs) +
+                                  " is too short; accepted: 0 (never) or 1us..1000s");
+        }
         s.scheduler =
             sim.GetEnum("scheduler", "map", {"map", "heap", "calendar", "list", "moe-heap"});
         sim.Finish();
@@ -1618,7 +1635,13 @@ Scenario::StopWhenIdle()
         Simulator::Stop();
         return;
     }
-    Simulator::Schedule(NanoSeconds(100), &Scenario::StopWhenIdle, this);
+    // Every 100 ns for the first 100 us (late ACKs land within a few microseconds), then at
+    // doubling intervals: a frame on a very slow link can take seconds to serialize.
+    ++m_idleChecks;
+    const int64_t waitNs = m_idleChecks <= 1000
+                               ? 100
+                               : 100 * (int64_t{1} << std::min<uint32_t>(m_idleChecks - 1000, 20));
+    Simulator::Schedule(NanoSeconds(waitNs), &Scenario::StopWhenIdle, this);
 }
 
 const std::string&
@@ -1646,6 +1669,14 @@ Scenario::ProgressCounter() const
     return c;
 }
 
+int64_t
+Scenario::ProgressCheckInterval() const
+{
+    // A quarter of the timeout, at least 1 ps: a 1-3 ps timeout gave 0 and the check then
+    // re-scheduled itself at the same instant forever.
+    return std::max<int64_t>(1, m_settings.noProgressPs / 4);
+}
+
 void
 Scenario::CheckProgress()
 {
@@ -1653,12 +1684,20 @@ Scenario::CheckProgress()
     {
         return;
     }
+    if (m_idleChecks > 0 && FabricStats(m_topology).IsIdle())
+    {
+        StopWhenIdle(); // the work is done and the fabric is empty: a complete run
+        return;
+    }
     // A kernel still running counts as movement: its completion will change the counter.
     const uint64_t now = ProgressCounter();
-    // Waiting for the next request to arrive is not a stall either.
-    const bool computing = (m_moe != nullptr && m_moe->IsComputing()) ||
-                           (m_serving != nullptr && m_serving->IsWaitingForArrivals());
-    if (now != m_lastProgress || computing)
+    // Waiting for the next request to arrive, or for an expert's batch window to close, is not
+    // a stall either; nor is a frame on a link (on a slow link one can take longer than the
+    // timeout to serialize).
+    const bool waiting =
+        (m_moe != nullptr && (m_moe->IsComputing() || m_moe->IsBatchWindowOpen())) ||
+        (m_serving != nullptr && m_serving->IsWaitingForArrivals());
+    if (now != m_lastProgress || waiting || FabricStats(m_topology).GetFramesInFlight() > 0)
     {
         m_lastProgress = now;
         m_lastProgressTime = Simulator::Now();
@@ -1670,7 +1709,7 @@ Scenario::CheckProgress()
         Simulator::Stop();
         return;
     }
-    Simulator::Schedule(PicoSeconds(m_settings.noProgressPs / 4), &Scenario::CheckProgress, this);
+    Simulator::Schedule(PicoSeconds(ProgressCheckInterval()), &Scenario::CheckProgress, this);
 }
 
 Json
@@ -1989,9 +2028,7 @@ Scenario::Run()
     {
         // Checked a few times per timeout: a stall is reported within 1.25 timeouts.
         m_lastProgressTime = Time(0);
-        Simulator::Schedule(PicoSeconds(m_settings.noProgressPs / 4),
-                            &Scenario::CheckProgress,
-                            this);
+        Simulator::Schedule(PicoSeconds(ProgressCheckInterval()), &Scenario::CheckProgress, this);
     }
     const auto t0 = std::chrono::steady_clock::now();
     if (m_progressOut != nullptr)

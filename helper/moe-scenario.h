@@ -253,6 +253,7 @@ class Scenario
     /// Stop the simulation once no frame is queued, on the wire or buffered at a receiver.
     void StopWhenIdle();
     void OnMoeDone();
+    int64_t ProgressCheckInterval() const;
     /// Periodic check: stop with a diagnosis when nothing moved for simulation.no_progress_timeout.
     void CheckProgress();
     /// Counter that grows whenever anything happens: frames sent, messages delivered, kernels.
@@ -296,6 +297,7 @@ class Scenario
     std::string m_stopReason{"stop_time"};
     uint64_t m_lastProgress{0};
     Time m_lastProgressTime;
+    uint32_t m_idleChecks{0}; ///< StopWhenIdle checks so far
     bool m_built{false};
     bool m_ran{false};
     std::ostream* m_progressOut{nullptr};

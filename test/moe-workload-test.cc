@@ -354,6 +354,21 @@ TEST(MoeWorkload, SameSeedSameSummary)
     EXPECT_EQ(a.dump(), b.dump());
 }
 
+TEST(MoeWorkload, AnOpenBatchWindowIsNotAStall)
+{
+    // Eager batching with a window longer than the no-progress timeout: while the window runs
+    // nothing moves, yet a batch will launch when it closes. The watchdog used to stop such
+    // runs as stalled (exit 3 with nothing pending).
+    Json c = SmallMoe();
+    c["workload"]["experts"]["batching"] = "eager";
+    c["workload"]["experts"]["batch_window"] = "200us";
+    c["simulation"]["no_progress_timeout"] = "20us";
+    const Json s = RunScenario(c);
+    EXPECT_EQ(s["sim"]["stop_reason"], "complete");
+    EXPECT_TRUE(s["moe"]["complete"].get<bool>());
+    EXPECT_GT(s["sim"]["sim_time_s"].get<double>(), 200e-6);
+}
+
 TEST(MoeWorkload, DisaggregatedPoolServesEveryToken)
 {
     Json c = SmallMoe();

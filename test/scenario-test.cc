@@ -157,10 +157,54 @@ TEST(AllToAll, MatrixZerosPostNoMessage)
             EXPECT_EQ(s["transport"]["data_packets"].get<uint64_t>(), 16u * 16);
         }
     }
-    const Json none = RunScenario(K4Config("ecmp", "rdma", 0));
+    // Several empty rounds follow each other after the compute gap, and the run completes (the
+    // second round never started before: the run stopped on the no-progress watchdog, exit 3).
+    Json empty = K4Config("ecmp", "rdma", 0);
+    empty["traffic"]["rounds"] = 3;
+    empty["traffic"]["compute_gap"] = "2us";
+    const Json none = RunScenario(empty);
     EXPECT_EQ(none["messages"]["delivered"].get<uint64_t>(), 0u);
     EXPECT_EQ(none["sim"]["packet_hops"].get<uint64_t>(), 0u);
-    EXPECT_TRUE(none["rounds"][0]["complete"].get<bool>());
+    EXPECT_TRUE(none["sim"]["complete"].get<bool>());
+    EXPECT_EQ(none["sim"]["stop_reason"], "complete");
+    ASSERT_EQ(none["rounds"].size(), 3u);
+    for (size_t r = 0; r < 3; ++r)
+    {
+        EXPECT_TRUE(none["rounds"][r]["complete"].get<bool>()) << r;
+        EXPECT_EQ(none["rounds"][r]["completion_s"].get<double>(), 0.0) << r;
+    }
+    EXPECT_NEAR(none["sim"]["sim_time_s"].get<double>(), 4e-6, 1e-12);
+}
+
+TEST(Watchdog, AFrameStillOnASlowLinkIsNotAStall)
+{
+    // At 1 Mb/s a 4 KiB frame serializes for 33 ms, longer than the 10 ms no-progress timeout:
+    // the watchdog used to stop the run as stalled with the frame on the wire. The wait for the
+    // last frames after the traffic is done backs off instead of checking every 100 ns (15 M
+    // events for 10 k packet-hops before).
+    Json c = K4Config("ecmp", "rdma", 8192);
+    c["topology"]["link"]["rate"] = "1Mbps";
+    c["simulation"]["no_progress_timeout"] = "10ms";
+    const Json s = RunScenario(c);
+    EXPECT_EQ(s["sim"]["stop_reason"], "complete");
+    EXPECT_EQ(s["messages"]["delivered"].get<uint64_t>(), 240u);
+    EXPECT_LT(s["sim"]["events"].get<uint64_t>(), 10 * s["sim"]["packet_hops"].get<uint64_t>());
+}
+
+TEST(Watchdog, TimeoutsBelowAMicrosecondAreConfigErrors)
+{
+    // Checked every quarter of the timeout: 1-3 ps made the check re-schedule itself at the
+    // same instant forever, and any sub-microsecond value would scan every link every few
+    // picoseconds.
+    Json c = K4Config("ecmp", "rdma", 8192);
+    c["simulation"]["no_progress_timeout"] = "1ps";
+    EXPECT_EQ(ScenarioConfigError(c),
+              "simulation.no_progress_timeout: 1ps is too short; accepted: 0 (never) or "
+              "1us..1000s");
+    c["simulation"]["no_progress_timeout"] = "1us";
+    EXPECT_EQ(ScenarioConfigError(c), "");
+    c["simulation"]["no_progress_timeout"] = "0ps";
+    EXPECT_EQ(ScenarioConfigError(c), "");
 }
 
 TEST_F(Cli, BacksMallocWithHugePagesUnlessTurnedOff)

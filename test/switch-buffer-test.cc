@@ -139,6 +139,14 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
     EXPECT_EQ(error(c).rfind("nic.rx.gpus[0]:", 0), 0u) << error(c);
     c["nic"]["rx"] = {{"drain_rate", "0Gbps"}};
     EXPECT_EQ(error(c).rfind("nic.rx.drain_rate:", 0), 0u) << error(c);
+    // Below 1 Gb/s a full receive buffer drains for seconds while lossy senders retransmit into
+    // it (the run crawled for minutes towards stop_time).
+    c["nic"]["rx"] = {{"drain_rate", "999Mbps"}};
+    EXPECT_EQ(error(c).rfind("nic.rx.drain_rate: 999Mbps is too slow; accepted: 1Gbps or more", 0),
+              0u)
+        << error(c);
+    c["nic"]["rx"] = {{"drain_rate", "1Gbps"}};
+    EXPECT_EQ(error(c), "");
 }
 
 TEST(SwitchBuffer, SlowReceiverNicsPauseALosslessFabric)

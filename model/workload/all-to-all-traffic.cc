@@ -210,9 +210,7 @@ AllToAllTraffic::StartRound()
     m_outstandingAcks += messages;
     if (messages == 0)
     {
-        m_roundLog.back().end = Simulator::Now();
-        m_roundEndTrace(round, Simulator::Now());
-        CheckDone();
+        EndRound(); // nothing to send: the round ends as it starts
         return;
     }
     // Post in a rotated order (rank s sends to s+1, s+2, ...) so that no destination is every
@@ -242,19 +240,25 @@ AllToAllTraffic::OnDelivered(const MessageRecord& record)
     --m_outstandingDeliveries;
     if (m_outstandingDeliveries == 0)
     {
-        const uint32_t round = static_cast<uint32_t>(m_roundLog.size() - 1);
-        NS_ASSERT(record.tag == round);
-        m_roundLog.back().end = Simulator::Now();
-        m_roundEndTrace(round, Simulator::Now());
-        NS_LOG_INFO("round " << round << " ends at " << Simulator::Now().As(Time::US));
-        if (m_roundLog.size() < m_rounds)
-        {
-            Simulator::Schedule(m_computeGap, &AllToAllTraffic::StartRound, this);
-        }
-        else
-        {
-            CheckDone();
-        }
+        NS_ASSERT(record.tag == m_roundLog.size() - 1);
+        EndRound();
+    }
+}
+
+void
+AllToAllTraffic::EndRound()
+{
+    const uint32_t round = static_cast<uint32_t>(m_roundLog.size() - 1);
+    m_roundLog.back().end = Simulator::Now();
+    m_roundEndTrace(round, Simulator::Now());
+    NS_LOG_INFO("round " << round << " ends at " << Simulator::Now().As(Time::US));
+    if (m_roundLog.size() < m_rounds)
+    {
+        Simulator::Schedule(m_computeGap, &AllToAllTraffic::StartRound, this);
+    }
+    else
+    {
+        CheckDone();
     }
 }
 

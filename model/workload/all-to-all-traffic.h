@@ -82,6 +82,9 @@ class AllToAllTraffic : public Object
     void StartRound();
     void OnDelivered(const MessageRecord& record);
     void OnAcked(const MessageRecord& record);
+    /// The current round has delivered everything: start the next one after the compute gap,
+    /// or finish.
+    void EndRound();
     void CheckDone();
 
     uint32_t m_rounds;

@@ -189,6 +189,7 @@ ExpertServerApp::OpenWindow(Work& w, uint32_t group, uint32_t unit, uint32_t slo
         return; // the tokens join the batch being formed
     }
     w.windowOpen[slot] = true;
+    ++m_openWindows;
     Simulator::Schedule(PicoSeconds(m_workload->GetSpec().batchWindowPs),
                         &ExpertServerApp::Flush,
                         this,
@@ -204,10 +205,17 @@ ExpertServerApp::Flush(uint32_t group, uint32_t unit, uint32_t slot)
     NS_ABORT_MSG_IF(it == m_work.end(), "batch window of a released unit");
     Work& w = it->second;
     w.windowOpen[slot] = false;
+    --m_openWindows;
     if (!w.pending[slot].empty())
     {
         QueueBatch(w, group, unit, slot);
     }
+}
+
+uint32_t
+ExpertServerApp::GetOpenBatchWindows() const
+{
+    return m_openWindows;
 }
 
 void

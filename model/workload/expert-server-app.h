@@ -47,6 +47,8 @@ class ExpertServerApp : public Application
     void OnCombineContribution(const MoeWorkload::MsgContext& ctx);
     /// @brief Forget the state of a unit every node has finished.
     void ReleaseUnit(uint32_t group, uint32_t unit);
+    /// @brief Eager batching windows now running (each will launch a batch when it closes).
+    uint32_t GetOpenBatchWindows() const;
 
     /// TracedCallback signature: (group, unit, tokens, start, end) of one expert batch.
     typedef void (
@@ -116,6 +118,7 @@ class ExpertServerApp : public Application
     MoeWorkload* m_workload{nullptr};
     uint32_t m_gpu{0};
     std::map<uint64_t, Work> m_work;
+    uint32_t m_openWindows{0}; ///< batch windows scheduled and not yet closed
     std::map<uint64_t, Relay> m_relay;
     TracedCallback<uint32_t, uint32_t, uint32_t, Time, Time> m_batchTrace;
 };

@@ -1193,6 +1193,19 @@ MoeWorkload::IsComputing() const
     return false;
 }
 
+bool
+MoeWorkload::IsBatchWindowOpen() const
+{
+    for (const auto& app : m_expertApps)
+    {
+        if (app != nullptr && app->GetOpenBatchWindows() > 0)
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
 Time
 MoeWorkload::GetEndTime() const
 {

@@ -228,6 +228,8 @@ class MoeWorkload : public Object
     const ExpertPlacement& GetPlacement(uint32_t group, uint32_t layer, uint32_t iteration);
     /// @brief True while a kernel runs on any of the workload's GPUs.
     bool IsComputing() const;
+    /// @brief True while an expert server's eager batching window runs (a batch will launch).
+    bool IsBatchWindowOpen() const;
     /// @brief The time the last stage finished.
     Time GetEndTime() const;
 
