@@ -860,6 +860,20 @@ ParseMoeWorkload(ConfigReader& wl,
             p.GetEnum("type",
                       "round-robin",
                       {"contiguous", "round-robin", "random", "co-selection", "topology-aware"});
+        // Both plan from the experts' pairwise co-selection counts, a dense experts^2 matrix
+        // (134 MB at 4096 experts; 65536 experts would need 34 GB).
+        if ((s.placement.type == "co-selection" || s.placement.type == "topology-aware") &&
+            s.model.routedExperts > MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT)
+        {
+            throw ConfigError(p.PathOf("type"),
+                              "\"" + s.placement.type +
+                                  "\" plans from pairwise co-selection "
+                                  "counts, limited to " +
+                                  std::to_string(MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT) +
+                                  " routed experts (the model has " +
+                                  std::to_string(s.model.routedExperts) +
+                                  "); accepted: \"contiguous\", \"round-robin\", \"random\"");
+        }
         s.placement.searchPasses = static_cast<uint32_t>(p.GetUint("search_passes", 8, 0, 1000));
         s.placement.seed = seed;
         p.Finish();

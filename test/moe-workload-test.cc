@@ -354,6 +354,27 @@ TEST(MoeWorkload, SameSeedSameSummary)
     EXPECT_EQ(a.dump(), b.dump());
 }
 
+TEST(MoeWorkload, ManyExpertsNeedNoPairwiseMatrixUnlessThePlacementUsesIt)
+{
+    // Every layer's placement is planned from sampled routing; only co-selection and
+    // topology-aware placements need the experts^2 co-selection counts. Building them anyway
+    // made 65536 experts (the documented maximum) abort with std::bad_alloc while configuring.
+    Json c = SmallMoe();
+    c["workload"]["model_overrides"]["routed_experts"] = 65536;
+    c["workload"]["model_overrides"]["top_k"] = 8;
+    EXPECT_EQ(ScenarioConfigError(c), "");
+    for (const char* type : {"co-selection", "topology-aware"})
+    {
+        c["workload"]["placement"]["type"] = type;
+        c["workload"]["model_overrides"]["routed_experts"] = 4104; // a multiple of 8 GPUs
+        EXPECT_EQ(ScenarioConfigError(c),
+                  std::string("workload.placement.type: \"") + type +
+                      "\" plans from pairwise co-selection counts, limited to 4096 routed experts "
+                      "(the model has 4104); accepted: \"contiguous\", \"round-robin\", "
+                      "\"random\"");
+    }
+}
+
 TEST(MoeWorkload, AnOpenBatchWindowIsNotAStall)
 {
     // Eager batching with a window longer than the no-progress timeout: while the window runs

@@ -208,8 +208,14 @@ class ReplicaSelector
 /**
  * @brief Sample @p tokensPerRank tokens per rank for @p layers layers of iteration
  * @p iteration from @p route (a function filling experts for (iteration, layer, rank, tokens)),
- * and count loads and co-selections. Declared here so placement tests need no gate.
+ * and count loads and (with @p countPairs) co-selections, a dense numExperts^2 matrix that
+ * only the co-selection and topology-aware placements use. Declared here so placement tests
+ * need no gate.
  */
+/// Routed experts up to which the co-selection and topology-aware placements (which keep a dense
+/// experts^2 co-selection matrix) are accepted.
+constexpr uint32_t MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT = 4096;
+
 template <typename RouteFn>
 CoSelectionStats
 SampleCoSelection(RouteFn route,
@@ -218,12 +224,16 @@ SampleCoSelection(RouteFn route,
                   uint32_t ranks,
                   uint32_t tokensPerRank,
                   uint32_t iteration,
-                  uint32_t layer)
+                  uint32_t layer,
+                  bool countPairs = true)
 {
     CoSelectionStats st;
     st.numExperts = numExperts;
     st.load.assign(numExperts, 0.0);
-    st.coSelect.assign(static_cast<size_t>(numExperts) * numExperts, 0.0);
+    if (countPairs)
+    {
+        st.coSelect.assign(static_cast<size_t>(numExperts) * numExperts, 0.0);
+    }
     st.rankLoad.assign(static_cast<size_t>(ranks) * numExperts, 0.0);
     std::vector<uint32_t> picks;
     for (uint32_t r = 0; r < ranks; ++r)
@@ -236,7 +246,7 @@ SampleCoSelection(RouteFn route,
             {
                 st.load[e[i]] += 1.0;
                 st.rankLoad[static_cast<size_t>(r) * numExperts + e[i]] += 1.0;
-                for (uint32_t j = i + 1; j < topK; ++j)
+                for (uint32_t j = i + 1; countPairs && j < topK; ++j)
                 {
                     st.coSelect[static_cast<size_t>(e[i]) * numExperts + e[j]] += 1.0;
                     st.coSelect[static_cast<size_t>(e[j]) * numExperts + e[i]] += 1.0;

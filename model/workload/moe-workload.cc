@@ -291,7 +291,9 @@ MoeWorkload::GetPlacement(uint32_t group, uint32_t layer, uint32_t iteration)
                 nodes,
                 sampleTokens,
                 0,
-                layer);
+                layer,
+                m_spec.placement.type == "co-selection" ||
+                    m_spec.placement.type == "topology-aware");
             if (nodes != ranks || !m_spec.expertGpus.empty())
             {
                 // Disaggregated: attribute each node's picks to its nearest expert GPU.
