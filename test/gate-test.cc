@@ -578,6 +578,8 @@ TEST(Gate, ReplayMalformedFilesNameFileAndLine)
         {"count", header + "0,0,0,0,1\n", 2, "expected 2 experts (top_k), found 1"},
         {"token-twice", header + "0,0,0,0,1 2\n0,0,0,0,3 4\n", 3, "token 0 of iteration 0"},
         {"no-tokens", header + "# nothing\n", 2, "no token lines"},
+        // Read with a bound: a file without newlines (or /dev/zero, below) is not read whole.
+        {"long-line", header + std::string(2 << 20, '0'), 2, "line longer than 1048576 bytes"},
     };
     for (const auto& c : cases)
     {
@@ -612,6 +614,24 @@ TEST(Gate, ReplayMalformedFilesNameFileAndLine)
     {
         EXPECT_EQ(std::string(e.what()).rfind(spec.replayFile + ":0: cannot open", 0), 0u)
             << e.what();
+    }
+    for (const std::string& path : {dir, std::string("/dev/zero")})
+    {
+        SCOPED_TRACE(path);
+        spec.replayFile = path;
+        try
+        {
+            CreateGate(spec);
+            ADD_FAILURE() << "no error";
+        }
+        catch (const std::runtime_error& e)
+        {
+            const std::string what = e.what();
+            EXPECT_EQ(what.rfind(path + ":", 0), 0u) << what;
+            EXPECT_NE(what.find(path == dir ? "it is a directory" : "line longer than"),
+                      std::string::npos)
+                << what;
+        }
     }
 }
 

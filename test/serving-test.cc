@@ -309,6 +309,39 @@ TEST(ServingConfig, MalformedTraceRowsNameTheLine)
     EXPECT_NE(what.find("workload.serving.trace: " + path + ":3: arrival_s goes backwards"),
               std::string::npos)
         << what;
+    // Found by fuzzing: each of these was accepted (or read without bound, or named no cause).
+    const std::string head = "arrival_s,class,prompt_tokens,output_tokens\n";
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {head + "0.001,chat,10,10,\n", ":2: expected 4 fields, got 5"},
+        {head + "1000000,chat,10,10\n", ":2: arrival_s '1000000' is not a decimal number"},
+        {head + "999999.5,chat,10,10\n", ""},
+        {head, ": the request trace has no request"},
+        {head + "# only a comment\n", ": the request trace has no request"},
+        {head + std::string(2 << 20, '1'), ":2: line longer than 1048576 bytes"},
+    };
+    for (const auto& [content, problem] : cases)
+    {
+        WriteFile(path, content);
+        const std::string e = moe_test::ScenarioConfigError(c);
+        if (problem.empty())
+        {
+            EXPECT_EQ(e, "") << content;
+        }
+        else
+        {
+            EXPECT_NE(e.find("workload.serving.trace: " + path + problem), std::string::npos) << e;
+        }
+    }
+    for (const auto& [file, problem] : std::vector<std::pair<std::string, std::string>>{
+             {dir, "it is a directory"},
+             {dir + "/missing.csv", "No such file or directory"},
+             {"/dev/zero", ":1: line longer than"}})
+    {
+        c["workload"]["serving"]["trace"] = file;
+        const std::string e = moe_test::ScenarioConfigError(c);
+        EXPECT_NE(e.find("workload.serving.trace: " + file), std::string::npos) << e;
+        EXPECT_NE(e.find(problem), std::string::npos) << e;
+    }
 }
 
 namespace

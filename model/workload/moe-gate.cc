@@ -29,6 +29,8 @@
  */
 #include "moe-gate.h"
 
+#include "trace-line-reader.h"
+
 #include "ns3/fabric-hash.h"
 #include "ns3/log.h"
 
@@ -36,6 +38,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -1000,6 +1003,10 @@ ReplayGateModel::ReplayGateModel(const GateSpec& spec)
     Impl& m = *m_impl;
     m.file = spec.replayFile;
     m.topK = spec.topK;
+    if (std::filesystem::is_directory(m.file))
+    {
+        m.Fail(0, "cannot open the routing trace: it is a directory");
+    }
     std::ifstream in(m.file);
     if (!in)
     {
@@ -1019,9 +1026,16 @@ ReplayGateModel::ReplayGateModel(const GateSpec& spec)
     std::string raw;
     uint32_t lineNo = 0;
     bool header = false;
-    while (std::getline(in, raw))
+    bool tooLong = false;
+    while (ReadBoundedLine(in, raw, MAX_TRACE_LINE_BYTES, tooLong))
     {
         ++lineNo;
+        if (tooLong)
+        {
+            m.Fail(lineNo,
+                   "line longer than " + std::to_string(MAX_TRACE_LINE_BYTES) +
+                       " bytes (is this a routing trace?)");
+        }
         if (!raw.empty() && raw.back() == '\r')
         {
             raw.pop_back();

@@ -1,9 +1,14 @@
 #include "serving-requests.h"
 
+#include "trace-line-reader.h"
+
 #include "ns3/log.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -70,7 +75,7 @@ ParseSecondsPs(const std::string& text, int64_t& ps)
         else
         {
             whole = whole * 10 + (c - '0');
-            if (whole > 1000000)
+            if (whole >= 1000000) // below 10^6 s
             {
                 return false;
             }
@@ -235,31 +240,48 @@ ReadRequestTrace(const std::string& path,
                  const std::vector<ServingClassSpec>& classes,
                  int64_t horizonPs)
 {
+    if (std::filesystem::is_directory(path))
+    {
+        throw std::runtime_error(path + ": cannot open the request trace: it is a directory");
+    }
     std::ifstream in(path);
     if (!in)
     {
-        throw std::runtime_error(path + ": cannot open the request trace");
+        throw std::runtime_error(path + ": cannot open the request trace: " + std::strerror(errno));
     }
     std::vector<ServingRequest> out;
     std::string line;
     uint32_t lineNo = 0;
     bool header = false;
-    while (std::getline(in, line))
+    bool tooLong = false;
+    while (ReadBoundedLine(in, line, MAX_TRACE_LINE_BYTES, tooLong))
     {
         ++lineNo;
+        const std::string where = path + ":" + std::to_string(lineNo) + ": ";
+        if (tooLong)
+        {
+            throw std::runtime_error(where + "line longer than " +
+                                     std::to_string(MAX_TRACE_LINE_BYTES) +
+                                     " bytes (is this a request trace?)");
+        }
         const std::string t = Trim(line);
         if (t.empty() || t[0] == '#')
         {
             continue;
         }
+        // Split at every comma, keeping empty fields (a trailing comma is a fifth, empty one).
         std::vector<std::string> f;
-        std::stringstream ss(t);
-        std::string cell;
-        while (std::getline(ss, cell, ','))
+        size_t from = 0;
+        for (;;)
         {
-            f.push_back(Trim(cell));
+            const size_t comma = t.find(',', from);
+            f.push_back(Trim(t.substr(from, comma == std::string::npos ? comma : comma - from)));
+            if (comma == std::string::npos)
+            {
+                break;
+            }
+            from = comma + 1;
         }
-        const std::string where = path + ":" + std::to_string(lineNo) + ": ";
         if (!header)
         {
             if (f !=
@@ -316,6 +338,11 @@ ReadRequestTrace(const std::string& path,
     if (!header)
     {
         throw std::runtime_error(path + ": empty request trace (no header)");
+    }
+    if (out.empty())
+    {
+        throw std::runtime_error(path + ": the request trace has no request" +
+                                 (horizonPs > 0 ? " before workload.serving.horizon" : ""));
     }
     return out;
 }
