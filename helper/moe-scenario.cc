@@ -371,6 +371,36 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     ConfigReader pfc = sw.GetObject("pfc");
     s.pfcQuanta = static_cast<uint32_t>(pfc.GetUint("quanta", 65535, 1, 65535));
     {
+        // A pause is refreshed at half its time (FabricNetDevice::PfcRefreshFraction). It holds
+        // the peer for its quanta minus the peer's response time (IEEE 802.3 Annex 31B, by
+        // rate), and the refresh may wait behind a full-size frame on the port and then takes
+        // its own serialization: half the pause must cover all three, or the queue resumes
+        // between refreshes and the lossless priority drops. The fastest PFC link bounds it.
+        uint64_t rate = 0;
+        for (const auto& l : s.spec.links)
+        {
+            if (s.spec.tierNames[l.tier] != "nvlink")
+            {
+                rate = std::max(rate, l.rateBps);
+            }
+        }
+        const uint64_t bits =
+            SharedBufferMmu::PauseResponseBits(rate) +
+            8ull * (s.mtu + ROCE_DATA_HEADER_BYTES + PFC_FRAME_BYTES + 2 * WIRE_EXTRA_BYTES);
+        const uint32_t minQuanta =
+            static_cast<uint32_t>(2 * ((bits + PFC_QUANTUM_BITS - 1) / PFC_QUANTUM_BITS));
+        if (s.pfcQuanta < minQuanta)
+        {
+            throw ConfigError(pfc.PathOf("quanta"),
+                              std::to_string(s.pfcQuanta) +
+                                  " quanta cannot hold a pause: refreshed at half its time, "
+                                  "half must outlast the peer's response time at " +
+                                  FormatRate(rate) + ", a full-size frame at transport.mtu " +
+                                  std::to_string(s.mtu) + " and a PFC frame; accepted: " +
+                                  std::to_string(minQuanta) + "..65535");
+        }
+    }
+    {
         // Storm detection: a priority paused this long with frames waiting.
         ConfigReader wd = pfc.GetObject("watchdog");
         s.pfcWatchdogPs = wd.GetTimePs("timeout", "0ps", 0, 1000 * PS_PER_S);
