@@ -468,7 +468,9 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
              s.headroomBytes != 0 ? "switch.buffer.headroom" : "switch.buffer.size"},
             {"SharedHeadroomBytes", "switch.buffer.shared_headroom"},
             {"XoffBytes", "switch.buffer.xoff"},
-            {"LossyPoolBytes", "switch.buffer.size"},
+            {"LossyPoolBytes",
+             s.losslessPoolFraction == 1 ? "switch.buffer.lossless_pool_fraction"
+                                         : "switch.buffer.size"},
             {"LosslessPoolBytes",
              s.losslessPoolFraction == 0 ? "switch.buffer.lossless_pool_fraction"
                                          : "switch.buffer.size"},
@@ -712,11 +714,31 @@ ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
 
 /// transport of type "tcp": ns-3's TCP over the fabric (defaults: doc/moe-fabric.rst, "TCP
 /// transport"). transport.mtu is the segment size; + 40 bytes of IPv4 and TCP it fits 9000.
+/// Whether @p config's switches mark ECN (a shared buffer with switch.ecn.enabled, the
+/// default), read ahead of the switch section, which is parsed after the transport; a malformed
+/// switch section is reported when it is parsed.
+bool
+SwitchesMarkEcn(const Json& config)
+{
+    const Json* sw = config.is_object() && config.contains("switch") ? &config["switch"] : nullptr;
+    if (sw == nullptr || !sw->is_object() || !sw->contains("buffer") ||
+        !(*sw)["buffer"].is_object() || (*sw)["buffer"].value("type", Json()) != "shared")
+    {
+        return false;
+    }
+    if (sw->contains("ecn") && (*sw)["ecn"].is_object() && (*sw)["ecn"].contains("enabled"))
+    {
+        return (*sw)["ecn"]["enabled"] == true;
+    }
+    return true;
+}
+
 void
-ParseTcp(ScenarioSettings& s, ConfigReader& tr)
+ParseTcp(ScenarioSettings& s, ConfigReader& tr, bool switchesMark)
 {
     ScenarioSettings::Tcp& t = s.tcp;
-    const std::string variant = tr.GetString("variant", "dctcp");
+    // DCTCP where switches mark ECN; without marks it would degrade to loss-driven control.
+    const std::string variant = tr.GetString("variant", switchesMark ? "dctcp" : "newreno");
     if (TcpTransport::VariantTypeName(variant).empty())
     {
         throw ConfigError(tr.PathOf("variant"),
@@ -802,7 +824,7 @@ ParseScenario(const Json& config, Json& effective)
         }
         else if (s.transportType == "tcp")
         {
-            ParseTcp(s, tr);
+            ParseTcp(s, tr, SwitchesMarkEcn(config));
         }
         s.classPriority.resize(NUM_TRAFFIC_CLASSES);
         for (uint8_t c = 0; c < NUM_TRAFFIC_CLASSES; ++c)
@@ -852,6 +874,26 @@ ParseScenario(const Json& config, Json& effective)
                                   "); accepted: 0 (unlimited) or >= " + std::to_string(frame));
         }
         buf.Finish();
+        // Congestion control driven by ECN marks needs switches that mark: only the shared
+        // buffer does (at dequeue, with switch.ecn). Without it DCQCN would run at line rate
+        // and DCTCP degrade to loss-driven control, both silently.
+        const bool marking = s.bufferType == "shared" && s.ecn;
+        if (!marking && s.transportType == "rdma" && s.ccType == "dcqcn")
+        {
+            throw ConfigError("transport.cc.type",
+                              "\"dcqcn\" reacts to ECN marks and no switch marks: set "
+                              "switch.buffer.type \"shared\" (marking with switch.ecn, on by "
+                              "default); accepted without marking: \"none\", \"hpcc\", "
+                              "\"swift\"");
+        }
+        if (!marking && s.transportType == "tcp" && s.tcp.variant == "dctcp")
+        {
+            throw ConfigError("transport.variant",
+                              "\"dctcp\" reacts to ECN marks and no switch marks: set "
+                              "switch.buffer.type \"shared\" (marking with switch.ecn, on by "
+                              "default); accepted without marking: every other variant, e.g. "
+                              "\"newreno\" (the default then), \"cubic\"");
+        }
         // Egress scheduling across priorities, on every port (switches and NICs).
         ConfigReader sched = sw.GetObject("scheduler");
         s.egressScheduler = sched.GetEnum("type", "strict", {"strict", "dwrr"});

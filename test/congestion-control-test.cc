@@ -472,12 +472,14 @@ TEST(CongestionControl, DcqcnIncastKeepsTheQueueFarBelowNoControl)
 
 namespace
 {
-/// The configuration error of a 2-GPU leaf-spine scenario with transport.cc @p cc ("" if none).
+/// The configuration error of a 2-GPU leaf-spine scenario with transport.cc @p cc ("" if none),
+/// on a shared buffer (whose switches mark ECN, as DCQCN requires).
 std::string
 CcConfigError(const Json& cc)
 {
     Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 2,
-                             "leaves": 1, "spines": 1}})");
+                             "leaves": 1, "spines": 1},
+                             "switch": {"buffer": {"type": "shared"}}})");
     c["transport"]["cc"] = cc;
     return moe_test::ScenarioConfigError(c);
 }
@@ -538,6 +540,19 @@ TEST(CongestionControl, BadParametersAreConfigErrors)
     EXPECT_EQ(error("g", 0.1, "none").rfind("transport.cc.g: unknown key", 0), 0u)
         << error("g", 0.1, "none");
     EXPECT_EQ(error("g", 0.1, "dcqcn"), "");
+    // DCQCN reacts to ECN marks: on switches that cannot mark (tail-drop, or ECN off) it would
+    // run at line rate, silently.
+    for (const char* sw : {R"({"buffer": {"type": "tail-drop"}})",
+                           R"({"buffer": {"type": "shared"}, "ecn": {"enabled": false}})"})
+    {
+        Json c = Json::parse(R"({"transport": {"cc": {"type": "dcqcn"}}})");
+        c["switch"] = Json::parse(sw);
+        EXPECT_EQ(moe_test::ScenarioConfigError(c),
+                  "transport.cc.type: \"dcqcn\" reacts to ECN marks and no switch marks: set "
+                  "switch.buffer.type \"shared\" (marking with switch.ecn, on by default); "
+                  "accepted without marking: \"none\", \"hpcc\", \"swift\"")
+            << sw;
+    }
 
     // The CLI exits with 2 and names the key.
     if (moe_test::SimBinary().empty())

@@ -625,10 +625,12 @@ DefaultConfigs()
         {"leaf-spine defaults", Json::parse(R"({"topology": {"type": "leaf-spine"}})")},
         {"rail-optimized defaults", Json::parse(R"({"topology": {"type": "rail-optimized"}})")},
         {"ideal defaults", Json::parse(R"({"transport": {"type": "ideal"}})")},
-        {"dcqcn defaults", Json::parse(R"({"transport": {"cc": {"type": "dcqcn"}}})")},
+        {"dcqcn defaults", Json::parse(R"({"switch": {"buffer": {"type": "shared"}},
+                         "transport": {"cc": {"type": "dcqcn"}}})")},
         {"hpcc defaults", Json::parse(R"({"transport": {"cc": {"type": "hpcc"}}})")},
         {"swift defaults", Json::parse(R"({"transport": {"cc": {"type": "swift"}}})")},
-        {"tcp defaults", Json::parse(R"({"transport": {"type": "tcp"}})")},
+        {"tcp defaults", Json::parse(R"({"switch": {"buffer": {"type": "shared"}},
+                         "transport": {"type": "tcp"}})")},
         {"tcp newreno defaults",
          Json::parse(R"({"transport": {"type": "tcp", "variant": "newreno"}})")},
         {"moe defaults (deepseek-v3 on h800)", Json::parse(R"({"workload": {}})")},
@@ -1782,6 +1784,19 @@ TEST(SchemaDoc, DerivedDefaultsAsDocumented)
         "deployment": {"type": "disaggregated"}}})"))
                           .effective["workload"];
     EXPECT_EQ(tiny["deployment"]["expert_gpus"], 1); // at least one
+    // TCP: DCTCP where switches mark ECN, NewReno where none does.
+    EXPECT_EQ(Parse(Json::parse(R"({"switch": {"buffer": {"type": "shared"}},
+        "transport": {"type": "tcp"}})"))
+                  .effective["transport"]["variant"],
+              "dctcp");
+    EXPECT_EQ(
+        Parse(Json::parse(R"({"transport": {"type": "tcp"}})")).effective["transport"]["variant"],
+        "newreno");
+    EXPECT_EQ(
+        Parse(Json::parse(R"({"switch": {"buffer": {"type": "shared"}, "ecn": {"enabled": false}},
+        "transport": {"type": "tcp"}})"))
+            .effective["transport"]["variant"],
+        "newreno");
     // All-reduce bytes: the layer's weights a GPU holds, in the combine element size.
     for (const std::string patch :
          {R"({"workload": {"ep_size": 4, "allreduce": {"enabled": true}}})",

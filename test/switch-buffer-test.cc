@@ -141,6 +141,20 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
     EXPECT_EQ(error(c).rfind("nic.rx.drain_rate:", 0), 0u) << error(c);
     // Below 1 Gb/s a full receive buffer drains for seconds while lossy senders retransmit into
     // it (the run crawled for minutes towards stop_time).
+    // All of the buffer to the lossless pool: lossy frames (the ACKs on priority 6, here) only
+    // have their egress reserves, too small for a frame, so every one would drop (the run
+    // never completed; found by fuzzing). Fraction 0 is the mirror error.
+    c = Incast("shared");
+    c["switch"]["buffer"]["lossless_priorities"] = Json::array({0});
+    c["switch"]["buffer"]["lossless_pool_fraction"] = 1;
+    EXPECT_EQ(error(c).rfind("switch.buffer.lossless_pool_fraction: the lossy priorities have no "
+                             "pool, and their egress reserve (",
+                             0),
+              0u)
+        << error(c);
+    c["switch"]["buffer"]["lossless_pool_fraction"] = 0;
+    EXPECT_EQ(error(c).rfind("switch.buffer.lossless_pool_fraction:", 0), 0u) << error(c);
+    c = Incast("shared");
     c["nic"]["rx"] = {{"drain_rate", "999Mbps"}};
     EXPECT_EQ(error(c).rfind("nic.rx.drain_rate: 999Mbps is too slow; accepted: 1Gbps or more", 0),
               0u)

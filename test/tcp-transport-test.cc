@@ -322,7 +322,9 @@ TEST(TcpTransport, BadSettingsAreConfigErrors)
 {
     auto expectError =
         [](const std::string& transport, const std::string& path, const std::string& text) {
-            Json config = Json::parse(R"({"topology": {"type": "fat-tree", "k": 4}})");
+            // Shared-buffer switches mark ECN, so DCTCP is the default variant.
+            Json config = Json::parse(R"({"topology": {"type": "fat-tree", "k": 4},
+                                          "switch": {"buffer": {"type": "shared"}}})");
             config["transport"] = Json::parse(transport);
             Json effective;
             try
@@ -350,6 +352,25 @@ TEST(TcpTransport, BadSettingsAreConfigErrors)
     expectError(R"({"type": "tcp", "variant": "cubic", "dctcp_g": 0.5})", "transport.dctcp_g", "");
     expectError(R"({"type": "tcp", "ack_interval": 2})", "transport.ack_interval", "");
     expectError(R"({"type": "udp"})", "transport.type", "\"tcp\"");
+    // DCTCP where no switch marks (tail-drop, or ECN off) would silently fall back to loss-driven
+    // control: an error; the default there is NewReno.
+    for (const char* sw : {R"({"buffer": {"type": "tail-drop"}})",
+                           R"({"buffer": {"type": "shared"}, "ecn": {"enabled": false}})"})
+    {
+        Json config = Json::parse(R"({"topology": {"type": "fat-tree", "k": 4},
+                                      "transport": {"type": "tcp", "variant": "dctcp"}})");
+        config["switch"] = Json::parse(sw);
+        EXPECT_EQ(moe_test::ScenarioConfigError(config),
+                  "transport.variant: \"dctcp\" reacts to ECN marks and no switch marks: set "
+                  "switch.buffer.type \"shared\" (marking with switch.ecn, on by default); "
+                  "accepted without marking: every other variant, e.g. \"newreno\" (the default "
+                  "then), \"cubic\"")
+            << sw;
+        config["transport"].erase("variant");
+        Json effective;
+        ParseScenario(config, effective);
+        EXPECT_EQ(effective["transport"]["variant"], "newreno") << sw;
+    }
     // The CLI exits with 2.
     const std::string sim = SimBinary();
     ASSERT_FALSE(sim.empty());

@@ -828,9 +828,19 @@ SharedBufferMmu::ComputeLayout(uint32_t numPorts, Layout& out) const
                    " bytes); XOFF would never be reached before the pool is full";
         }
     }
-    if (lossy != 0 && out.lossyPoolCells == 0 && out.egressReserveCells == 0)
+    if (lossy != 0 && out.lossyPoolCells == 0 &&
+        out.egressReserveCells < CeilDiv(m_maxFrameBytes, cell))
     {
-        return "LossyPoolBytes: the lossy priorities have neither a pool nor reserves";
+        // Without a pool a lossy frame can only use its queue's reserve: one too small for a
+        // frame drops every frame, and retransmissions never get through.
+        return out.egressReserveCells == 0
+                   ? std::string("LossyPoolBytes: the lossy priorities have neither a pool nor "
+                                 "reserves")
+                   : "LossyPoolBytes: the lossy priorities have no pool, and their egress "
+                     "reserve (" +
+                         bytes(out.egressReserveCells) +
+                         " bytes) cannot hold one frame of MaxFrameBytes " +
+                         std::to_string(m_maxFrameBytes);
     }
     out.xoffStaticCells = CeilDiv(m_xoffBytes, cell);
     out.xonOffsetCells =
