@@ -351,6 +351,11 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
         {
             const uint64_t p =
                 ReadJsonUint((*lossless)[i], buf.ElementPath("lossless_priorities", i), 0, 7);
+            if ((s.losslessMask & (1u << p)) != 0)
+            {
+                throw ConfigError(buf.ElementPath("lossless_priorities", i),
+                                  "priority " + std::to_string(p) + " is listed twice");
+            }
             s.losslessMask |= static_cast<uint8_t>(1u << p);
         }
     }
@@ -543,8 +548,14 @@ ParseNicReceive(ScenarioSettings& s, ConfigReader& nic, uint32_t numGpus)
     {
         for (size_t i = 0; i < gpus->size(); ++i)
         {
-            s.nicRxGpus.push_back(static_cast<uint32_t>(
-                ReadJsonUint((*gpus)[i], rx.ElementPath("gpus", i), 0, numGpus - 1)));
+            const uint32_t g = static_cast<uint32_t>(
+                ReadJsonUint((*gpus)[i], rx.ElementPath("gpus", i), 0, numGpus - 1));
+            if (std::find(s.nicRxGpus.begin(), s.nicRxGpus.end(), g) != s.nicRxGpus.end())
+            {
+                throw ConfigError(rx.ElementPath("gpus", i),
+                                  "GPU " + std::to_string(g) + " is listed twice");
+            }
+            s.nicRxGpus.push_back(g);
         }
     }
     else
@@ -927,11 +938,14 @@ ParseScenario(const Json& config, Json& effective)
             {
                 for (size_t i = 0; i < strict->size(); ++i)
                 {
-                    s.strictMask |= static_cast<uint8_t>(
-                        1u << ReadJsonUint((*strict)[i],
-                                           sched.ElementPath("strict_priorities", i),
-                                           0,
-                                           7));
+                    const uint64_t p =
+                        ReadJsonUint((*strict)[i], sched.ElementPath("strict_priorities", i), 0, 7);
+                    if ((s.strictMask & (1u << p)) != 0)
+                    {
+                        throw ConfigError(sched.ElementPath("strict_priorities", i),
+                                          "priority " + std::to_string(p) + " is listed twice");
+                    }
+                    s.strictMask |= static_cast<uint8_t>(1u << p);
                 }
             }
             else

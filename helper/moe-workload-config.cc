@@ -256,6 +256,15 @@ ParseAdmission(ConfigReader& sv, uint32_t numGroups, const MoeWorkloadSpec& s, S
         }
         if (const Json* gs = c.GetArray("groups"))
         {
+            if (gs->empty())
+            {
+                // Pinned to no group would serve nothing; "all groups" is the key left out.
+                throw ConfigError(c.PathOf("groups"),
+                                  "an empty list pins the class to no group; accepted: distinct "
+                                  "group indices 0.." +
+                                      std::to_string(numGroups - 1) +
+                                      ", or leave the key out for all groups");
+            }
             for (size_t j = 0; j < gs->size(); ++j)
             {
                 const uint32_t g = static_cast<uint32_t>(

@@ -537,6 +537,9 @@ TEST(ServingConfig, BadAdmissionSettingsNameTheKey)
                 p + ".classes[0].prefill_budget");
     expectError(R"({"type": "none", "classes": [{"name": "bulk", "groups": [2]}]})",
                 p + ".classes[0].groups[0]");
+    // An empty list pinned to nothing and was read as all groups (found by fuzzing).
+    expectError(R"({"type": "none", "classes": [{"name": "bulk", "groups": []}]})",
+                p + ".classes[0].groups");
     // Classes of different traffic classes sharing a group cannot be isolated.
     expectError(R"({"type": "priority", "classes": [{"name": "chat", "traffic_class": 3},
                     {"name": "bulk", "traffic_class": 0}]})",

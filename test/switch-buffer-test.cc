@@ -154,6 +154,16 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
         << error(c);
     c["switch"]["buffer"]["lossless_pool_fraction"] = 0;
     EXPECT_EQ(error(c).rfind("switch.buffer.lossless_pool_fraction:", 0), 0u) << error(c);
+    // Lists of priorities or GPUs name each entry once (duplicates were accepted silently).
+    c = Incast("shared");
+    c["switch"]["buffer"]["lossless_priorities"] = Json::array({0, 3, 0});
+    EXPECT_EQ(error(c), "switch.buffer.lossless_priorities[2]: priority 0 is listed twice");
+    c = Incast("shared");
+    c["switch"]["scheduler"] = Json::parse(R"({"type": "dwrr", "strict_priorities": [6, 6]})");
+    EXPECT_EQ(error(c), "switch.scheduler.strict_priorities[1]: priority 6 is listed twice");
+    c = Incast("shared");
+    c["nic"]["rx"] = {{"drain_rate", "50Gbps"}, {"gpus", {1, 1}}};
+    EXPECT_EQ(error(c), "nic.rx.gpus[1]: GPU 1 is listed twice");
     c = Incast("shared");
     c["nic"]["rx"] = {{"drain_rate", "999Mbps"}};
     EXPECT_EQ(error(c).rfind("nic.rx.drain_rate: 999Mbps is too slow; accepted: 1Gbps or more", 0),
