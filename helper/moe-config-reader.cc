@@ -1131,6 +1131,22 @@ ReadJsonInt(const Json& value, const std::string& path, int64_t min, int64_t max
 }
 
 uint64_t
+ReadDistinctJsonUint(const Json& value,
+                     const std::string& path,
+                     uint64_t min,
+                     uint64_t max,
+                     const std::vector<uint64_t>& before,
+                     const std::string& noun)
+{
+    const uint64_t v = ReadJsonUint(value, path, min, max);
+    if (std::find(before.begin(), before.end(), v) != before.end())
+    {
+        throw ConfigError(path, noun + " " + std::to_string(v) + " is listed twice");
+    }
+    return v;
+}
+
+uint64_t
 ReadJsonUint(const Json& value, const std::string& path, uint64_t min, uint64_t max)
 {
     CheckBounds(min > max, "min > max", path);

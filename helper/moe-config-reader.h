@@ -181,6 +181,18 @@ int64_t ReadJsonInt(const Json& value, const std::string& path, int64_t min, int
 uint64_t ReadJsonUint(const Json& value, const std::string& path, uint64_t min, uint64_t max);
 
 /**
+ * @brief Read element @p i of a JSON list of distinct integers in [@p min, @p max] (priorities,
+ * GPU or group ids), given the values read before it; a repeat is a ConfigError at the element:
+ * "<noun> <value> is listed twice".
+ */
+uint64_t ReadDistinctJsonUint(const Json& value,
+                              const std::string& path,
+                              uint64_t min,
+                              uint64_t max,
+                              const std::vector<uint64_t>& before,
+                              const std::string& noun);
+
+/**
  * @brief A finite JSON number (integers accepted) within [min, max]; NaN and infinities are
  * rejected. Pass +-infinity or +-DBL_MAX for an open end. Bad bounds: std::invalid_argument.
  */

@@ -347,16 +347,16 @@ ParseSharedBuffer(ScenarioSettings& s, ConfigReader& buf, ConfigReader& sw)
     s.losslessMask = 0;
     if (const Json* lossless = buf.GetArray("lossless_priorities"))
     {
+        std::vector<uint64_t> seen;
         for (size_t i = 0; i < lossless->size(); ++i)
         {
-            const uint64_t p =
-                ReadJsonUint((*lossless)[i], buf.ElementPath("lossless_priorities", i), 0, 7);
-            if ((s.losslessMask & (1u << p)) != 0)
-            {
-                throw ConfigError(buf.ElementPath("lossless_priorities", i),
-                                  "priority " + std::to_string(p) + " is listed twice");
-            }
-            s.losslessMask |= static_cast<uint8_t>(1u << p);
+            seen.push_back(ReadDistinctJsonUint((*lossless)[i],
+                                                buf.ElementPath("lossless_priorities", i),
+                                                0,
+                                                7,
+                                                seen,
+                                                "priority"));
+            s.losslessMask |= static_cast<uint8_t>(1u << seen.back());
         }
     }
     else
@@ -546,16 +546,16 @@ ParseNicReceive(ScenarioSettings& s, ConfigReader& nic, uint32_t numGpus)
     s.nicRxXonBytes = rx.GetBytes("xon", 0, 0, 1ull << 32);
     if (const Json* gpus = rx.GetArray("gpus"))
     {
+        std::vector<uint64_t> seen;
         for (size_t i = 0; i < gpus->size(); ++i)
         {
-            const uint32_t g = static_cast<uint32_t>(
-                ReadJsonUint((*gpus)[i], rx.ElementPath("gpus", i), 0, numGpus - 1));
-            if (std::find(s.nicRxGpus.begin(), s.nicRxGpus.end(), g) != s.nicRxGpus.end())
-            {
-                throw ConfigError(rx.ElementPath("gpus", i),
-                                  "GPU " + std::to_string(g) + " is listed twice");
-            }
-            s.nicRxGpus.push_back(g);
+            seen.push_back(ReadDistinctJsonUint((*gpus)[i],
+                                                rx.ElementPath("gpus", i),
+                                                0,
+                                                numGpus - 1,
+                                                seen,
+                                                "GPU"));
+            s.nicRxGpus.push_back(static_cast<uint32_t>(seen.back()));
         }
     }
     else
@@ -936,16 +936,16 @@ ParseScenario(const Json& config, Json& effective)
             s.strictMask = 0;
             if (const Json* strict = sched.GetArray("strict_priorities"))
             {
+                std::vector<uint64_t> seen;
                 for (size_t i = 0; i < strict->size(); ++i)
                 {
-                    const uint64_t p =
-                        ReadJsonUint((*strict)[i], sched.ElementPath("strict_priorities", i), 0, 7);
-                    if ((s.strictMask & (1u << p)) != 0)
-                    {
-                        throw ConfigError(sched.ElementPath("strict_priorities", i),
-                                          "priority " + std::to_string(p) + " is listed twice");
-                    }
-                    s.strictMask |= static_cast<uint8_t>(1u << p);
+                    seen.push_back(ReadDistinctJsonUint((*strict)[i],
+                                                        sched.ElementPath("strict_priorities", i),
+                                                        0,
+                                                        7,
+                                                        seen,
+                                                        "priority"));
+                    s.strictMask |= static_cast<uint8_t>(1u << seen.back());
                 }
             }
             else
