@@ -221,6 +221,12 @@ FloatHint(const Json& v)
     if (v.is_number_float())
     {
         const double d = v.get<double>();
+        if (std::isfinite(d) && std::fabs(d) >= 18446744073709551616.0)
+        {
+            // JSON reads integers beyond 64 bits as floating point: the user wrote no decimal
+            // point or exponent, the number is just too large.
+            return " (beyond 64-bit integers)";
+        }
         if (std::isfinite(d) && d == std::trunc(d))
         {
             return " (write the integer without a decimal point or exponent)";
@@ -874,6 +880,28 @@ ParseJsonText(const std::string& text, const std::string& source)
                           "line " + std::to_string(line) + ", column " +
                               std::to_string(offset - lineStart + 1) + ": " +
                               ParserMessage(e.what()));
+    }
+    catch (const Json::out_of_range& e)
+    {
+        // A number beyond a double (1e400): the parser gives no position, so name the line of
+        // the number it quotes.
+        const std::string message = ParserMessage(e.what());
+        const size_t open = message.find('\'');
+        const size_t close = open == std::string::npos ? open : message.find('\'', open + 1);
+        const size_t at = close == std::string::npos
+                              ? std::string::npos
+                              : text.find(message.substr(open + 1, close - open - 1));
+        if (at == std::string::npos)
+        {
+            throw ConfigError(source, message);
+        }
+        const size_t line = 1 + std::count(text.begin(), text.begin() + at, '\n');
+        const size_t lineStart =
+            text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+        throw ConfigError(source,
+                          "line " + std::to_string(line) + ", column " +
+                              std::to_string(at - lineStart + 1) + ": " + message +
+                              " (beyond the range of a double)");
     }
     catch (const Json::exception& e)
     {

@@ -239,6 +239,10 @@ TEST(ConfigUnits, ParseBytesRejections)
     EXPECT_TRUE(ThrowsConfigError([] { ParseBytes(Json(4096.0), "b"); },
                                   "b",
                                   {"got number 4096.0", "without a decimal point"}));
+    // Integers beyond 64 bits arrive as floating point, though written without a decimal point.
+    EXPECT_TRUE(ThrowsConfigError([] { ParseBytes(Json::parse("18446744073709551616"), "b"); },
+                                  "b",
+                                  {"(beyond 64-bit integers)"}));
     EXPECT_TRUE(ThrowsConfigError([] { ParseBytes(Json(true), "b"); }, "b", {"got boolean true"}));
     EXPECT_TRUE(ThrowsConfigError([] { ParseBytes(Json(), "b"); }, "b", {"got null"}));
     EXPECT_TRUE(ThrowsConfigError([] { ParseBytes(Json::array(), "b"); }, "b", {"got an array"}));
@@ -362,8 +366,12 @@ TEST(ConfigFile, SyntaxErrorsGiveLineAndColumn)
     EXPECT_TRUE(ThrowsConfigError([&] { LoadJsonFile(garbage); },
                                   garbage,
                                   {"line 2, column 2: ", "expected end of input"}));
-    const std::string overflow = WriteTempFile("{\"a\": 1e400}");
-    EXPECT_TRUE(ThrowsConfigError([&] { LoadJsonFile(overflow); }, overflow, {"number overflow"}));
+    // A number beyond a double: the parser gives no position; the line of the number it quotes.
+    const std::string overflow = WriteTempFile("{\n  \"a\": 1,\n  \"b\": 1e400}");
+    EXPECT_TRUE(ThrowsConfigError(
+        [&] { LoadJsonFile(overflow); },
+        overflow,
+        {"line 3, column 8: number overflow parsing '1e400' (beyond the range of a double)"}));
 }
 
 TEST(ConfigFile, LineAndColumnAgreeWithTheParser)
