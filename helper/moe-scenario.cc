@@ -1092,7 +1092,10 @@ ParseScenario(const Json& config, Json& effective)
                 {
                     throw ConfigError(rowPath,
                                       "expected an array of " + std::to_string(n) +
-                                          " byte counts, got " + DescribeJson(row));
+                                          " byte counts (one per GPU), got " +
+                                          (row.is_array()
+                                               ? "an array of " + std::to_string(row.size())
+                                               : DescribeJson(row)));
                 }
                 for (size_t j = 0; j < n; ++j)
                 {

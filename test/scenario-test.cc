@@ -176,6 +176,20 @@ TEST(AllToAll, MatrixZerosPostNoMessage)
     EXPECT_NEAR(none["sim"]["sim_time_s"].get<double>(), 4e-6, 1e-12);
 }
 
+TEST(AllToAll, ARaggedMatrixNamesItsRowAndLength)
+{
+    Json c = K4Config("ecmp", "rdma", 0);
+    c["traffic"].erase("bytes_per_pair");
+    c["traffic"]["matrix"] = Json::array();
+    for (uint32_t i = 0; i < 16; ++i)
+    {
+        c["traffic"]["matrix"].push_back(Json(std::vector<uint64_t>(i == 1 ? 15 : 16, 4096)));
+    }
+    EXPECT_EQ(ScenarioConfigError(c),
+              "traffic.matrix[1]: expected an array of 16 byte counts (one per GPU), got an array "
+              "of 15");
+}
+
 TEST(Watchdog, AFrameStillOnASlowLinkIsNotAStall)
 {
     // At 1 Mb/s a 4 KiB frame serializes for 33 ms, longer than the 10 ms no-progress timeout:

@@ -1126,8 +1126,9 @@ ReplayGateModel::ReplayGateModel(const GateSpec& spec)
             if (!ParseU32(fields[i], v[i]))
             {
                 m.Fail(lineNo,
-                       std::string("field '") + names[i] + "' is not a non-negative integer: '" +
-                           fields[i] + "'");
+                       std::string("field '") + names[i] +
+                           "' is not a non-negative 32-bit integer (0..4294967295): '" + fields[i] +
+                           "'");
             }
         }
         std::istringstream es(fields[4]);
@@ -1139,7 +1140,9 @@ ReplayGateModel::ReplayGateModel(const GateSpec& spec)
             uint32_t x;
             if (!ParseU32(word, x))
             {
-                m.Fail(lineNo, "expert '" + word + "' is not a non-negative integer");
+                m.Fail(lineNo,
+                       "expert '" + word +
+                           "' is not a non-negative 32-bit integer (0..4294967295)");
             }
             if (x >= spec.numExperts)
             {
