@@ -281,20 +281,14 @@ TEST(TcpTransport, EveryVariantCarriesALossyIncast)
     // Every offered variant (transport.variant) builds its sockets and recovers from drops: a
     // 7:1 incast of 256 KiB each into a 256 KiB buffer. BBR aborted at socket creation before
     // (it set a pacing attribute ns-3.37's TcpSocketBase does not have).
-    for (const char* variant : {"dctcp",
-                                "newreno",
-                                "linux-reno",
-                                "cubic",
-                                "bbr",
-                                "bic",
-                                "highspeed",
-                                "htcp",
-                                "hybla",
-                                "illinois",
-                                "scalable",
-                                "vegas",
-                                "veno",
-                                "yeah"})
+    std::vector<std::string> variants;
+    std::istringstream names(TcpTransport::VariantNames()); // "dctcp, newreno, ..."
+    for (std::string name; std::getline(names >> std::ws, name, ',');)
+    {
+        variants.push_back(name);
+    }
+    ASSERT_EQ(variants.size(), 14u) << TcpTransport::VariantNames();
+    for (const std::string& variant : variants)
     {
         const IncastResult r = RunIncast(variant, 8, 256 << 10, 256 << 10, 0);
         EXPECT_EQ(r.messagesDelivered, 7u) << variant;
