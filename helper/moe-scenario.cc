@@ -723,8 +723,6 @@ ParseCongestionControl(ScenarioSettings& s, ConfigReader& cc)
     d.cnpIntervalPs = cc.GetTimePs("cnp_interval", "50us", 0, PS_PER_S);
 }
 
-/// transport of type "tcp": ns-3's TCP over the fabric (defaults: doc/moe-fabric.rst, "TCP
-/// transport"). transport.mtu is the segment size; + 40 bytes of IPv4 and TCP it fits 9000.
 /// Whether @p config's switches mark ECN (a shared buffer with switch.ecn.enabled, the
 /// default), read ahead of the switch section, which is parsed after the transport; a malformed
 /// switch section is reported when it is parsed.
@@ -744,6 +742,8 @@ SwitchesMarkEcn(const Json& config)
     return true;
 }
 
+/// transport of type "tcp": ns-3's TCP over the fabric (defaults: doc/moe-fabric.rst, "TCP
+/// transport"). transport.mtu is the segment size; + 40 bytes of IPv4 and TCP it fits 9000.
 void
 ParseTcp(ScenarioSettings& s, ConfigReader& tr, bool switchesMark)
 {
@@ -1761,9 +1761,9 @@ Scenario::ProgressCounter() const
 int64_t
 Scenario::ProgressCheckInterval() const
 {
-    // A quarter of the timeout, at least 1 ps: a 1-3 ps timeout gave 0 and the check then
-    // re-scheduled itself at the same instant forever.
-    return std::max<int64_t>(1, m_settings.noProgressPs / 4);
+    // A quarter of the timeout, which is at least 1 us (a 1-3 ps timeout made this 0, and the
+    // check re-scheduled itself at the same instant forever).
+    return m_settings.noProgressPs / 4;
 }
 
 void
