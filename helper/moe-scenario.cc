@@ -1038,6 +1038,12 @@ ParseScenario(const Json& config, Json& effective)
         }
         else
         {
+            if (numGpus < 2)
+            {
+                throw ConfigError(tf.PathOf("gpus"),
+                                  "the topology holds " + std::to_string(numGpus) +
+                                      " GPU; an all-to-all needs at least 2");
+            }
             if (gpusRaw != nullptr && gpusRaw->is_number_unsigned() &&
                 gpusRaw->get<uint64_t>() > numGpus)
             {
@@ -1053,12 +1059,6 @@ ParseScenario(const Json& config, Json& effective)
                 throw ConfigError(tf.PathOf("gpus"), "an all-to-all needs at least 2 GPUs");
             }
             const uint32_t count = n == 0 ? numGpus : n;
-            if (count < 2)
-            {
-                throw ConfigError(tf.PathOf("gpus"),
-                                  "the topology holds " + std::to_string(numGpus) +
-                                      " GPU; an all-to-all needs at least 2");
-            }
             for (uint32_t g = 0; g < count; ++g)
             {
                 s.participants.push_back(g);

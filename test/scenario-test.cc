@@ -190,6 +190,18 @@ TEST(AllToAll, ARaggedMatrixNamesItsRowAndLength)
               "of 15");
 }
 
+TEST(AllToAll, AOneGpuTopologyHasNoAllToAll)
+{
+    // Asking for more GPUs than a one-GPU topology holds printed an empty range ("2..1").
+    Json c = Json::parse(R"({"topology": {"type": "leaf-spine", "hosts_per_leaf": 1,
+        "leaves": 1, "spines": 1}, "traffic": {"type": "all-to-all", "gpus": 5}})");
+    const std::string expected =
+        "traffic.gpus: the topology holds 1 GPU; an all-to-all needs at least 2";
+    EXPECT_EQ(ScenarioConfigError(c), expected);
+    c["traffic"].erase("gpus");
+    EXPECT_EQ(ScenarioConfigError(c), expected);
+}
+
 TEST(Watchdog, AFrameStillOnASlowLinkIsNotAStall)
 {
     // At 1 Mb/s a 4 KiB frame serializes for 33 ms, longer than the 10 ms no-progress timeout:
