@@ -3313,15 +3313,27 @@ LoadRecordedConfig(const std::string& path, Json& manifest)
     if (j.is_object() && j.contains("manifest"))
     {
         manifest = j["manifest"];
-        if (!manifest.is_object() || !manifest.contains("config"))
+        if (!manifest.is_object() || !manifest.contains("config") ||
+            !manifest["config"].is_object())
         {
-            throw ConfigError("--rerun", "\"" + file + "\" has no manifest.config to rerun");
+            throw ConfigError("--rerun",
+                              "\"" + file + "\" has no manifest.config (an object) to rerun");
         }
         return manifest["config"];
     }
     if (!j.is_object())
     {
         throw ConfigError("--rerun", "\"" + file + "\" is not a scenario configuration");
+    }
+    if (j.contains("sim") && j.contains("fabric"))
+    {
+        // Sections of summary.json that no scenario has: a summary that lost its manifest
+        // would otherwise be read as a scenario and fail on its first summary key.
+        throw ConfigError("--rerun",
+                          "\"" + file +
+                              "\" is a run summary without a manifest, so it holds no "
+                              "configuration to rerun; accepted: a summary.json with "
+                              "manifest.config, an effective_config.json, or their directory");
     }
     return j;
 }

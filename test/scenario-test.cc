@@ -43,6 +43,22 @@ StripWallClock(Json summary)
     return summary;
 }
 
+/// The ConfigError message @p f throws ("" if none).
+template <typename F>
+std::string
+ScenarioErrorOf(F f)
+{
+    try
+    {
+        f();
+    }
+    catch (const ns3::moe::ConfigError& e)
+    {
+        return e.what();
+    }
+    return "";
+}
+
 std::string
 Sim()
 {
@@ -380,6 +396,27 @@ TEST_F(Cli, RerunFromTheManifestReproducesTheRun)
     const auto both = RunCli(c, "--rerun=" + a + " --dry-run", MakeTempDir("both"));
     EXPECT_EQ(both.exitCode, 2);
     EXPECT_NE(both.output.find("either --config or --rerun"), std::string::npos) << both.output;
+}
+
+TEST(Rerun, ASummaryWithoutItsConfigurationIsNamedAsSuch)
+{
+    // A summary that lost its manifest was read as a scenario ("topology.gpus: unknown key"),
+    // and a manifest whose config is no object failed with "(root): expected an object".
+    Json summary = RunScenario(K4Config("ecmp", "ideal", 4096));
+    const std::string dir = MakeTempDir("rerun-bad");
+    Json manifest;
+    summary.erase("manifest");
+    WriteFile(dir + "/summary.json", summary.dump());
+    EXPECT_EQ(
+        ScenarioErrorOf([&] { LoadRecordedConfig(dir + "/summary.json", manifest); }),
+        "--rerun: \"" + dir +
+            "/summary.json\" is a run summary without a manifest, so it holds no configuration "
+            "to rerun; accepted: a summary.json with manifest.config, an effective_config.json, "
+            "or their directory");
+    summary["manifest"] = Json{{"config", 7}};
+    WriteFile(dir + "/summary.json", summary.dump());
+    EXPECT_EQ(ScenarioErrorOf([&] { LoadRecordedConfig(dir + "/summary.json", manifest); }),
+              "--rerun: \"" + dir + "/summary.json\" has no manifest.config (an object) to rerun");
 }
 
 TEST_F(Cli, RerunWithAnotherTransportNeedsTheOldKeysUnset)
