@@ -22,7 +22,7 @@ class ConfigError : public std::runtime_error
 {
   public:
     ConfigError(const std::string& path, const std::string& message)
-        : std::runtime_error(path.empty() ? message : path + ": " + message),
+        : std::runtime_error(Printable(path.empty() ? message : path + ": " + message)),
           m_path(path)
     {
     }
@@ -34,6 +34,30 @@ class ConfigError : public std::runtime_error
     }
 
   private:
+    /// Control characters other than newline and tab (which a message may quote from a JSON
+    /// string) written as \u00XX: a NUL would end what() early and drop the accepted values.
+    static std::string Printable(const std::string& text)
+    {
+        static const char* const HEX = "0123456789abcdef";
+        std::string out;
+        out.reserve(text.size());
+        for (const char c : text)
+        {
+            const auto u = static_cast<unsigned char>(c);
+            if (u < 0x20 && c != '\n' && c != '\t')
+            {
+                out += "\\u00";
+                out += HEX[u >> 4];
+                out += HEX[u & 0xf];
+            }
+            else
+            {
+                out += c;
+            }
+        }
+        return out;
+    }
+
     std::string m_path;
 };
 

@@ -398,6 +398,17 @@ TEST_F(Cli, RerunFromTheManifestReproducesTheRun)
     EXPECT_NE(both.output.find("either --config or --rerun"), std::string::npos) << both.output;
 }
 
+TEST(ConfigErrors, AControlCharacterInAValueIsEscapedNotTheEndOfTheMessage)
+{
+    // A NUL quoted from a JSON string ended what() there, dropping the accepted values.
+    Json c = K4Config("ecmp", "rdma", 4096);
+    c["transport"]["type"] = std::string("rd\0ma", 5);
+    const std::string e = ScenarioConfigError(c);
+    EXPECT_NE(e.find("rd\\u0000ma"), std::string::npos) << e;
+    EXPECT_NE(e.find("\"ideal\""), std::string::npos) << e; // the accepted values survive
+    EXPECT_EQ(std::string(e.c_str()), e);                   // no NUL left inside
+}
+
 TEST(Rerun, ASummaryWithoutItsConfigurationIsNamedAsSuch)
 {
     // A summary that lost its manifest was read as a scenario ("topology.gpus: unknown key"),
