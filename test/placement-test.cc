@@ -802,6 +802,25 @@ TEST(Placement, InvalidInputsNameTheField)
     spec.type = "topology-aware";
     EXPECT_NE(ErrorOf([&] { PlaceExperts(spec, 256, ctx, {}); }).find("workload.placement.type"),
               std::string::npos);
+    // The pairwise policies keep dense experts^2 matrices: refused beyond the limit before any
+    // is built (through the API as through the scenario parser), as is sampling such counts.
+    CoSelectionStats loads;
+    loads.numExperts = 4128; // a multiple of 32 ranks above MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT
+    loads.load.assign(loads.numExperts, 1.0);
+    for (const char* pairwise : {"co-selection", "topology-aware"})
+    {
+        spec.type = pairwise;
+        const std::string many = ErrorOf([&] { PlaceExperts(spec, 4128, ctx, loads); });
+        EXPECT_NE(many.find("workload.placement.type"), std::string::npos) << many;
+        EXPECT_NE(many.find("limited to 4096 routed experts (got 4128)"), std::string::npos)
+            << many;
+    }
+    auto route = [](uint32_t, uint32_t, uint32_t, uint32_t tokens, std::vector<uint32_t>& picks) {
+        picks.assign(tokens, 0);
+    };
+    const std::string sampled = ErrorOf([&] { SampleCoSelection(route, 4128, 1, 32, 1, 0, 0); });
+    EXPECT_NE(sampled.find("limited to 4096 experts"), std::string::npos) << sampled;
+    EXPECT_EQ(SampleCoSelection(route, 4128, 1, 32, 1, 0, 0, false).load[0], 32.0);
     spec.type = "round-robin";
     CoSelectionStats bad;
     bad.numExperts = 256;

@@ -940,6 +940,16 @@ PlaceExperts(const PlacementSpec& spec,
     const uint32_t ranks = ctx.Size();
     CheckExperts(numExperts, ranks);
     CheckStats(stats, numExperts, ranks);
+    if ((spec.type == "co-selection" || spec.type == "topology-aware") &&
+        numExperts > MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT)
+    {
+        // Both keep dense experts^2 matrices (CleanCoSelect): 34 GB at 65536 experts.
+        Fail("workload.placement.type: \"" + spec.type +
+             "\" plans from pairwise co-selection counts, limited to " +
+             std::to_string(MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT) + " routed experts (got " +
+             std::to_string(numExperts) +
+             "); accepted: \"contiguous\", \"round-robin\", \"random\"");
+    }
     const uint32_t base = numExperts / ranks;
     const uint32_t slots = base + spec.redundantSlotsPerGpu;
 

@@ -6,6 +6,7 @@
 #define MOE_EXPERT_PLACEMENT_H
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -130,7 +131,9 @@ class ExpertPlacement
  * climbing on EstimateDispatchCost from round-robin. Both keep every GPU's slot count and a soft
  * load bound (no part's load per slot above 1.1 x the mean unless it already was).
  * @throws std::invalid_argument naming the field ("placement.type", "experts", ...) when
- *         numExperts is not a multiple of the ranks or the type is unknown.
+ *         numExperts is not a multiple of the ranks, the type is unknown, or a pairwise policy
+ *         (co-selection, topology-aware) gets more than MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT
+ *         experts.
  */
 ExpertPlacement PlaceExperts(const PlacementSpec& spec,
                              uint32_t numExperts,
@@ -205,17 +208,19 @@ class ReplicaSelector
     std::vector<uint32_t> m_rrNext;   ///< per expert
 };
 
+/// Routed experts up to which the co-selection and topology-aware placements (which keep a dense
+/// experts^2 co-selection matrix) are accepted.
+constexpr uint32_t MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT = 4096;
+
 /**
  * @brief Sample @p tokensPerRank tokens per rank for @p layers layers of iteration
  * @p iteration from @p route (a function filling experts for (iteration, layer, rank, tokens)),
  * and count loads and (with @p countPairs) co-selections, a dense numExperts^2 matrix that
  * only the co-selection and topology-aware placements use. Declared here so placement tests
  * need no gate.
+ * @throws std::invalid_argument when @p countPairs is set and @p numExperts exceeds
+ *         MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT.
  */
-/// Routed experts up to which the co-selection and topology-aware placements (which keep a dense
-/// experts^2 co-selection matrix) are accepted.
-constexpr uint32_t MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT = 4096;
-
 template <typename RouteFn>
 CoSelectionStats
 SampleCoSelection(RouteFn route,
@@ -232,6 +237,13 @@ SampleCoSelection(RouteFn route,
     st.load.assign(numExperts, 0.0);
     if (countPairs)
     {
+        if (numExperts > MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT)
+        {
+            throw std::invalid_argument("SampleCoSelection: pairwise counts are limited to " +
+                                        std::to_string(MAX_EXPERTS_FOR_PAIRWISE_PLACEMENT) +
+                                        " experts (got " + std::to_string(numExperts) +
+                                        "); sample with countPairs = false");
+        }
         st.coSelect.assign(static_cast<size_t>(numExperts) * numExperts, 0.0);
     }
     st.rankLoad.assign(static_cast<size_t>(ranks) * numExperts, 0.0);
