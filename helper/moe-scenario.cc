@@ -36,6 +36,7 @@
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -1646,47 +1647,99 @@ Scenario::Build(const std::string& outputDir)
 void
 Scenario::ComputeBound()
 {
-    // bound = the largest wire bytes any GPU interface (NIC or NVLink port) must send or receive
-    // in one round / its line rate + the longest path latency between participants.
+    // A lower bound on a round's completion (the last byte delivered), the largest of:
+    //  - per sending interface (a GPU's NIC or NVLink port): its wire bytes / its rate, after
+    //    which the last frame out (the final frame of one of its messages) still has to reach
+    //    its destination: + the shortest such remaining trip among its messages;
+    //  - per receiving interface: the earliest any first frame can start arriving (the shortest
+    //    trip of a message's first frame up to the last link, plus that link's delay) + its
+    //    wire bytes / its rate;
+    //  - per message and per link of its path: the first frame's trip up to that link + the
+    //    message's wire bytes / that link's rate + the final frame's trip from there (what a
+    //    slower link in the middle, or a faster first link, costs one message on its own).
+    // Only pairs that send count: a zero entry posts no message.
     const auto& parts = m_settings.participants;
     const uint32_t n = static_cast<uint32_t>(parts.size());
     const uint32_t gpus = m_topology->GetNumGpus();
+    const auto& links = m_topology->GetSpec().links;
+    const uint32_t mtu = m_settings.mtu;
     std::vector<uint64_t> sent(static_cast<size_t>(gpus) * 2, 0);
     std::vector<uint64_t> received(static_cast<size_t>(gpus) * 2, 0);
+    constexpr int64_t NONE = std::numeric_limits<int64_t>::max();
+    std::vector<int64_t> sendTail(static_cast<size_t>(gpus) * 2, NONE);
+    std::vector<int64_t> receiveHead(static_cast<size_t>(gpus) * 2, NONE);
+    int64_t boundPs = 0;
     uint64_t largest = 0;
+    std::vector<int64_t> head; // per link of a path: the first frame's trip up to its start
     for (uint32_t i = 0; i < n; ++i)
     {
         for (uint32_t j = 0; j < n; ++j)
         {
-            if (i == j)
+            const uint64_t bytes = i == j ? 0 : m_traffic->GetPairBytes(i, j);
+            if (bytes == 0)
             {
                 continue;
             }
             const uint32_t src = parts[i];
             const uint32_t dst = parts[j];
-            const uint64_t bytes = m_traffic->GetPairBytes(i, j);
-            const uint64_t wire = RoceMessageWireBytes(bytes, m_settings.mtu);
+            const uint64_t wire = RoceMessageWireBytes(bytes, mtu);
             largest = std::max(largest, bytes);
-            sent[2 * src + m_topology->GetEgressPort(src, dst)] += wire;
-            received[2 * dst + (m_topology->SameServer(src, dst) ? 1 : 0)] += wire;
+            const uint32_t out = 2 * src + m_topology->GetEgressPort(src, dst);
+            const uint32_t in = 2 * dst + (m_topology->SameServer(src, dst) ? 1 : 0);
+            sent[out] += wire;
+            received[in] += wire;
+            const uint64_t firstFrame = WireBytes(
+                static_cast<uint32_t>(std::min<uint64_t>(bytes, mtu)) + ROCE_DATA_HEADER_BYTES);
+            const uint64_t finalFrame =
+                WireBytes(static_cast<uint32_t>(bytes % mtu == 0 ? mtu : bytes % mtu) +
+                          ROCE_DATA_HEADER_BYTES);
+            const std::vector<uint32_t> path = m_topology->GetPathLinks(src, dst);
+            const size_t h = path.size();
+            head.assign(h, 0);
+            for (size_t k = 1; k < h; ++k)
+            {
+                const auto& l = links[path[k - 1]];
+                head[k] = head[k - 1] + SerializationPs(firstFrame, l.rateBps) + l.delayPs;
+            }
+            int64_t tail = 0; // the final frame's trip from the end of link k's serialization
+            for (size_t k = h; k-- > 0;)
+            {
+                const auto& l = links[path[k]];
+                tail += l.delayPs;
+                boundPs = std::max(boundPs, head[k] + SerializationPs(wire, l.rateBps) + tail);
+                if (k == 0)
+                {
+                    sendTail[out] = std::min(sendTail[out], tail);
+                }
+                tail += k > 0 ? SerializationPs(finalFrame, l.rateBps) : 0;
+            }
+            receiveHead[in] = std::min(receiveHead[in], head[h - 1] + links[path[h - 1]].delayPs);
         }
     }
-    int64_t worstPs = 0;
     for (uint32_t g = 0; g < gpus; ++g)
     {
         for (uint32_t p = 0; p < 2; ++p)
         {
-            const uint64_t w = std::max(sent[2 * g + p], received[2 * g + p]);
-            if (w == 0)
+            const size_t f = 2 * g + p;
+            if (sent[f] == 0 && received[f] == 0)
             {
-                continue;
+                continue; // idle, or no such port (a GPU outside any NVLink domain)
             }
-            worstPs = std::max(worstPs, SerializationPs(w, m_topology->GetHostPortRate(g, p)));
-            m_maxInterfaceWireBytes = std::max(m_maxInterfaceWireBytes, w);
+            const uint64_t rate = m_topology->GetHostPortRate(g, p);
+            if (sent[f] > 0)
+            {
+                boundPs = std::max(boundPs, SerializationPs(sent[f], rate) + sendTail[f]);
+            }
+            if (received[f] > 0)
+            {
+                boundPs = std::max(boundPs, receiveHead[f] + SerializationPs(received[f], rate));
+            }
+            m_maxInterfaceWireBytes = std::max({m_maxInterfaceWireBytes, sent[f], received[f]});
         }
     }
+    // The longest path between participants, reported with the topology.
     const uint32_t frame =
-        static_cast<uint32_t>(std::min<uint64_t>(largest, m_settings.mtu)) + ROCE_DATA_HEADER_BYTES;
+        static_cast<uint32_t>(std::min<uint64_t>(largest, mtu)) + ROCE_DATA_HEADER_BYTES;
     Time latency(0);
     for (uint32_t i = 0; i < n; ++i)
     {
@@ -1699,7 +1752,7 @@ Scenario::ComputeBound()
         }
     }
     m_maxPathLatency = latency;
-    m_bound = PicoSeconds(worstPs) + latency;
+    m_bound = PicoSeconds(boundPs);
 }
 
 void
@@ -2235,17 +2288,19 @@ Scenario::DescribeDryRun() const
         return os.str();
     }
     uint64_t roundBytes = 0;
+    uint64_t messages = 0;
     const uint32_t n = static_cast<uint32_t>(s.participants.size());
     for (uint32_t i = 0; i < n; ++i)
     {
         for (uint32_t j = 0; j < n; ++j)
         {
-            roundBytes += i == j ? 0 : m_traffic->GetPairBytes(i, j);
+            const uint64_t bytes = i == j ? 0 : m_traffic->GetPairBytes(i, j);
+            roundBytes += bytes;
+            messages += bytes > 0 ? 1 : 0; // a zero entry posts no message
         }
     }
-    os << "traffic: all-to-all among " << n << " GPUs, " << s.rounds << " round(s) of "
-       << static_cast<uint64_t>(n) * (n - 1) << " messages, "
-       << FormatBytesHuman(static_cast<double>(roundBytes)) << " per round\n";
+    os << "traffic: all-to-all among " << n << " GPUs, " << s.rounds << " round(s) of " << messages
+       << " messages, " << FormatBytesHuman(static_cast<double>(roundBytes)) << " per round\n";
     os << "  busiest interface moves "
        << FormatBytesHuman(static_cast<double>(m_maxInterfaceWireBytes))
        << " on the wire per round; longest path latency " << FormatDurationHuman(m_maxPathLatency)
