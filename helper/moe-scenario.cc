@@ -2253,7 +2253,8 @@ Scenario::DescribeDryRun() const
                                                              : s.moeSpec.expertGpus.back())
                              : s.participants.back();
     os << "  path gpu" << a << " -> gpu" << b << ": " << m_topology->GetHopCount(a, b) << " hops, "
-       << m_topology->GetPaths(a, b).size() << " equal-cost paths\n";
+       << m_topology->GetPaths(a, b).size()
+       << (m_topology->GetPaths(a, b).size() == 1 ? " path\n" : " equal-cost paths\n");
     os << "switch: " << s.loadBalancing << ", ";
     if (s.bufferType == "shared")
     {
@@ -2496,7 +2497,8 @@ Scenario::MakeSummary() const
                     mmu->GetEcnMarks(port);
             }
             peakUsed = std::max(peakUsed, mmu->GetPeakUsedCells() * s.cellBytes);
-            peakLossy = std::max(peakLossy, mmu->GetPeakPoolBytes(SharedBufferMmu::LOSSY_POOL));
+            peakLossy = std::max(peakLossy,
+                                 mmu->GetPeakPoolCells(SharedBufferMmu::LOSSY_POOL) * s.cellBytes);
         }
         if (auto parts =
                 sw == nullptr ? nullptr : DynamicCast<PartitionedBufferMmu>(sw->GetAdmission()))
@@ -3192,7 +3194,9 @@ Scenario::MoeHumanSummary() const
     std::ostringstream os;
     os << "  MoE " << spec.model.name << " " << spec.mode << ", " << spec.nodeGpus.size()
        << " GPUs, dispatch " << DispatchVariantName(spec.dispatch) << "\n";
-    for (const auto& it : summary["iterations"])
+    // A serving run's "iterations" are step indices, each spanning that step of every group
+    // (groups drift apart): its serving line reports the steps instead.
+    for (const auto& it : spec.stepped ? Json::array() : summary["iterations"])
     {
         if (!it.contains("completion_s"))
         {
@@ -3214,8 +3218,10 @@ Scenario::MoeHumanSummary() const
             median[k] += l["phases"][PHASES[k]]["p50_s"].get<double>();
         }
     }
-    os << "  where the time went (median GPU, summed over " << summary["layers"].size()
-       << " layer passes):\n   ";
+    // Not one GPU's time: each phase's own median, so the phases need not add up to an
+    // iteration (layer_phases.csv has every GPU's).
+    os << "  where the time went (each phase's median over GPUs, summed over "
+       << summary["layers"].size() << " layer passes):\n   ";
     for (size_t k = 0; k < PHASES.size(); ++k)
     {
         if (median[k] <= 0 && PHASES[k] == "shared_expert_wait")
@@ -3250,7 +3256,10 @@ Scenario::MoeHumanSummary() const
            << FormatDurationHuman(PicoSeconds(
                   static_cast<int64_t>(std::llround(t["ideal_s"].get<double>() * PS_PER_S))))
            << " (" << std::showpos << std::setprecision(1)
-           << 100.0 * t["tax_fraction"].get<double>() << std::noshowpos << "%)\n";
+           << 100.0 * t["tax_fraction"].get<double>() << std::noshowpos << "%"
+           << (spec.allReduce ? "; to the end of the run, the last iteration's all-reduce included"
+                              : "")
+           << ")\n";
     }
     return os.str();
 }

@@ -252,8 +252,14 @@ ServingHumanSummary(const ServingLoop& loop)
     std::ostringstream os;
     os << std::setprecision(4);
     os << "  serving: " << j["completed"].get<uint64_t>() << "/" << j["requests"].get<uint64_t>()
-       << " requests in " << j["steps"]["count"].get<uint64_t>() << " steps, "
-       << j["output_tokens_per_s"].get<double>() << " output tokens/s, goodput "
+       << " requests in " << j["steps"]["count"].get<uint64_t>() << " steps";
+    if (const Json& t = j["steps"]["step_time"]; t.contains("p50_s"))
+    {
+        os << " (step time p50 " << t["p50_s"].get<double>() * 1e3 << " ms, p99 "
+           << t["p99_s"].get<double>() * 1e3 << " ms, max " << t["max_s"].get<double>() * 1e3
+           << " ms)";
+    }
+    os << ", " << j["output_tokens_per_s"].get<double>() << " output tokens/s, goodput "
        << j["goodput_rps"].get<double>() << " req/s, admission "
        << j["admission"].get<std::string>() << "\n";
     if (j.contains("feedback"))

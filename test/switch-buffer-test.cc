@@ -72,6 +72,12 @@ TEST(SwitchBuffer, SharedBufferDropsByItsReasonsMarksAndDrains)
     EXPECT_EQ(thresholdDrops, f["drops"].get<uint64_t>());
     EXPECT_GT(f["ecn_marks"].get<uint64_t>(), 0u);
     EXPECT_LE(f["buffer"]["peak_used_bytes"].get<uint64_t>(), 512u * 1024);
+    // Both peaks count whole cells (the lossy pool's was reported in stored frame bytes).
+    const uint64_t cell = s["manifest"]["config"]["switch"]["buffer"]["cell_size"].get<uint64_t>();
+    const uint64_t lossyPeak = f["buffer"]["peak_lossy_pool_bytes"].get<uint64_t>();
+    EXPECT_GT(lossyPeak, 0u);
+    EXPECT_EQ(lossyPeak % cell, 0u) << lossyPeak;
+    EXPECT_EQ(f["buffer"]["peak_used_bytes"].get<uint64_t>() % cell, 0u);
     // Every byte still arrives (the transport recovers what the switches dropped).
     EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
 }
