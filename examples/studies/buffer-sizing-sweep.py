@@ -20,8 +20,11 @@ import sys
 COLUMNS = [
     "buffer_bytes", "alpha", "headroom_bytes", "complete", "drops", "drops_egress_threshold", "drops_pool_full",
     "ecn_marks", "pfc_pauses", "pfc_paused_s", "peak_used_bytes", "peak_lossy_pool_bytes",
-    "p99_layer_s", "max_layer_s", "p99_dispatch_s", "iteration_s", "retransmitted_packets",
+    "p99_layer_s", "max_layer_s", "p99_dispatch_s", "p99_dispatch_message_s", "iterations",
+    "iterations_total_s", "retransmitted_packets", "timeouts", "error",
 ]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def parse_bytes(text):
@@ -42,7 +45,14 @@ def percentile(values, p):
     return v[min(int(rank), len(v)) - 1]
 
 
+def number(x):
+    """A float for the CSV without binary noise (0.023498560487, not 0.023498560486999998)."""
+    return float("%.12g" % x)
+
+
 def run(sim, config, out, size, alpha, headroom, extra):
+    """One setting's CSV row. A setting the simulator refuses (e.g. reserves and headroom larger
+    than a small buffer with PFC) gives a row with its message in "error", not an aborted sweep."""
     d = os.path.join(out, "size-%d-alpha-%g-headroom-%d" % (size, alpha, headroom))
     cmd = [sim, "--config=" + config, "--out=" + d, "--quiet",
            "--set=switch.buffer.type=shared",
@@ -50,32 +60,38 @@ def run(sim, config, out, size, alpha, headroom, extra):
            "--set=switch.buffer.alpha=%r" % alpha,
            "--set=switch.buffer.headroom=%d" % headroom] + ["--set=" + e for e in extra]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    row = {"buffer_bytes": size, "alpha": alpha, "headroom_bytes": headroom, "error": ""}
     if r.returncode not in (0, 3):  # 3: incomplete run, still reported
-        sys.exit("moe-fabric-sim failed (%d):\n%s" % (r.returncode, r.stderr))
+        message = (r.stderr.strip() or r.stdout.strip()).splitlines()
+        row["error"] = message[-1] if message else "exit %d" % r.returncode
+        return row
     with open(os.path.join(d, "summary.json")) as f:
         s = json.load(f)
     fab = s["fabric"]
     tiers = fab["tiers"].values()
     layers = [l for l in s["moe"]["layers"] if l.get("complete")]
-    row = {
-        "buffer_bytes": size,
-        "alpha": alpha,
-        "headroom_bytes": headroom,
+    iterations = [i["completion_s"] for i in s["moe"]["iterations"] if "completion_s" in i]
+    to_experts = s["moe"].get("message_time", {}).get("to_experts", {})
+    row.update({
         "complete": int(s["sim"]["complete"]),
         "drops": fab["drops"],
         "drops_egress_threshold": sum(t["drops_by_reason"]["egress_threshold"] for t in tiers),
         "drops_pool_full": sum(t["drops_by_reason"]["pool_full"] for t in tiers),
         "ecn_marks": fab["ecn_marks"],
         "pfc_pauses": sum(t.get("pfc_pauses", 0) for t in tiers),
-        "pfc_paused_s": sum(t.get("pfc_paused_s", 0.0) for t in tiers),
+        "pfc_paused_s": number(sum(t.get("pfc_paused_s", 0.0) for t in tiers)),
         "peak_used_bytes": fab["buffer"].get("peak_used_bytes", 0),
         "peak_lossy_pool_bytes": fab["buffer"].get("peak_lossy_pool_bytes", 0),
-        "p99_layer_s": percentile([l["completion_s"] for l in layers], 99),
-        "max_layer_s": max((l["completion_s"] for l in layers), default=0.0),
-        "p99_dispatch_s": max((l["phases"]["dispatch"]["p99_s"] for l in layers), default=0.0),
-        "iteration_s": sum(i.get("completion_s", 0.0) for i in s["moe"]["iterations"]),
+        "p99_layer_s": number(percentile([l["completion_s"] for l in layers], 99)),
+        "max_layer_s": number(max((l["completion_s"] for l in layers), default=0.0)),
+        "p99_dispatch_s": number(max((l["phases"]["dispatch"]["p99_s"] for l in layers),
+                                     default=0.0)),
+        "p99_dispatch_message_s": number(to_experts.get("p99_s", 0.0)),
+        "iterations": len(iterations),
+        "iterations_total_s": number(sum(iterations)),
         "retransmitted_packets": s["transport"].get("retransmitted_packets", 0),
-    }
+        "timeouts": s["transport"].get("timeouts", 0),
+    })
     return row
 
 
@@ -112,8 +128,9 @@ def plot(rows, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sim", default="build/bin/moe-fabric-sim")
-    ap.add_argument("--config", default="examples/configs/moe-buffer-sizing.json")
+    ap.add_argument("--sim", default=os.path.join(REPO, "build", "bin", "moe-fabric-sim"))
+    ap.add_argument("--config", default=os.path.join(REPO, "examples", "configs",
+                                                     "moe-buffer-sizing.json"))
     ap.add_argument("--out", default="out/buffer-sweep")
     ap.add_argument("--sizes", default="2MiB,4MiB,8MiB,16MiB,32MiB")
     ap.add_argument("--alphas", default="0.25,1,4")
@@ -131,6 +148,10 @@ def main():
             for headroom in [parse_bytes(h) for h in args.headrooms.split(",")]:
                 rows.append(run(args.sim, args.config, args.out, size, alpha, headroom, args.set))
                 r = rows[-1]
+                if r["error"]:
+                    print("size %9d alpha %-5g headroom %7d refused: %s"
+                          % (size, alpha, headroom, r["error"]))
+                    continue
                 print("size %9d alpha %-5g headroom %7d drops %7d pauses %6d peak %9d "
                       "p99 layer %.6f s" % (size, alpha, headroom, r["drops"], r["pfc_pauses"],
                                             r["peak_used_bytes"], r["p99_layer_s"]))
@@ -140,8 +161,11 @@ def main():
         w.writeheader()
         w.writerows(rows)
     print("table:", path)
+    ran = [r for r in rows if not r["error"]]
+    if not ran:
+        sys.exit("no setting could run (see the error column of %s)" % path)
     if not args.no_plot:
-        plot(rows, os.path.join(args.out, "buffer-sweep.png"))
+        plot(ran, os.path.join(args.out, "buffer-sweep.png"))
 
 
 if __name__ == "__main__":

@@ -209,7 +209,11 @@ struct ReceiverQp
 
     uint64_t rcvNxt{0};            ///< next PSN expected in order
     PsnBitmap ooo;                 ///< PSNs received beyond rcvNxt
-    uint64_t nakedPsn{UINT64_MAX}; ///< rcvNxt value a NAK was last sent for
+    uint64_t nakedPsn{UINT64_MAX}; ///< rcvNxt value a NAK was last sent for (go-back-N)
+    /// Selective repeat: one past the highest PSN received (meaningful while out of order) and
+    /// the PSN below which every hole has been NAKed (each lost PSN is NAKed once).
+    uint64_t rcvHigh{0};
+    uint64_t nakHigh{0};
     uint32_t pktsSinceAck{0};
     uint64_t deliverSeq{0}; ///< sequence number of the next message to deliver
     /// End PSN of message deliverSeq (0: not looked up yet) and whether its first byte has

@@ -714,6 +714,7 @@ RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce, uint8_t ecn
             return;
         }
         rq.ooo.Set(psn, rq.rcvNxt);
+        rq.rcvHigh = std::max(rq.rcvHigh, psn + 1);
         ++c.outOfOrderPackets;
     }
     else
@@ -752,11 +753,35 @@ RdmaNic::HandleData(const Ptr<Packet>& packet, const RoceInfo& roce, uint8_t ecn
         SendAck(rq, false);
     }
     // Selective repeat: a gap that ReorderThreshold later packets have overtaken is a loss.
-    if (selective && rq.ooo.Count() >= m_transport->GetReorderThreshold() &&
-        rq.nakedPsn != rq.rcvNxt)
+    if (selective && rq.ooo.Count() >= m_transport->GetReorderThreshold() && psn >= rq.nakHigh)
     {
-        SendAck(rq, true);
+        NakLostPsns(rq);
     }
+}
+
+void
+RdmaNic::NakLostPsns(ReceiverQp& rq)
+{
+    // Every missing PSN with at least ReorderThreshold received ones above it is lost: those
+    // below the threshold-th highest PSN received. NAK each once, lowest first, so that the
+    // sender resends all of a burst's losses in one round trip (as IRN's NACKs with their
+    // selective acknowledgements let it), not one per round trip. (A later packet can only
+    // raise that PSN when it lands at or above nakHigh: HandleData checks that first.)
+    const uint64_t threshold = m_transport->GetReorderThreshold();
+    uint64_t lost = std::max(rq.rcvHigh, rq.rcvNxt);
+    for (uint64_t seen = 0; seen < threshold;)
+    {
+        --lost;
+        seen += rq.ooo.Test(lost, rq.rcvNxt) ? 1 : 0;
+    }
+    for (uint64_t psn = std::max(rq.rcvNxt, rq.nakHigh); psn < lost; ++psn)
+    {
+        if (!rq.ooo.Test(psn, rq.rcvNxt))
+        {
+            SendAckFrame(rq, true, psn);
+        }
+    }
+    rq.nakHigh = std::max(rq.nakHigh, lost);
 }
 
 bool
@@ -806,11 +831,17 @@ RdmaNic::DeliverCompleted(ReceiverQp& rq, SenderQp& sq)
 void
 RdmaNic::SendAck(ReceiverQp& rq, bool nak)
 {
+    // An ACK names the last PSN received in order; a go-back-N NAK names the PSN expected.
+    SendAckFrame(rq, nak, nak ? rq.rcvNxt : rq.rcvNxt - 1);
+}
+
+void
+RdmaNic::SendAckFrame(ReceiverQp& rq, bool nak, uint64_t psn)
+{
     RoceFrameHeader h;
     h.m_opcode = BTH_RC_ACK;
     h.m_destQp = rq.remoteQpn;
-    // An ACK names the last PSN received in order; a NAK names the PSN expected.
-    h.m_psn = static_cast<uint32_t>(nak ? rq.rcvNxt : rq.rcvNxt - 1) & PSN_MASK;
+    h.m_psn = static_cast<uint32_t>(psn) & PSN_MASK;
     h.m_hasAeth = true;
     h.m_syndrome = nak ? AETH_NAK_PSN_SEQUENCE : AETH_ACK;
     h.m_msn = static_cast<uint32_t>(rq.deliverSeq) & PSN_MASK;
@@ -826,7 +857,7 @@ RdmaNic::SendAck(ReceiverQp& rq, bool nak)
     RdmaCounters& c = m_transport->MutableCounters();
     if (nak)
     {
-        rq.nakedPsn = rq.rcvNxt;
+        rq.nakedPsn = psn;
         ++c.naksSent;
     }
     else
@@ -900,7 +931,11 @@ RdmaNic::HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce)
         return;
     }
     const uint64_t oldUna = qp.sndUna;
-    if (una > qp.sndUna)
+    // A go-back-N NAK names the PSN expected, so it also acknowledges what lies below; a
+    // selective-repeat NAK names one lost PSN, possibly above others still missing, and
+    // acknowledges nothing (the ACKs carry the cumulative acknowledgement).
+    const bool selective = m_transport->GetRecovery() == RdmaTransport::SELECTIVE_REPEAT;
+    if (una > qp.sndUna && !(nak && selective))
     {
         qp.sndUna = una;
         if (qp.sndNxt < una)
@@ -923,7 +958,7 @@ RdmaNic::HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce)
     // A NAK older than what is already acknowledged (reordered behind a newer ACK) is stale.
     if (nak && una >= qp.sndUna && una < qp.sndMax)
     {
-        if (m_transport->GetRecovery() == RdmaTransport::GO_BACK_N)
+        if (!selective)
         {
             qp.sndNxt = std::min(qp.sndNxt, una);
             qp.retx.clear();

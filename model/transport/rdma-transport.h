@@ -144,6 +144,11 @@ class RdmaNic : public Object, public FabricPullSource, public FabricFrameReceiv
     void HandleAck(const Ptr<Packet>& packet, const RoceInfo& roce);
     void HandleCnp(const RoceInfo& roce);
     void SendAck(ReceiverQp& rq, bool nak);
+    /// @brief An ACK (naming @p psn, the last received in order) or NAK (naming @p psn).
+    void SendAckFrame(ReceiverQp& rq, bool nak, uint64_t psn);
+    /// @brief Selective repeat: NAK every missing PSN that ReorderThreshold received PSNs have
+    /// overtaken and that was not NAKed yet.
+    void NakLostPsns(ReceiverQp& rq);
     void SendCnp(ReceiverQp& rq);
     bool DeliverCompleted(ReceiverQp& rq, SenderQp& sq);
     void CompleteAcked(SenderQp& qp);
