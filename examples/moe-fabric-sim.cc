@@ -58,6 +58,80 @@ CollectUnset(std::string value)
     return true;
 }
 
+/// @brief The value at dotted @p key ("workload.gate.file") of @p config, null if absent.
+Json*
+FindKey(Json& config, const std::string& key)
+{
+    Json* node = &config;
+    size_t start = 0;
+    while (true)
+    {
+        const size_t dot = key.find('.', start);
+        const std::string part = key.substr(start, dot - start);
+        if (!node->is_object() || !node->contains(part))
+        {
+            return nullptr;
+        }
+        node = &(*node)[part];
+        if (dot == std::string::npos)
+        {
+            return node;
+        }
+        start = dot + 1;
+    }
+}
+
+/**
+ * @brief A rerun reads the files the run read (manifest.inputs): a relative path that does not
+ * resolve from here is taken from where the run found it, and a file whose contents changed
+ * since is named (the outputs will differ). Only keys the overrides left as recorded.
+ */
+void
+CheckRecordedInputs(const Json& manifest, Json& config)
+{
+    if (!manifest.contains("inputs") || !manifest["inputs"].is_array())
+    {
+        return;
+    }
+    for (const Json& input : manifest["inputs"])
+    {
+        if (!input.is_object() || !input.contains("key") || !input.contains("path") ||
+            !input["key"].is_string() || !input["path"].is_string())
+        {
+            continue;
+        }
+        const std::string key = input["key"].get<std::string>();
+        Json* value = FindKey(config, key);
+        if (value == nullptr || !value->is_string() || *value != input["path"])
+        {
+            continue; // changed by an override: the user's file
+        }
+        uint64_t bytes = 0;
+        std::string path = value->get<std::string>();
+        std::string hash = HashInputFile(path, bytes);
+        if (hash.empty() && input.contains("absolute_path") && input["absolute_path"].is_string())
+        {
+            const std::string recorded = input["absolute_path"].get<std::string>();
+            hash = HashInputFile(recorded, bytes);
+            if (!hash.empty())
+            {
+                std::cerr << "moe-fabric-sim: note: " << key << ": \"" << path
+                          << "\" is not found from here; reading it where the run did, \""
+                          << recorded << "\"" << std::endl;
+                *value = recorded;
+                path = recorded;
+            }
+        }
+        if (!hash.empty() && input.contains("hash") && input["hash"].is_string() &&
+            input["hash"].get<std::string>() != hash)
+        {
+            std::cerr << "moe-fabric-sim: note: " << key << ": \"" << path
+                      << "\" has changed since the run (" << input["hash"].get<std::string>()
+                      << ", now " << hash << "); its outputs may differ" << std::endl;
+        }
+    }
+}
+
 /// Delete the files a run writes (and nothing else) from @p dir.
 void
 RemoveStaleOutputs(const std::string& dir)
@@ -152,10 +226,19 @@ main(int argc, char* argv[])
             throw ConfigError("--rerun", "give either --config or --rerun, not both");
         }
         Json config = configPath.empty() ? Json::object() : LoadJsonFile(configPath);
+        Json manifest;
         if (!rerunPath.empty())
         {
-            Json manifest;
             config = LoadRecordedConfig(rerunPath, manifest);
+            if (manifest.contains("config_hash") && manifest["config_hash"].is_string() &&
+                manifest["config_hash"].get<std::string>() != HashConfig(config))
+            {
+                std::cerr << "moe-fabric-sim: note: manifest.config is not what the run recorded "
+                             "(config_hash "
+                          << manifest["config_hash"].get<std::string>() << ", the file's is "
+                          << HashConfig(config)
+                          << "): it was edited; rerunning the edited configuration" << std::endl;
+            }
             // The same outputs need the same code: say so when this build differs.
             for (const auto& [key, mine] :
                  {std::make_pair(std::string("version"), GetModuleVersion()),
@@ -170,6 +253,7 @@ main(int argc, char* argv[])
                 }
             }
         }
+        Json overrides = Json::array();
         for (const auto& [unset, text] : g_overrides)
         {
             if (unset)
@@ -180,8 +264,15 @@ main(int argc, char* argv[])
             {
                 ApplySetOverride(config, text);
             }
+            overrides.push_back((unset ? "--unset=" : "--set=") + text);
         }
+        CheckRecordedInputs(manifest, config);
         scenario = std::make_unique<Scenario>(config);
+        Json invocation = Json::object();
+        invocation["config_file"] = configPath;
+        invocation["rerun"] = rerunPath;
+        invocation["overrides"] = overrides;
+        scenario->SetInvocation(invocation);
     }
     catch (const ConfigError& e)
     {

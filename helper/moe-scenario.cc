@@ -33,9 +33,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iomanip>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -1165,13 +1167,84 @@ Scenario::~Scenario()
 {
 }
 
+namespace
+{
+/// "fnv1a64:<16 hex digits>"
+std::string
+HashText(const std::string& text)
+{
+    std::ostringstream ss;
+    ss << "fnv1a64:" << std::hex << std::setw(16) << std::setfill('0') << Fnv1a64(text);
+    return ss.str();
+}
+} // namespace
+
+std::string
+HashConfig(const Json& config)
+{
+    return HashText(config.dump());
+}
+
+std::string
+HashInputFile(const std::string& path, uint64_t& bytes)
+{
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode))
+    {
+        return "";
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+    {
+        return "";
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bytes = text.size();
+    return HashText(text);
+}
+
 std::string
 Scenario::GetConfigHash() const
 {
-    std::ostringstream ss;
-    ss << "fnv1a64:" << std::hex << std::setw(16) << std::setfill('0')
-       << Fnv1a64(m_effective.dump());
-    return ss.str();
+    return HashConfig(m_effective);
+}
+
+void
+Scenario::SetInvocation(const Json& invocation)
+{
+    m_invocation = invocation;
+}
+
+Json
+Scenario::DescribeInputs() const
+{
+    Json inputs = Json::array();
+    if (!m_settings.moe)
+    {
+        return inputs;
+    }
+    const std::pair<const char*, std::string> files[] = {
+        {"workload.gate.file", m_settings.moeSpec.gate.replayFile},
+        {"workload.serving.trace", m_settings.moeOptions.serving.traceFile},
+    };
+    for (const auto& [key, path] : files)
+    {
+        if (path.empty())
+        {
+            continue;
+        }
+        Json f = Json::object();
+        f["key"] = key;
+        f["path"] = path;
+        char* resolved = realpath(path.c_str(), nullptr);
+        f["absolute_path"] = resolved != nullptr ? std::string(resolved) : path;
+        std::free(resolved);
+        uint64_t bytes = 0;
+        f["hash"] = HashInputFile(path, bytes);
+        f["bytes"] = bytes;
+        inputs.push_back(f);
+    }
+    return inputs;
 }
 
 const Json&
@@ -2325,6 +2398,11 @@ Scenario::MakeSummary() const
     manifest["seed"] = s.seed;
     manifest["config_hash"] = GetConfigHash();
     manifest["config"] = m_effective;
+    manifest["inputs"] = DescribeInputs();
+    if (!m_invocation.is_null())
+    {
+        manifest["invocation"] = m_invocation;
+    }
     j["manifest"] = manifest;
 
     FabricStats stats(m_topology);

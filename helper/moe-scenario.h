@@ -232,6 +232,15 @@ class Scenario
 
     /// @brief "fnv1a64:<16 hex digits>" of the canonical effective config.
     std::string GetConfigHash() const;
+    /// @brief How the run was launched, recorded as manifest.invocation (e.g. the program's
+    /// config file, --rerun source and overrides). Not part of the configuration or its hash.
+    void SetInvocation(const Json& invocation);
+    /**
+     * @brief The files the configuration makes the run read (routing and request traces), as
+     * recorded in manifest.inputs: per file its JSON key, the path as given, its absolute path,
+     * its size and content hash (HashInputFile).
+     */
+    Json DescribeInputs() const;
     const Json& GetEffectiveConfig() const;
     const ScenarioSettings& GetSettings() const;
     Ptr<FabricTopology> GetTopology() const;
@@ -286,6 +295,7 @@ class Scenario
     Time m_bound;
     uint64_t m_maxInterfaceWireBytes{0};
     Time m_maxPathLatency;
+    Json m_invocation; ///< manifest.invocation (SetInvocation), null if not set
     double m_wallSeconds{0};
     uint64_t m_events{0};
     Time m_endTime;
@@ -332,6 +342,16 @@ Json LoadRecordedConfig(const std::string& path, Json& manifest);
 
 /// @brief Peak resident set size of this process in MB (10^6 bytes).
 double PeakRssMb();
+
+/**
+ * @brief "fnv1a64:<16 hex digits>" of the contents of the file at @p path, and its size in
+ * @p bytes; "" if it cannot be read (or is a directory).
+ */
+std::string HashInputFile(const std::string& path, uint64_t& bytes);
+
+/// @brief "fnv1a64:<16 hex digits>" of @p config as serialized (what manifest.config_hash is of
+/// manifest.config).
+std::string HashConfig(const Json& config);
 
 } // namespace moe
 } // namespace ns3

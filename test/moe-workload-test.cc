@@ -754,6 +754,63 @@ TEST_F(MoeCli, RoutingTraceMustCoverEveryLayerAndRankTheRunRoutes)
     }
 }
 
+TEST_F(MoeCli, RerunReadsTheRecordedTracesAndNamesWhatChanged)
+{
+    // A reproducibility package reruns a result elsewhere: the manifest records each trace the
+    // run read (path as given, absolute path, size, content hash) and how the run was invoked;
+    // a rerun from another directory finds a relatively named trace where the run did, and
+    // names a trace or a manifest.config edited since (all three used to go unnoticed, or fail
+    // with "cannot open").
+    const std::string dir = MakeTempDir("rerun-trace");
+    const std::string sample = ReadFile(SourcePath("traces/samples/routing-sample.csv"));
+    WriteFile(dir + "/trace.csv", sample);
+    Json c = SmallMoe();
+    c["workload"]["model_overrides"]["top_k"] = 2;
+    c["workload"]["gpus"] = 4;
+    c["workload"]["gate"] = Json::object({{"type", "replay"}, {"file", "trace.csv"}});
+    WriteFile(dir + "/config.json", c.dump(2));
+    const CommandResult first = RunCommand("cd " + dir + " && " + SimBinary() +
+                                           " --config=config.json --set=seed=7 --quiet --out=a");
+    ASSERT_EQ(first.exitCode, 0) << first.output;
+    const Json m = Json::parse(ReadFile(dir + "/a/summary.json"))["manifest"];
+    ASSERT_EQ(m["inputs"].size(), 1u) << m["inputs"].dump();
+    const Json& in = m["inputs"][0];
+    EXPECT_EQ(in["key"], "workload.gate.file");
+    EXPECT_EQ(in["path"], "trace.csv");
+    EXPECT_EQ(in["bytes"].get<uint64_t>(), sample.size());
+    EXPECT_EQ(in["hash"].get<std::string>().rfind("fnv1a64:", 0), 0u);
+    EXPECT_NE(in["absolute_path"].get<std::string>().find("/trace.csv"), std::string::npos);
+    EXPECT_EQ(m["invocation"]["config_file"], "config.json");
+    EXPECT_EQ(m["invocation"]["overrides"], Json::array({"--set=seed=7"}));
+
+    const CommandResult moved =
+        RunCommand("cd / && " + SimBinary() + " --rerun=" + dir + "/a --quiet --out=" + dir + "/b");
+    ASSERT_EQ(moved.exitCode, 0) << moved.output;
+    EXPECT_NE(moved.output.find("workload.gate.file: \"trace.csv\" is not found from here; "
+                                "reading it where the run did"),
+              std::string::npos)
+        << moved.output;
+    EXPECT_EQ(ReadFile(dir + "/a/layer_phases.csv"), ReadFile(dir + "/b/layer_phases.csv"));
+
+    // The trace edited (a comment: same routing, other bytes), then manifest.config edited.
+    const size_t header = sample.find('\n') + 1;
+    WriteFile(dir + "/trace.csv", sample.substr(0, header) + "# edited\n" + sample.substr(header));
+    const CommandResult edited =
+        RunCommand("cd " + dir + " && " + SimBinary() + " --rerun=a --dry-run");
+    ASSERT_EQ(edited.exitCode, 0) << edited.output;
+    EXPECT_NE(edited.output.find("workload.gate.file: \"trace.csv\" has changed since the run"),
+              std::string::npos)
+        << edited.output;
+    Json summary = Json::parse(ReadFile(dir + "/a/summary.json"));
+    summary["manifest"]["config"]["seed"] = 8;
+    WriteFile(dir + "/a/summary.json", summary.dump());
+    const CommandResult config =
+        RunCommand("cd " + dir + " && " + SimBinary() + " --rerun=a/summary.json --dry-run");
+    ASSERT_EQ(config.exitCode, 0) << config.output;
+    EXPECT_NE(config.output.find("manifest.config is not what the run recorded"), std::string::npos)
+        << config.output;
+}
+
 TEST_F(MoeCli, TrafficAndWorkloadAreExclusive)
 {
     Json c = SmallMoe();

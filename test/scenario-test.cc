@@ -40,6 +40,7 @@ StripWallClock(Json summary)
     summary["sim"].erase("wall_s");
     summary["sim"].erase("wall_s_per_million_packet_hops");
     summary["sim"].erase("peak_rss_mb");
+    summary["manifest"].erase("invocation"); // how it was launched: --config or --rerun
     return summary;
 }
 

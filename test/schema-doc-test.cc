@@ -1835,6 +1835,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
     const std::string tcp = RunCli(SmallConfig("tcp"), "schema-doc-tcp");
     const std::string serving = RunCli(ServingConfig(), "schema-doc-serving");
     ASSERT_FALSE(serving.empty());
+    const std::string replay = RunCli(MoeReplayConfig(), "schema-doc-replay"); // manifest.inputs
+    ASSERT_FALSE(replay.empty());
     const std::string feedback = RunCli(ServingFeedbackConfig(), "schema-doc-serving-feedback");
     ASSERT_FALSE(feedback.empty());
     const std::string disaggregated =
@@ -1854,7 +1856,8 @@ TEST(SchemaDoc, SummaryKeysMatchOutput)
                                       ReadJson(tcp + "/summary.json"),
                                       ReadJson(serving + "/summary.json"),
                                       ReadJson(feedback + "/summary.json"),
-                                      ReadJson(disaggregated + "/summary.json")};
+                                      ReadJson(disaggregated + "/summary.json"),
+                                      ReadJson(replay + "/summary.json")};
     std::vector<std::string> problems = CheckSummaryKeys(doc, summaries);
     EXPECT_TRUE(problems.empty()) << JoinLines(problems);
     const std::string outputText = ReadFile(SourcePath(OUTPUT_DOC));
@@ -1912,7 +1915,9 @@ TEST(SchemaDoc, OnlyFieldsDocumentedAsNonReproducibleDiffer)
     EXPECT_EQ(volatileKeys,
               (std::set<std::string>{"sim.wall_s",
                                      "sim.wall_s_per_million_packet_hops",
-                                     "sim.peak_rss_mb"}))
+                                     "sim.peak_rss_mb",
+                                     "manifest.invocation.config_file",
+                                     "manifest.invocation.rerun"}))
         << "the wall-clock fields of summary.json changed: update this test and the doc together";
     Json moe = MoeConfig("rdma", R"({"workload": {"fabric_tax": true, "iterations": 2,
         "gate": {"type": "zipf"}}, "output": {"messages_csv": true}})");
@@ -2218,7 +2223,10 @@ TEST(SchemaDoc, ChecksFailWhenDocsAndCodeDrift)
     const std::string disaggregatedDir =
         RunCli(ServingDisaggregatedConfig(), "schema-doc-drift-serving-disaggregated");
     ASSERT_FALSE(disaggregatedDir.empty());
+    const std::string replayDir = RunCli(MoeReplayConfig(), "schema-doc-drift-replay");
+    ASSERT_FALSE(replayDir.empty());
     const std::vector<Json> summaries{InProcessSummary(),
+                                      ReadJson(replayDir + "/summary.json"),
                                       ReadJson(moeDir + "/summary.json"),
                                       StalledSummary(),
                                       ReadJson(tcpDir + "/summary.json"),
