@@ -278,13 +278,27 @@ main(int argc, char* argv[])
     {
         std::cerr << "moe-fabric-sim: configuration error: " << e.what() << std::endl;
         const std::string what = e.what();
-        if (!rerunPath.empty() && what.find(": unknown key") != std::string::npos)
+        // A --set that changes a type keeps the old type's keys (from the file, or every
+        // default of a rerun's recorded configuration).
+        bool typeChanged = false;
+        for (const auto& [unset, text] : g_overrides)
+        {
+            const std::string key = text.substr(0, text.find('='));
+            typeChanged |=
+                !unset &&
+                (key == "type" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".type") == 0));
+        }
+        if ((!rerunPath.empty() || typeChanged) && what.find(": unknown key") != std::string::npos)
         {
             // The recorded configuration holds every default of the recorded types: a key of
             // the old type stays behind when --set changes the type.
-            std::cerr << "moe-fabric-sim: note: a rerun's configuration has the recorded types' "
-                         "defaults filled in; remove keys that no longer apply with --unset="
-                      << e.GetPath() << " (or a whole section, e.g. --unset=transport before "
+            std::cerr << "moe-fabric-sim: note: "
+                      << (rerunPath.empty() ? "--set changed a type, and the configuration keeps "
+                                              "the old type's keys"
+                                            : "a rerun's configuration has the recorded types' "
+                                              "defaults filled in")
+                      << "; remove keys that no longer apply with --unset=" << e.GetPath()
+                      << " (or a whole section, e.g. --unset=transport before "
                       << "--set=transport.type=...)" << std::endl;
         }
         return 2;

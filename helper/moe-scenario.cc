@@ -877,6 +877,19 @@ ParseScenario(const Json& config, Json& effective)
         }
         else
         {
+            // A shared-buffer key on the default tail-drop buffer: say which type takes it
+            // rather than only "unknown key".
+            for (const char* key : SHARED_BUFFER_KEYS)
+            {
+                if (buf.Has(key))
+                {
+                    throw ConfigError(buf.PathOf(key),
+                                      "a key of the shared buffer, and this buffer is "
+                                      "\"tail-drop\" (the default): set switch.buffer.type to "
+                                      "\"shared\"; accepted with \"tail-drop\": type, "
+                                      "queue_limit");
+                }
+            }
             s.queueLimitBytes = buf.GetBytes("queue_limit", 1 << 20, 0, 1ull << 40);
         }
         if (s.queueLimitBytes != 0 && s.queueLimitBytes < frame)

@@ -33,6 +33,22 @@ namespace moe
  * traces/scenario-schema.md) has top-level sections seed, name, topology, switch, transport,
  * traffic, output, simulation.
  */
+/// Keys of switch.buffer that only the "shared" type reads (a tail-drop buffer names them).
+constexpr const char* SHARED_BUFFER_KEYS[] = {"preset",
+                                              "size",
+                                              "cell_size",
+                                              "partitions",
+                                              "alpha",
+                                              "egress_reserved",
+                                              "lossless_priorities",
+                                              "headroom",
+                                              "xoff_alpha",
+                                              "xon_offset",
+                                              "xoff",
+                                              "ingress_reserved",
+                                              "shared_headroom",
+                                              "lossless_pool_fraction"};
+
 struct ScenarioSettings
 {
     uint64_t seed{1};

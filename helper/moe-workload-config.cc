@@ -855,11 +855,14 @@ ParseMoeWorkload(ConfigReader& wl,
         const std::string path = !s.expertGpus.empty() ? "workload.deployment.expert_gpus"
                                  : s.groupSize != 0    ? wl.PathOf("ep_size")
                                                        : wl.PathOf("gpus");
+        // workload.gpus defaults to every GPU of the topology: say so when it was not given.
+        const bool derived = s.expertGpus.empty() && s.groupSize == 0 && !raw.contains("gpus");
         throw ConfigError(path,
                           std::to_string(s.model.routedExperts) +
                               " routed experts cannot be spread evenly over " +
-                              std::to_string(expertRanks) +
-                              " expert GPUs; accepted: a GPU count that divides the expert count");
+                              std::to_string(expertRanks) + " expert GPUs" +
+                              (derived ? " (not set: by default every GPU of the topology)" : "") +
+                              "; accepted: a GPU count that divides the expert count");
     }
 
     // --- placement and replication ---

@@ -354,6 +354,22 @@ TEST(MoeWorkload, SameSeedSameSummary)
     EXPECT_EQ(a.dump(), b.dump());
 }
 
+TEST(MoeWorkload, AnUnevenExpertSpreadSaysWhenTheGpuCountWasDerived)
+{
+    // 16 experts over 3 servers x 4 GPUs: the error names workload.gpus, which the user never
+    // set -- it says that the count is the topology's (found by a user walkthrough).
+    Json c = SmallMoe();
+    c["topology"]["servers"] = 3;
+    EXPECT_EQ(ScenarioConfigError(c),
+              "workload.gpus: 16 routed experts cannot be spread evenly over 12 expert GPUs (not "
+              "set: by default every GPU of the topology); accepted: a GPU count that divides the "
+              "expert count");
+    c["workload"]["gpus"] = 12;
+    EXPECT_EQ(ScenarioConfigError(c),
+              "workload.gpus: 16 routed experts cannot be spread evenly over 12 expert GPUs; "
+              "accepted: a GPU count that divides the expert count");
+}
+
 TEST(MoeWorkload, ManyExpertsNeedNoPairwiseMatrixUnlessThePlacementUsesIt)
 {
     // Every layer's placement is planned from sampled routing; only co-selection and

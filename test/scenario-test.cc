@@ -525,6 +525,52 @@ TEST_F(Cli, RerunWithAnotherTransportNeedsTheOldKeysUnset)
     EXPECT_NE(typo.output.find("--unset: \"transport.rtoo\": there is no transport.rtoo"),
               std::string::npos)
         << typo.output;
+    // Not only on a rerun: --set changing a type on a config file that has the old type's keys
+    // gets the same hint (switching the rail-optimized example to a fat-tree left
+    // topology.servers behind with no word on --unset).
+    const auto topology = RunCommand(
+        Sim() + " --config=" + SourcePath("examples/configs/moe-deepseek-v3-decode.json") +
+        " --set=topology.type=fat-tree --dry-run");
+    EXPECT_EQ(topology.exitCode, 2);
+    EXPECT_NE(topology.output.find("--set changed a type, and the configuration keeps the old "
+                                   "type's keys; remove keys that no longer apply with --unset="
+                                   "topology."),
+              std::string::npos)
+        << topology.output;
+}
+
+TEST(ConfigErrors, ASharedBufferKeyOnATailDropBufferNamesTheType)
+{
+    // Every key of switch.buffer that the schema documents, other than type and queue_limit,
+    // is a shared-buffer key; on the default tail-drop buffer each says to set the type (it
+    // said "unknown key; accepted keys: queue_limit, type").
+    const std::string schema = ReadFile(SourcePath("traces/scenario-schema.md"));
+    std::set<std::string> documented;
+    const std::string prefix = "\n| `switch.buffer."; // key-table rows
+    for (size_t at = schema.find(prefix); at != std::string::npos; at = schema.find(prefix, at + 1))
+    {
+        const size_t start = at + prefix.size();
+        const std::string key = schema.substr(start, schema.find('`', start) - start);
+        if (key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos)
+        {
+            documented.insert(key); // not an example such as queue_limit=1KiB
+        }
+    }
+    documented.erase("type");
+    documented.erase("queue_limit");
+    const std::set<std::string> listed(std::begin(SHARED_BUFFER_KEYS),
+                                       std::end(SHARED_BUFFER_KEYS));
+    EXPECT_EQ(documented, listed);
+    for (const std::string& key : listed)
+    {
+        Json c = K4Config("ecmp", "rdma", 4096);
+        c["switch"]["buffer"][key] = 1;
+        EXPECT_EQ(ScenarioConfigError(c),
+                  "switch.buffer." + key +
+                      ": a key of the shared buffer, and this buffer is \"tail-drop\" (the "
+                      "default): set switch.buffer.type to \"shared\"; accepted with "
+                      "\"tail-drop\": type, queue_limit");
+    }
 }
 
 TEST_F(Cli, DryRunDescribesWithoutSimulating)
