@@ -378,8 +378,8 @@ FabricHelper::Install(const TopologySpec& spec)
     Ptr<FabricRouting> routing = CreateObject<FabricRouting>();
     routing->Compute(graph);
 
-    // Host routes: NVLink within a server, the NIC otherwise; rail-only relays cross-rail
-    // traffic through the same-server GPU on the destination's rail (PXN).
+    // Host routes: NVLink within a server, the NIC otherwise; with PXN (rail-only, or asked
+    // for) cross-rail traffic relays through the same-server GPU on the destination's rail.
     const uint32_t nicSet = routing->InternSet({0});
     const uint32_t nvlinkSet = routing->InternSet({1});
     const bool servers = spec.gpusPerServer > 1;
@@ -392,11 +392,11 @@ FabricHelper::Install(const TopologySpec& spec)
                 continue;
             }
             const bool sameServer = servers && spec.hostServer[s] == spec.hostServer[d];
-            const bool relay = spec.railOnly && !sameServer && spec.hostRail[s] != spec.hostRail[d];
+            const bool relay = spec.pxn && !sameServer && spec.hostRail[s] != spec.hostRail[d];
             routing->SetRoute(spec.hostNode[s], d, (sameServer || relay) ? nvlinkSet : nicSet);
         }
     }
-    if (spec.railOnly)
+    if (spec.pxn)
     {
         // Each NVSwitch sends traffic for another server to its own GPU on the target's rail.
         for (uint32_t i = 0; i < n; ++i)

@@ -147,6 +147,15 @@ ParseTopology(ConfigReader& topo)
         const uint32_t spines = static_cast<uint32_t>(topo.GetUint("spines", 4, 0, 4096));
         h.SetSpines(spines);
         h.SetUplinksPerLeaf(static_cast<uint32_t>(topo.GetUint("uplinks_per_leaf", 0, 0, 4096)));
+        // PXN: a choice with spines; without them it is the only way across rails.
+        const bool pxn = topo.GetBool("pxn", spines == 0);
+        if (spines == 0 && !pxn)
+        {
+            throw ConfigError(topo.PathOf("pxn"),
+                              "a rail-only fabric (spines 0) reaches other rails only through "
+                              "NVLink relays; accepted with spines 0: true");
+        }
+        h.SetPxn(pxn);
         std::vector<std::string> names{"host-leaf"};
         if (spines > 0)
         {
@@ -520,6 +529,24 @@ BufferParts(Ptr<FabricSwitch> sw)
         }
     }
     return out;
+}
+
+/// @brief CE marks of every shared-buffer switch of @p topo (summary.json's fabric.ecn_marks).
+uint64_t
+TotalEcnMarks(Ptr<FabricTopology> topo)
+{
+    uint64_t marks = 0;
+    for (uint32_t node = 0; node < topo->GetSpec().nodes.size(); ++node)
+    {
+        for (const auto& mmu : BufferParts(topo->GetSwitch(node)))
+        {
+            for (uint32_t port = 0; port < topo->GetNPorts(node); ++port)
+            {
+                marks += mmu->GetEcnMarks(port);
+            }
+        }
+    }
+    return marks;
 }
 
 /// nic.rx: the NICs' receive buffer, drained towards the host at a set rate; lossless
@@ -2311,6 +2338,10 @@ Scenario::DescribeDryRun() const
     {
         os << ", rail-only (cross-rail traffic relays over NVLink)";
     }
+    else if (spec.pxn)
+    {
+        os << ", PXN (cross-rail traffic relays over NVLink, not the spines)";
+    }
     if (const double o = m_topology->GetOversubscription(); o > 0)
     {
         os << ", oversubscription " << std::setprecision(3) << o << ":1";
@@ -2447,6 +2478,7 @@ Scenario::MakeSummary() const
     topo["links"] = spec.links.size();
     topo["gpus_per_server"] = spec.gpusPerServer;
     topo["rail_only"] = spec.railOnly;
+    topo["pxn"] = spec.pxn;
     topo["max_path_latency_s"] = Seconds(m_maxPathLatency.GetPicoSeconds());
     topo["oversubscription"] = m_topology->GetOversubscription();
     j["topology"] = topo;
@@ -2678,7 +2710,23 @@ Scenario::HumanSummary() const
     }
     const uint64_t hops = stats.GetPacketHops();
     os << "  fabric: " << hops << " packet-hops, " << drops << " drops, max queue "
-       << FormatBytesHuman(static_cast<double>(worstQueue)) << " (" << worstTier << ")\n";
+       << FormatBytesHuman(static_cast<double>(worstQueue)) << " (" << worstTier << ")";
+    if (const uint64_t pauses = stats.GetPfcPauses(); pauses > 0)
+    {
+        os << ", " << pauses << " PFC pauses ("
+           << FormatDurationHuman(PicoSeconds(
+                  static_cast<int64_t>(std::llround(stats.GetPfcPausedSeconds() * PS_PER_S))))
+           << " paused, summed over ports)";
+    }
+    if (const uint64_t marks = TotalEcnMarks(m_topology); marks > 0)
+    {
+        os << ", " << marks << " ECN marks";
+        if (m_settings.transportType == "rdma" && m_settings.ccType == "none")
+        {
+            os << " (nothing reacts: transport.cc.type is \"none\")";
+        }
+    }
+    os << "\n";
     if (auto rdma = DynamicCast<RdmaTransport>(m_transport))
     {
         const RdmaCounters& c = rdma->GetCounters();
@@ -2961,6 +3009,101 @@ Scenario::DescribeMoe() const
     return os.str();
 }
 
+namespace
+{
+/// Mean, coefficient of variation and max/min of @p x (not empty).
+struct SpreadStats
+{
+    double mean{0};
+    double cv{0};
+    double maxOverMin{0};
+};
+
+SpreadStats
+Spread(const std::vector<double>& x)
+{
+    SpreadStats r;
+    double lo = x.front();
+    double hi = x.front();
+    for (double v : x)
+    {
+        r.mean += v;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+    }
+    r.mean /= x.size();
+    double var = 0;
+    for (double v : x)
+    {
+        var += (v - r.mean) * (v - r.mean);
+    }
+    r.cv = r.mean > 0 ? std::sqrt(var / x.size()) / r.mean : 0;
+    r.maxOverMin = lo > 0 ? hi / lo : 0;
+    return r;
+}
+
+/**
+ * moe.iteration_time of summary.json from @p moe (the rest of the MoE summary): count, mean,
+ * coefficient of variation and max/min of the iteration times, the ideal twin's spread when the
+ * fabric tax ran, and the per-GPU token throughput of fixed-step runs. Null for serving runs
+ * (their iterations are step indices spanning groups) and when an iteration did not complete.
+ */
+Json
+IterationTime(const Json& moe, const MoeWorkloadSpec& spec)
+{
+    std::vector<double> steps;
+    for (const auto& it : moe["iterations"])
+    {
+        if (!it.contains("completion_s"))
+        {
+            return Json();
+        }
+        steps.push_back(it["completion_s"].get<double>());
+    }
+    if (spec.stepped || steps.empty())
+    {
+        return Json();
+    }
+    const SpreadStats packet = Spread(steps);
+    Json t = Json::object();
+    t["count"] = steps.size();
+    t["mean_s"] = packet.mean;
+    t["cv"] = packet.cv;
+    t["max_over_min"] = packet.maxOverMin;
+    if (packet.mean > 0)
+    {
+        t["tokens_per_s_per_gpu"] = spec.tokensPerGpu / packet.mean;
+    }
+    if (moe.contains("fabric_tax"))
+    {
+        // The ideal twin reports stage spans; an iteration's stages run back to back (the layer
+        // barrier), so their sum is its iteration time.
+        std::map<uint32_t, double> ideal;
+        for (const auto& l : moe["fabric_tax"]["layers"])
+        {
+            if (!l["complete"].get<bool>())
+            {
+                ideal.clear();
+                break;
+            }
+            ideal[l["iteration"].get<uint32_t>()] += l["ideal_s"].get<double>();
+        }
+        if (ideal.size() == steps.size())
+        {
+            std::vector<double> idealSteps;
+            for (const auto& kv : ideal)
+            {
+                idealSteps.push_back(kv.second);
+            }
+            const SpreadStats twin = Spread(idealSteps);
+            t["ideal_cv"] = twin.cv;
+            t["ideal_max_over_min"] = twin.maxOverMin;
+        }
+    }
+    return t;
+}
+} // namespace
+
 Json
 Scenario::MakeMoeSummary() const
 {
@@ -3170,106 +3313,49 @@ Scenario::MakeMoeSummary() const
         tax["layers"] = tl;
         j["fabric_tax"] = tax;
     }
+    if (const Json t = IterationTime(j, spec); !t.is_null())
+    {
+        j["iteration_time"] = t;
+    }
     return j;
 }
 
 namespace
 {
-/// Mean, coefficient of variation and max/min of @p x (not empty).
-struct SpreadStats
-{
-    double mean{0};
-    double cv{0};
-    double maxOverMin{0};
-};
-
-SpreadStats
-Spread(const std::vector<double>& x)
-{
-    SpreadStats r;
-    double lo = x.front();
-    double hi = x.front();
-    for (double v : x)
-    {
-        r.mean += v;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-    }
-    r.mean /= x.size();
-    double var = 0;
-    for (double v : x)
-    {
-        var += (v - r.mean) * (v - r.mean);
-    }
-    r.cv = r.mean > 0 ? std::sqrt(var / x.size()) / r.mean : 0;
-    r.maxOverMin = lo > 0 ? hi / lo : 0;
-    return r;
-}
-
 /**
- * The iteration-time lines of the human summary: per-GPU throughput (fixed steps only: serving
- * steps carry varying tokens), and with two or more iterations their spread, next to the ideal
- * twin's when the fabric tax ran. Batch instability shows as a spread the ideal twin lacks.
+ * The iteration-time lines of the human summary (from moe.iteration_time): per-GPU throughput
+ * (fixed steps only), and with two or more iterations their spread, next to the ideal twin's
+ * when the fabric tax ran. Batch instability shows as a spread the ideal twin lacks.
  */
 std::string
 IterationStatsHuman(const Json& summary, const MoeWorkloadSpec& spec)
 {
-    std::vector<double> steps;
-    for (const auto& it : summary["iterations"])
-    {
-        if (!it.contains("completion_s"))
-        {
-            return "";
-        }
-        steps.push_back(it["completion_s"].get<double>());
-    }
-    if (steps.empty())
+    if (!summary.contains("iteration_time"))
     {
         return "";
     }
-    const SpreadStats packet = Spread(steps);
+    const Json& t = summary["iteration_time"];
     std::ostringstream os;
     os << std::fixed;
-    if (!spec.stepped && packet.mean > 0)
+    if (t.contains("tokens_per_s_per_gpu"))
     {
         os << "  throughput of the simulated layers: " << std::setprecision(1)
-           << spec.tokensPerGpu / packet.mean / 1e3 << " k tokens/s per token-owning GPU ("
+           << t["tokens_per_s_per_gpu"].get<double>() / 1e3 << " k tokens/s per token-owning GPU ("
            << spec.tokensPerGpu << " tokens per GPU per iteration)\n";
     }
-    if (steps.size() < 2)
+    if (t["count"].get<uint64_t>() < 2)
     {
         return os.str();
     }
-    os << "  iteration time over " << steps.size() << " iterations: mean "
+    os << "  iteration time over " << t["count"].get<uint64_t>() << " iterations: mean "
        << FormatDurationHuman(
-              PicoSeconds(static_cast<int64_t>(std::llround(packet.mean * PS_PER_S))))
-       << ", CV " << std::setprecision(1) << 100 * packet.cv << "%, max/min "
-       << std::setprecision(2) << packet.maxOverMin;
-    if (summary.contains("fabric_tax"))
+              PicoSeconds(static_cast<int64_t>(std::llround(t["mean_s"].get<double>() * PS_PER_S))))
+       << ", CV " << std::setprecision(1) << 100 * t["cv"].get<double>() << "%, max/min "
+       << std::setprecision(2) << t["max_over_min"].get<double>();
+    if (t.contains("ideal_cv"))
     {
-        // The ideal twin reports stage spans; an iteration's stages run back to back (the layer
-        // barrier), so their sum is its iteration time.
-        std::map<uint32_t, double> ideal;
-        for (const auto& l : summary["fabric_tax"]["layers"])
-        {
-            if (!l["complete"].get<bool>())
-            {
-                ideal.clear();
-                break;
-            }
-            ideal[l["iteration"].get<uint32_t>()] += l["ideal_s"].get<double>();
-        }
-        if (ideal.size() == steps.size())
-        {
-            std::vector<double> idealSteps;
-            for (const auto& kv : ideal)
-            {
-                idealSteps.push_back(kv.second);
-            }
-            const SpreadStats twin = Spread(idealSteps);
-            os << " (ideal: CV " << std::setprecision(1) << 100 * twin.cv << "%, max/min "
-               << std::setprecision(2) << twin.maxOverMin << ")";
-        }
+        os << " (ideal: CV " << std::setprecision(1) << 100 * t["ideal_cv"].get<double>()
+           << "%, max/min " << std::setprecision(2) << t["ideal_max_over_min"].get<double>() << ")";
     }
     os << "\n";
     return os.str();
@@ -3327,6 +3413,28 @@ Scenario::MoeHumanSummary() const
            << (k + 1 < PHASES.size() ? "," : "");
     }
     os << "\n";
+    // Single messages: where a p99 spike shows while the phases (each GPU waits for the same
+    // last message) look flat.
+    std::string messages;
+    for (const auto& [key, name] :
+         {std::make_pair("to_experts", "dispatch"), std::make_pair("to_nodes", "combine")})
+    {
+        const Json& m = summary["message_time"][key];
+        if (m["count"].get<uint64_t>() == 0)
+        {
+            continue;
+        }
+        auto human = [&](const char* stat) {
+            return FormatDurationHuman(
+                PicoSeconds(static_cast<int64_t>(std::llround(m[stat].get<double>() * PS_PER_S))));
+        };
+        messages += std::string(messages.empty() ? "" : "; ") + name + " mean " + human("mean_s") +
+                    ", p99 " + human("p99_s");
+    }
+    if (!messages.empty())
+    {
+        os << "  message time: " << messages << "\n";
+    }
     os << "  expert GPU load max/mean " << std::fixed << std::setprecision(2)
        << summary["gpu_load_max_over_mean"].get<double>() << "; dispatch bytes:";
     for (size_t l = 0; l < 4; ++l)

@@ -60,6 +60,12 @@ RailOptimizedHelper::SetNvLink(LinkSpec s)
     m_nvlink = s;
 }
 
+void
+RailOptimizedHelper::SetPxn(bool on)
+{
+    m_pxn = on;
+}
+
 TopologySpec
 RailOptimizedHelper::Build() const
 {
@@ -99,6 +105,7 @@ RailOptimizedHelper::Build() const
     spec.type = "rail-optimized";
     spec.gpusPerServer = m_gpusPerServer;
     spec.railOnly = railOnly;
+    spec.pxn = railOnly || m_pxn;
     const uint32_t tHost = spec.Tier("host-leaf");
     const uint32_t tUp = railOnly ? 0 : spec.Tier("leaf-spine");
     const uint32_t tNv = spec.Tier("nvlink");

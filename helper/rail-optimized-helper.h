@@ -38,6 +38,9 @@ class RailOptimizedHelper
     void SetSpines(uint32_t n);
     /// @brief Uplinks per leaf (multiple of spines); 0 = one per spine.
     void SetUplinksPerLeaf(uint32_t n);
+    /// @brief Relay cross-rail traffic over NVLink to the GPU on the destination's rail (NCCL's
+    /// PXN) instead of through the spines. Rail-only fabrics (no spines) always do.
+    void SetPxn(bool on);
     void SetHostLink(LinkSpec s);
     void SetLeafSpineLink(LinkSpec s);
     void SetNvLink(LinkSpec s);
@@ -51,6 +54,7 @@ class RailOptimizedHelper
     uint32_t m_serversPerLeaf{0};
     uint32_t m_spines{4};
     uint32_t m_uplinksPerLeaf{0};
+    bool m_pxn{false};
     LinkSpec m_host;
     LinkSpec m_leafSpine;
     LinkSpec m_nvlink;

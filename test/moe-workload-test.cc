@@ -827,6 +827,23 @@ TEST_F(MoeCli, RerunReadsTheRecordedTracesAndNamesWhatChanged)
         << config.output;
 }
 
+TEST_F(MoeCli, TheRunSummaryShowsMessageTailsPausesAndMarks)
+{
+    // The text summary showed neither the message-time tail (where a p99 spike shows when the
+    // phases look flat), nor PFC pauses, nor ECN marks that nothing reacts to (found by a user
+    // walkthrough): the hot-spot study on a lossless shared buffer has all three.
+    const CommandResult r = RunCommand(
+        SimBinary() + " --config=" + SourcePath("examples/configs/study-expert-hot-spots.json") +
+        " --set='switch.buffer.lossless_priorities=[0]' --out=" + MakeTempDir("lines") + "/o");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_NE(r.output.find("  message time: dispatch mean "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("; combine mean "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(" PFC pauses ("), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(" ECN marks (nothing reacts: transport.cc.type is \"none\")"),
+              std::string::npos)
+        << r.output;
+}
+
 TEST_F(MoeCli, TrafficAndWorkloadAreExclusive)
 {
     Json c = SmallMoe();

@@ -539,6 +539,38 @@ TEST_F(Cli, RerunWithAnotherTransportNeedsTheOldKeysUnset)
         << topology.output;
 }
 
+TEST(AllToAll, PxnKeepsCrossRailTrafficOffTheSpines)
+{
+    // topology.pxn on a rail-optimized fabric with spines: the all-to-all's cross-rail
+    // traffic is relayed over NVLink and the rail leaves, so the spines carry nothing; without
+    // it they carry every cross-rail, cross-server byte. Rail-only fabrics cannot turn it off.
+    Json c = Json::parse(R"({
+      "topology": { "type": "rail-optimized", "servers": 4, "gpus_per_server": 4, "spines": 2,
+                    "link": { "rate": "100Gbps", "delay": "1us" } },
+      "traffic": { "bytes_per_pair": 65536 } })");
+    for (const bool pxn : {false, true})
+    {
+        c["topology"]["pxn"] = pxn;
+        const Json s = RunScenario(c);
+        EXPECT_EQ(s["messages"]["delivered"].get<uint64_t>(), 240u);
+        EXPECT_EQ(s["topology"]["pxn"].get<bool>(), pxn);
+        const uint64_t spineBytes = s["fabric"]["tiers"]["leaf-spine"]["tx_bytes"].get<uint64_t>();
+        if (pxn)
+        {
+            EXPECT_EQ(spineBytes, 0u);
+        }
+        else
+        {
+            EXPECT_GT(spineBytes, 0u);
+        }
+    }
+    c["topology"]["spines"] = 0;
+    c["topology"]["pxn"] = false;
+    EXPECT_EQ(ScenarioConfigError(c),
+              "topology.pxn: a rail-only fabric (spines 0) reaches other rails only through "
+              "NVLink relays; accepted with spines 0: true");
+}
+
 TEST(ConfigErrors, ASharedBufferKeyOnATailDropBufferNamesTheType)
 {
     // Every key of switch.buffer that the schema documents, other than type and queue_limit,

@@ -45,6 +45,7 @@ struct StudyRun
     double offServerBytes{0};        ///< dispatch bytes that leave the server (NIC)
     std::vector<double> stepsS;      ///< every iteration's time, packet-level
     std::vector<double> idealStepsS; ///< the same iterations on the ideal twin
+    Json iterationTime;              ///< summary.json's moe.iteration_time
 };
 
 /// Coefficient of variation (population standard deviation over mean).
@@ -92,6 +93,7 @@ RunStudy(const Json& config)
         r.dispatchBytes += kv.value().get<double>();
     }
     r.fabricTax = moe["fabric_tax"]["total"]["tax_fraction"].get<double>();
+    r.iterationTime = moe.value("iteration_time", Json());
     for (const auto& it : moe["iterations"])
     {
         r.stepsS.push_back(it["completion_s"].get<double>());
@@ -259,6 +261,13 @@ TEST(Studies, BatchInstabilityOnALossyFabricAndItsCureByPfc)
     EXPECT_GT(MaxOverMin(lossy.stepsS), 1.1);
     EXPECT_LT(Cv(pfc.stepsS), 0.01);
     EXPECT_LT(std::abs(pfc.fabricTax), 0.05);
+    // summary.json reports the same spread (moe.iteration_time), computed on its own.
+    const Json& t = lossy.iterationTime;
+    ASSERT_TRUE(t.is_object()) << "moe.iteration_time missing";
+    EXPECT_EQ(t["count"].get<uint64_t>(), 8u);
+    EXPECT_NEAR(t["cv"].get<double>(), Cv(lossy.stepsS), 1e-12);
+    EXPECT_NEAR(t["ideal_cv"].get<double>(), Cv(lossy.idealStepsS), 1e-12);
+    EXPECT_NEAR(t["max_over_min"].get<double>(), MaxOverMin(lossy.stepsS), 1e-12);
     RecordProperty("lossy_step_cv_x1000", static_cast<int>(1000 * Cv(lossy.stepsS)));
     RecordProperty("ideal_step_cv_x1000", static_cast<int>(1000 * Cv(lossy.idealStepsS)));
 }

@@ -170,6 +170,56 @@ TEST(RailOptimized, RailOnlyReachesEveryPairThroughARelay)
     Simulator::Destroy();
 }
 
+TEST(RailOptimized, PxnRelaysCrossRailTrafficAroundTheSpines)
+{
+    // With spines and PXN, traffic to another rail of another server takes the relay GPU's NIC
+    // as on a rail-only fabric (4 links), not the spine (4 links too, but through a spine
+    // switch); same-rail traffic still takes its leaf, and no path crosses a spine. Without
+    // PXN the same pairs go leaf -> spine -> leaf.
+    for (const bool pxn : {false, true})
+    {
+        RailOptimizedHelper rail;
+        rail.SetServers(4);
+        rail.SetGpusPerServer(4);
+        rail.SetSpines(2);
+        rail.SetPxn(pxn);
+        FabricHelper fabric;
+        Ptr<FabricTopology> topo = fabric.Install(rail.Build());
+        const TopologySpec& spec = topo->GetSpec();
+        EXPECT_EQ(spec.pxn, pxn);
+        EXPECT_FALSE(spec.railOnly);
+        for (uint32_t s = 0; s < 16; ++s)
+        {
+            for (uint32_t d = 0; d < 16; ++d)
+            {
+                const bool sameServer = s / 4 == d / 4;
+                const bool sameRail = s % 4 == d % 4;
+                if (s == d || sameServer || sameRail)
+                {
+                    continue;
+                }
+                EXPECT_EQ(topo->GetHopCount(s, d), 4u) << s << "->" << d;
+                const auto paths = topo->GetPaths(s, d);
+                ASSERT_FALSE(paths.empty());
+                for (const auto& path : paths)
+                {
+                    bool viaSpine = false;
+                    for (const uint32_t link : path.links)
+                    {
+                        viaSpine |= spec.tierNames[spec.links[link].tier] == "leaf-spine";
+                    }
+                    EXPECT_EQ(viaSpine, !pxn) << s << "->" << d;
+                    if (pxn)
+                    {
+                        EXPECT_EQ(path.nodes[2], spec.hostNode[(s / 4) * 4 + d % 4]);
+                    }
+                }
+            }
+        }
+        Simulator::Destroy();
+    }
+}
+
 TEST(FabricHelper, PicosecondResolutionIsSetAndFramesSerializeExactly)
 {
     FatTreeHelper ft;

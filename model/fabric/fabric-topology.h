@@ -64,7 +64,11 @@ struct TopologySpec
     std::vector<uint32_t> hostServer;   ///< GPU id -> server (NVSwitch domain) or GPU id if none
     std::vector<uint32_t> hostRail;     ///< GPU id -> rail (rail-optimized), else 0
     uint32_t gpusPerServer{1};          ///< 1 = no NVSwitch domains
-    bool railOnly{false};               ///< cross-rail traffic relays over NVLink (PXN)
+    bool railOnly{false};               ///< rail-optimized without spines (implies pxn)
+    /// Cross-rail traffic to another server first crosses the NVSwitch to the source server's
+    /// GPU on the destination's rail, whose NIC carries it (NCCL's PXN): always on rail-only
+    /// fabrics, optional with spines.
+    bool pxn{false};
 
     /// @brief Add a node and return its index.
     uint32_t AddNode(Role role, const std::string& name, uint32_t level);
