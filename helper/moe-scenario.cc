@@ -862,6 +862,15 @@ ParseScenario(const Json& config, Json& effective)
             ConfigReader cc = tr.GetObject("cc");
             ParseCongestionControl(s, cc);
             cc.Finish();
+            s.bdpFlowControl = tr.GetBool("bdp_fc", false);
+            if (s.bdpFlowControl && (s.ccType == "hpcc" || s.ccType == "swift"))
+            {
+                throw ConfigError(tr.PathOf("bdp_fc"),
+                                  "\"" + s.ccType +
+                                      "\" sets each queue pair's window itself; accepted with "
+                                      "it: false (BDP flow control is for transport.cc.type "
+                                      "\"none\" and \"dcqcn\")");
+            }
         }
         else if (s.transportType == "tcp")
         {
@@ -1592,6 +1601,7 @@ Scenario::Build(const std::string& outputDir)
         rdma->SetAttribute("RetransmitTimeoutLow", TimeValue(PicoSeconds(s.rtoLowPs)));
         rdma->SetAttribute("RtoLowPackets", UintegerValue(s.rtoLowPackets));
         rdma->SetAttribute("ControlPriority", UintegerValue(s.controlPriority));
+        rdma->SetAttribute("BdpFlowControl", BooleanValue(s.bdpFlowControl));
         if (s.ccType == "dcqcn")
         {
             const ScenarioSettings::Dcqcn& d = s.dcqcn;

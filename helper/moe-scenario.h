@@ -104,6 +104,7 @@ struct ScenarioSettings
     std::vector<uint8_t> classPriority; ///< 8 entries
 
     std::string ccType{"none"}; ///< transport.cc.type: "none" | "dcqcn" | "hpcc" | "swift"
+    bool bdpFlowControl{false}; ///< transport.bdp_fc: IRN's cap of a BDP in flight per QP
 
     /// transport.cc of type "dcqcn" (see DcqcnCongestionControl)
     struct Dcqcn

@@ -571,6 +571,34 @@ TEST(AllToAll, PxnKeepsCrossRailTrafficOffTheSpines)
               "NVLink relays; accepted with spines 0: true");
 }
 
+TEST(AllToAll, BdpFlowControlKeepsASlowReceiverFromDropping)
+{
+    // 4 MiB into a NIC whose receive buffer (256 KiB) drains at half the line rate, lossy, no
+    // congestion control: the sender floods the buffer, and with every loss resent at once the
+    // retransmissions too (1733 drops, 1.64 ms). With BDP flow control at most one
+    // bandwidth-delay product (a 4.7 us base round trip at 100 Gb/s: 15 packets, 60 KiB) is in
+    // flight, which the buffer holds: nothing is dropped and the message takes the drain time,
+    // 683.26 us, as on a lossless NIC.
+    Json c = Json::parse(R"({
+      "topology": { "type": "leaf-spine", "hosts_per_leaf": 2, "leaves": 1, "spines": 1,
+                    "link": { "rate": "100Gbps", "delay": "1us" } },
+      "nic": { "rx": { "drain_rate": "50Gbps" } },
+      "traffic": { "gpus": [0, 1], "matrix": [[0, 4194304], [0, 0]] } })");
+    const Json flood = RunScenario(c);
+    EXPECT_GT(flood["fabric"]["drops"].get<uint64_t>(), 1000u);
+    c["transport"]["bdp_fc"] = true;
+    const Json capped = RunScenario(c);
+    EXPECT_EQ(capped["fabric"]["drops"].get<uint64_t>(), 0u);
+    EXPECT_EQ(capped["transport"]["retransmitted_packets"].get<uint64_t>(), 0u);
+    EXPECT_NEAR(capped["rounds"][0]["completion_s"].get<double>(), 683.26e-6, 0.01e-6);
+    // HPCC and Swift set windows themselves.
+    c["switch"]["buffer"]["type"] = "shared";
+    c["transport"]["cc"]["type"] = "hpcc";
+    EXPECT_EQ(ScenarioConfigError(c),
+              "transport.bdp_fc: \"hpcc\" sets each queue pair's window itself; accepted with "
+              "it: false (BDP flow control is for transport.cc.type \"none\" and \"dcqcn\")");
+}
+
 TEST(ConfigErrors, ASharedBufferKeyOnATailDropBufferNamesTheType)
 {
     // Every key of switch.buffer that the schema documents, other than type and queue_limit,

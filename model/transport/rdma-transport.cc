@@ -1,6 +1,7 @@
 #include "rdma-transport.h"
 
 #include "ns3/abort.h"
+#include "ns3/boolean.h"
 #include "ns3/enum.h"
 #include "ns3/fabric-hash.h"
 #include "ns3/log.h"
@@ -10,6 +11,7 @@
 #include "ns3/uinteger.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 namespace ns3
@@ -138,6 +140,17 @@ RdmaNic::GetOrCreateSenderQp(uint32_t dst, uint8_t cls)
     m_senderByKey.emplace(key, index);
     ++m_transport->MutableCounters().queuePairs;
     m_cc->OnQpCreated(index, GetQpLineRate(index));
+    if (m_transport->GetBdpFlowControl())
+    {
+        // IRN's BDP-FC: at most a bandwidth-delay product in flight, in whole packets, from the
+        // QP's line rate and its path's base round trip.
+        const uint64_t mtu = m_transport->GetMtu();
+        const double bdpBytes = static_cast<double>(GetQpLineRate(index)) *
+                                static_cast<double>(GetQpBaseRttPs(index)) / 8e12;
+        const uint64_t packets =
+            std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(bdpBytes / mtu)));
+        SetQpWindow(index, packets * mtu);
+    }
     return index;
 }
 
@@ -1096,6 +1109,14 @@ RdmaTransport::GetTypeId()
                           UintegerValue(3),
                           MakeUintegerAccessor(&RdmaTransport::m_rtoLowPackets),
                           MakeUintegerChecker<uint32_t>())
+            .AddAttribute("BdpFlowControl",
+                          "Cap every queue pair's packets in flight at its bandwidth-delay "
+                          "product (line rate x base round trip, in whole packets), as IRN's "
+                          "BDP-FC does. For congestion controls that set no window (none, "
+                          "DCQCN); HPCC and Swift manage their own.",
+                          BooleanValue(false),
+                          MakeBooleanAccessor(&RdmaTransport::m_bdpFlowControl),
+                          MakeBooleanChecker())
             .AddAttribute("ControlPriority",
                           "Fabric priority of ACK and NAK frames.",
                           UintegerValue(6),
@@ -1295,6 +1316,12 @@ uint32_t
 RdmaTransport::GetRtoLowPackets() const
 {
     return m_rtoLowPackets;
+}
+
+bool
+RdmaTransport::GetBdpFlowControl() const
+{
+    return m_bdpFlowControl;
 }
 
 uint8_t

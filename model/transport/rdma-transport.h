@@ -270,6 +270,7 @@ class RdmaTransport : public MessageTransport
     int64_t GetRtoHighPs() const;
     int64_t GetRtoLowPs() const;
     uint32_t GetRtoLowPackets() const;
+    bool GetBdpFlowControl() const;
     uint8_t GetControlPriority() const;
     uint64_t GetSeed() const;
     void SetSeed(uint64_t seed);
@@ -312,6 +313,7 @@ class RdmaTransport : public MessageTransport
     Time m_rtoHigh;
     Time m_rtoLow;
     uint32_t m_rtoLowPackets;
+    bool m_bdpFlowControl{false};
     uint8_t m_controlPriority;
     uint64_t m_seed{1};
     TracedCallback<uint32_t, uint32_t, uint64_t> m_retransmitTrace;
