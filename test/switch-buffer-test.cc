@@ -118,8 +118,7 @@ TEST(SwitchBuffer, ImpossibleSettingsNameTheField)
     EXPECT_EQ(error(c).rfind("switch.buffer.alpha:", 0), 0u) << error(c);
     c = Incast("tail-drop");
     c["switch"]["buffer"]["alpha"] = 1;
-    EXPECT_EQ(error(c).rfind("switch.buffer.alpha: a key of the shared buffer", 0), 0u)
-        << error(c);
+    EXPECT_EQ(error(c).rfind("switch.buffer.alpha: a key of the shared buffer", 0), 0u) << error(c);
     // Headroom: a configured one too small for a frame names switch.buffer.headroom; automatic
     // headroom that does not fit names the buffer.
     c = Incast("shared");
