@@ -1774,17 +1774,23 @@ Scenario::ComputeBound()
     //  - per sending interface (a GPU's NIC or NVLink port): its wire bytes / its rate, after
     //    which the last frame out (the final frame of one of its messages) still has to reach
     //    its destination: + the shortest such remaining trip among its messages;
-    //  - per receiving interface: the earliest any first frame can start arriving (the shortest
-    //    trip of a message's first frame up to the last link, plus that link's delay) + its
-    //    wire bytes / its rate;
-    //  - per message and per link of its path: the first frame's trip up to that link + the
-    //    message's wire bytes / that link's rate + the final frame's trip from there (what a
-    //    slower link in the middle, or a faster first link, costs one message on its own).
-    // Only pairs that send count: a zero entry posts no message.
+    //  - per receiving interface: the earliest any frame can start arriving (the shortest trip
+    //    of a message's frame up to the last link, plus that link's delay) + its wire bytes /
+    //    its rate;
+    //  - per message and per link of its path that every one of its frames must cross (one
+    //    with a GPU at either end: its own NIC or NVLink port, the destination's, a relay's):
+    //    the earliest trip of a frame up to that link + the message's wire bytes / that link's
+    //    rate + the final frame's trip from there (what a fast first link, such as the NVLink
+    //    hop to a rail-only relay, costs a message on its own). Links between switches may be
+    //    one of several equal-cost paths a message is sprayed over (and the ideal transport
+    //    does not model them): they add no such term.
+    // Trips use the message's smallest frame (its final one), which may overtake the others on
+    // another path. Only pairs that send count: a zero entry posts no message.
     const auto& parts = m_settings.participants;
     const uint32_t n = static_cast<uint32_t>(parts.size());
     const uint32_t gpus = m_topology->GetNumGpus();
     const auto& links = m_topology->GetSpec().links;
+    const auto& nodes = m_topology->GetSpec().nodes;
     const uint32_t mtu = m_settings.mtu;
     std::vector<uint64_t> sent(static_cast<size_t>(gpus) * 2, 0);
     std::vector<uint64_t> received(static_cast<size_t>(gpus) * 2, 0);
@@ -1811,8 +1817,6 @@ Scenario::ComputeBound()
             const uint32_t in = 2 * dst + (m_topology->SameServer(src, dst) ? 1 : 0);
             sent[out] += wire;
             received[in] += wire;
-            const uint64_t firstFrame = WireBytes(
-                static_cast<uint32_t>(std::min<uint64_t>(bytes, mtu)) + ROCE_DATA_HEADER_BYTES);
             const uint64_t finalFrame =
                 WireBytes(static_cast<uint32_t>(bytes % mtu == 0 ? mtu : bytes % mtu) +
                           ROCE_DATA_HEADER_BYTES);
@@ -1822,14 +1826,17 @@ Scenario::ComputeBound()
             for (size_t k = 1; k < h; ++k)
             {
                 const auto& l = links[path[k - 1]];
-                head[k] = head[k - 1] + SerializationPs(firstFrame, l.rateBps) + l.delayPs;
+                head[k] = head[k - 1] + SerializationPs(finalFrame, l.rateBps) + l.delayPs;
             }
             int64_t tail = 0; // the final frame's trip from the end of link k's serialization
             for (size_t k = h; k-- > 0;)
             {
                 const auto& l = links[path[k]];
                 tail += l.delayPs;
-                boundPs = std::max(boundPs, head[k] + SerializationPs(wire, l.rateBps) + tail);
+                if (nodes[l.a].role == TopologySpec::HOST || nodes[l.b].role == TopologySpec::HOST)
+                {
+                    boundPs = std::max(boundPs, head[k] + SerializationPs(wire, l.rateBps) + tail);
+                }
                 if (k == 0)
                 {
                     sendTail[out] = std::min(sendTail[out], tail);

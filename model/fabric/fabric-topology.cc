@@ -395,21 +395,6 @@ FabricTopology::GetPathLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) 
 }
 
 Time
-FabricTopology::GetMessageLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) const
-{
-    int64_t ps = 0;
-    int64_t slowest = 0;
-    for (const uint32_t link : GetPathLinks(src, dst))
-    {
-        const auto& l = m_spec.links[link];
-        const int64_t frame = SerializationPs(WireBytes(frameBytes), l.rateBps);
-        ps += l.delayPs + frame;
-        slowest = std::max(slowest, frame);
-    }
-    return PicoSeconds(ps - slowest);
-}
-
-Time
 FabricTopology::GetMaxPathLatency(uint32_t frameBytes) const
 {
     Time best(0);

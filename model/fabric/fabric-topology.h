@@ -158,14 +158,6 @@ class FabricTopology : public Object
      * and, with the bundled helpers, links of one tier share rate and delay.
      */
     Time GetPathLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) const;
-    /**
-     * @brief What a message of many @p frameBytes frames from @p src to @p dst takes beyond its
-     * serialization at the slowest link of the path: the link delays plus the store-and-forward
-     * serialization of one frame on every other link. Equals GetPathLatency() when the first link
-     * is the slowest (or all links have one rate); less when a faster link comes first (an NVLink
-     * hop to a rail-only relay, host links faster than the uplinks).
-     */
-    Time GetMessageLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) const;
     /// @brief The largest GetPathLatency over all GPU pairs.
     Time GetMaxPathLatency(uint32_t frameBytes) const;
 

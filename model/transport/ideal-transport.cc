@@ -295,7 +295,7 @@ IdealTransport::GetUncongestedTime(uint32_t src, uint32_t dst, uint64_t bytes) c
         static_cast<uint32_t>(std::min<uint64_t>(bytes, m_mtu)) + ROCE_DATA_HEADER_BYTES;
     // The same rounding the fluid model applies to a lone flow, so that the two agree exactly.
     const int64_t drainPs = FinishDelayPs(static_cast<double>(GetWireBytes(bytes) * 8), rate);
-    return PicoSeconds(drainPs) + m_topo->GetMessageLatency(src, dst, frameBytes);
+    return PicoSeconds(drainPs) + m_topo->GetPathLatency(src, dst, frameBytes);
 }
 
 double
@@ -407,10 +407,10 @@ IdealTransport::Activate(uint32_t msg, int64_t nowPs)
     NS_ABORT_MSG_IF(m_capacity[f.egress] <= 0 || m_capacity[f.ingress] <= 0,
                     "IdealTransport: host " << src << " -> " << dst
                                             << " uses a port that does not exist");
-    f.latencyPs = m_topo->GetMessageLatency(src, dst, m.frameBytes).GetPicoSeconds();
+    f.latencyPs = m_topo->GetPathLatency(src, dst, m.frameBytes).GetPicoSeconds();
     const uint64_t srcRate = m_topo->GetHostPortRate(src, port);
-    m.record.firstByte = PicoSeconds(nowPs + SerializationPs(WireBytes(m.frameBytes), srcRate)) +
-                         m_topo->GetPathLatency(src, dst, m.frameBytes);
+    m.record.firstByte =
+        PicoSeconds(nowPs + SerializationPs(WireBytes(m.frameBytes), srcRate) + f.latencyPs);
     m_flows.push_back(f);
 }
 

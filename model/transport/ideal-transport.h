@@ -52,9 +52,8 @@ namespace moe
  * A that finishes draining at T:
  *  - firstByte = A + serialization of WireBytes(frameBytes) at src's port line rate
  *    + GetPathLatency(src, dst, frameBytes);
- *  - delivered = T + GetMessageLatency(src, dst, frameBytes) (link delays plus store-and-forward
- *    of one frame on every link but the slowest: the same as GetPathLatency unless a faster link
- *    comes first, as on a rail-only relay), but never earlier than the previous message of the
+ *  - delivered = T + GetPathLatency(src, dst, frameBytes) (link delays plus store-and-forward
+ *    of one frame per hop after the first), but never earlier than the previous message of the
  *    same (src, dst, class): a short message right behind a long one has less store-and-forward
  *    latency, and the in-order guarantee wins;
  *  - acked = delivered + GetPathLatency(dst, src, ackFrameBytes) + serialization of the ACK frame
@@ -62,8 +61,8 @@ namespace moe
  *    stored), likewise never earlier than the previous acknowledgement of the same queue.
  *
  * NotifyDelivered and NotifyAcked run in events at exactly those times. A lone message on an idle
- * fabric therefore takes wireBits / min(src rate, dst rate) (rounded up to a picosecond) plus
- * GetMessageLatency: GetUncongestedTime().
+ * fabric therefore takes wireBits / min(src rate, dst rate) (rounded up to a picosecond) plus the
+ * path latency: GetUncongestedTime().
  *
  * **Rounding.** Simulation time is integer picoseconds, rates are doubles (max-min shares are
  * arbitrary fractions of the line rates). Each flow keeps its remaining wire bits as a double,
@@ -112,7 +111,7 @@ class IdealTransport : public MessageTransport
     /**
      * @brief delivered - start of a message of @p bytes from @p src to @p dst alone on an idle
      * fabric: serialization of its wire bytes at min(src rate, dst rate), rounded up to a
-     * picosecond, plus GetMessageLatency(src, dst, min(bytes, Mtu) + ROCE_DATA_HEADER_BYTES).
+     * picosecond, plus GetPathLatency(src, dst, min(bytes, Mtu) + ROCE_DATA_HEADER_BYTES).
      * Zero for src == dst.
      */
     Time GetUncongestedTime(uint32_t src, uint32_t dst, uint64_t bytes) const;
