@@ -109,21 +109,27 @@ CheckRecordedInputs(const Json& manifest, Json& config)
         uint64_t bytes = 0;
         std::string path = value->get<std::string>();
         std::string hash = HashInputFile(path, bytes);
-        if (hash.empty() && input.contains("absolute_path") && input["absolute_path"].is_string())
+        const std::string recordedHash = input.contains("hash") && input["hash"].is_string()
+                                             ? input["hash"].get<std::string>()
+                                             : "";
+        if (hash != recordedHash && input.contains("absolute_path") &&
+            input["absolute_path"].is_string())
         {
+            // Not found from here, or another file of that name: the run's own file, if it is
+            // still where the run read it, unchanged.
             const std::string recorded = input["absolute_path"].get<std::string>();
-            hash = HashInputFile(recorded, bytes);
-            if (!hash.empty())
+            uint64_t recordedBytes = 0;
+            if (!recordedHash.empty() && HashInputFile(recorded, recordedBytes) == recordedHash)
             {
-                std::cerr << "moe-fabric-sim: note: " << key << ": \"" << path
-                          << "\" is not found from here; reading it where the run did, \""
-                          << recorded << "\"" << std::endl;
+                std::cerr << "moe-fabric-sim: note: " << key << ": \"" << path << "\" "
+                          << (hash.empty() ? "is not found from here"
+                                           : "from here is another file than the run read")
+                          << "; reading the run's, \"" << recorded << "\"" << std::endl;
                 *value = recorded;
-                path = recorded;
+                continue;
             }
         }
-        if (!hash.empty() && input.contains("hash") && input["hash"].is_string() &&
-            input["hash"].get<std::string>() != hash)
+        if (!hash.empty() && !recordedHash.empty() && recordedHash != hash)
         {
             std::cerr << "moe-fabric-sim: note: " << key << ": \"" << path
                       << "\" has changed since the run (" << input["hash"].get<std::string>()
@@ -213,6 +219,8 @@ main(int argc, char* argv[])
     cmd.Parse(argc, argv);
 
     std::unique_ptr<Scenario> scenario;
+    Json config;   // the scenario, overrides applied
+    Json original; // before the overrides (to tell whether a --set changed a type)
     try
     {
         if (configPath.empty() && rerunPath.empty() && g_overrides.empty())
@@ -225,7 +233,7 @@ main(int argc, char* argv[])
         {
             throw ConfigError("--rerun", "give either --config or --rerun, not both");
         }
-        Json config = configPath.empty() ? Json::object() : LoadJsonFile(configPath);
+        config = configPath.empty() ? Json::object() : LoadJsonFile(configPath);
         Json manifest;
         if (!rerunPath.empty())
         {
@@ -253,6 +261,7 @@ main(int argc, char* argv[])
                 }
             }
         }
+        original = config;
         Json overrides = Json::array();
         for (const auto& [unset, text] : g_overrides)
         {
@@ -284,9 +293,13 @@ main(int argc, char* argv[])
         for (const auto& [unset, text] : g_overrides)
         {
             const std::string key = text.substr(0, text.find('='));
-            typeChanged |=
-                !unset &&
-                (key == "type" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".type") == 0));
+            if (!unset &&
+                (key == "type" || (key.size() > 5 && key.compare(key.size() - 5, 5, ".type") == 0)))
+            {
+                const Json* before = FindKey(original, key);
+                const Json* after = FindKey(config, key);
+                typeChanged |= before == nullptr || after == nullptr || *before != *after;
+            }
         }
         if ((!rerunPath.empty() || typeChanged) && what.find(": unknown key") != std::string::npos)
         {

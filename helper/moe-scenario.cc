@@ -2738,9 +2738,11 @@ Scenario::HumanSummary() const
     if (const uint64_t marks = TotalEcnMarks(m_topology); marks > 0)
     {
         os << ", " << marks << " ECN marks";
-        if (m_settings.transportType == "rdma" && m_settings.ccType == "none")
+        if (m_settings.transportType == "rdma" && m_settings.ccType != "dcqcn")
         {
-            os << " (nothing reacts: transport.cc.type is \"none\")";
+            // Of the RDMA congestion controls only DCQCN reacts to marks (HPCC reads telemetry,
+            // Swift delay).
+            os << " (nothing reacts: transport.cc.type is \"" << m_settings.ccType << "\")";
         }
     }
     os << "\n";

@@ -803,14 +803,26 @@ TEST_F(MoeCli, RerunReadsTheRecordedTracesAndNamesWhatChanged)
         RunCommand("cd / && " + SimBinary() + " --rerun=" + dir + "/a --quiet --out=" + dir + "/b");
     ASSERT_EQ(moved.exitCode, 0) << moved.output;
     EXPECT_NE(moved.output.find("workload.gate.file: \"trace.csv\" is not found from here; "
-                                "reading it where the run did"),
+                                "reading the run's"),
               std::string::npos)
         << moved.output;
     EXPECT_EQ(ReadFile(dir + "/a/layer_phases.csv"), ReadFile(dir + "/b/layer_phases.csv"));
+    // From a directory with another trace.csv (a code review's case: it was read, silently).
+    const std::string other = MakeTempDir("rerun-other");
+    const size_t header = sample.find('\n') + 1;
+    const std::string editedSample =
+        sample.substr(0, header) + "# edited\n" + sample.substr(header); // same routing
+    WriteFile(other + "/trace.csv", editedSample);
+    const CommandResult elsewhere =
+        RunCommand("cd " + other + " && " + SimBinary() + " --rerun=" + dir + "/a --dry-run");
+    ASSERT_EQ(elsewhere.exitCode, 0) << elsewhere.output;
+    EXPECT_NE(elsewhere.output.find("\"trace.csv\" from here is another file than the run "
+                                    "read; reading the run's"),
+              std::string::npos)
+        << elsewhere.output;
 
     // The trace edited (a comment: same routing, other bytes), then manifest.config edited.
-    const size_t header = sample.find('\n') + 1;
-    WriteFile(dir + "/trace.csv", sample.substr(0, header) + "# edited\n" + sample.substr(header));
+    WriteFile(dir + "/trace.csv", editedSample);
     const CommandResult edited =
         RunCommand("cd " + dir + " && " + SimBinary() + " --rerun=a --dry-run");
     ASSERT_EQ(edited.exitCode, 0) << edited.output;

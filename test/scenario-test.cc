@@ -543,6 +543,14 @@ TEST_F(Cli, RerunWithAnotherTransportNeedsTheOldKeysUnset)
                                    "topology."),
               std::string::npos)
         << topology.output;
+    // Setting a type to the value it has changes nothing: a typo elsewhere gets no such hint.
+    Json misspelt = K4Config("ecmp", "rdma", 4096);
+    misspelt["transport"]["ack_intervall"] = 2;
+    const auto same = RunCli(misspelt, "--set=transport.type=rdma --dry-run", MakeTempDir("same"));
+    EXPECT_EQ(same.exitCode, 2);
+    EXPECT_NE(same.output.find("transport.ack_intervall: unknown key"), std::string::npos)
+        << same.output;
+    EXPECT_EQ(same.output.find("--set changed a type"), std::string::npos) << same.output;
 }
 
 TEST(AllToAll, TheBoundHoldsForSprayingOverSlowerCoreLinks)
