@@ -877,7 +877,10 @@ RdmaNic::SendAckFrame(ReceiverQp& rq, bool nak, uint64_t psn)
     {
         ++c.acksSent;
     }
-    rq.pktsSinceAck = 0;
+    if (!nak || m_transport->GetRecovery() == RdmaTransport::GO_BACK_N)
+    {
+        rq.pktsSinceAck = 0; // a selective NAK acknowledges nothing: the ACK count goes on
+    }
     if (!m_host->SendFrame(packet, priority, rq.port))
     {
         ++c.controlFramesDropped;
