@@ -83,8 +83,9 @@ FindKey(Json& config, const std::string& key)
 
 /**
  * @brief A rerun reads the files the run read (manifest.inputs): a relative path that does not
- * resolve from here is taken from where the run found it, and a file whose contents changed
- * since is named (the outputs will differ). Only keys the overrides left as recorded.
+ * resolve from here, or resolves to another file, is taken from where the run found it (if that
+ * file is unchanged), and a file whose contents changed since is named (the outputs will
+ * differ). Only keys the overrides left as recorded.
  */
 void
 CheckRecordedInputs(const Json& manifest, Json& config)

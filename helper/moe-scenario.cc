@@ -1799,7 +1799,7 @@ Scenario::ComputeBound()
     std::vector<int64_t> receiveHead(static_cast<size_t>(gpus) * 2, NONE);
     int64_t boundPs = 0;
     uint64_t largest = 0;
-    std::vector<int64_t> head; // per link of a path: the first frame's trip up to its start
+    std::vector<int64_t> head; // per link of a path: the smallest frame's trip up to its start
     for (uint32_t i = 0; i < n; ++i)
     {
         for (uint32_t j = 0; j < n; ++j)
