@@ -2595,6 +2595,7 @@ Scenario::MakeSummary() const
     Json fabric = Json::object();
     Json tiers = Json::object();
     uint64_t totalStorms = 0;
+    double maxPortPaused = 0; // the longest any one port was paused (PFC)
     uint64_t totalDrops = 0;
     const Time duration = m_endTime;
     for (const TierStats& t : stats.CollectTiers())
@@ -2615,6 +2616,8 @@ Scenario::MakeSummary() const
         jt["drop_bytes"] = t.dropBytes;
         jt["pfc_pauses"] = t.pfcPauses;
         jt["pfc_paused_s"] = t.pfcPausedSeconds;
+        jt["pfc_max_port_paused_s"] = t.pfcMaxPortPausedSeconds;
+        maxPortPaused = std::max(maxPortPaused, t.pfcMaxPortPausedSeconds);
         jt["pfc_watchdog_storms"] = t.pfcWatchdogStorms;
         totalStorms += t.pfcWatchdogStorms;
         jt["mean_utilization"] = t.Utilization(duration);
@@ -2660,6 +2663,7 @@ Scenario::MakeSummary() const
     fabric["ecn_marks"] = totalMarks;
     fabric["pfc_pauses"] = stats.GetPfcPauses();
     fabric["pfc_paused_s"] = stats.GetPfcPausedSeconds();
+    fabric["pfc_max_port_paused_s"] = maxPortPaused;
     fabric["pfc_watchdog_storms"] = totalStorms;
     Json buffer = Json::object();
     buffer["type"] = s.bufferType;
@@ -2730,10 +2734,17 @@ Scenario::HumanSummary() const
        << FormatBytesHuman(static_cast<double>(worstQueue)) << " (" << worstTier << ")";
     if (const uint64_t pauses = stats.GetPfcPauses(); pauses > 0)
     {
-        os << ", " << pauses << " PFC pauses ("
-           << FormatDurationHuman(PicoSeconds(
-                  static_cast<int64_t>(std::llround(stats.GetPfcPausedSeconds() * PS_PER_S))))
-           << " paused, summed over ports)";
+        double longest = 0;
+        for (const TierStats& t : stats.CollectTiers())
+        {
+            longest = std::max(longest, t.pfcMaxPortPausedSeconds);
+        }
+        auto human = [](double seconds) {
+            return FormatDurationHuman(
+                PicoSeconds(static_cast<int64_t>(std::llround(seconds * PS_PER_S))));
+        };
+        os << ", " << pauses << " PFC pauses (" << human(stats.GetPfcPausedSeconds())
+           << " paused summed over ports, at most " << human(longest) << " on one)";
     }
     if (const uint64_t marks = TotalEcnMarks(m_topology); marks > 0)
     {

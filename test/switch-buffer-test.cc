@@ -320,11 +320,28 @@ TEST(SwitchBuffer, LosslessPriorityPausesInsteadOfDropping)
                 EXPECT_EQ(DynamicCast<SharedBufferMmu>(sw->GetAdmission())->CheckAccounting(), "");
             }
         }
+        double longest = 0;
+        for (const auto& dev : topo->GetAllDevices())
+        {
+            longest = std::max(longest, dev->GetPfcCounters().TotalPausedPs() * 1e-12);
+        }
         Simulator::Destroy();
         drops[lossless] = s["fabric"]["drops"].get<uint64_t>();
         pauses[lossless] = s["fabric"]["pfc_pauses"].get<uint64_t>();
         paused[lossless] = s["fabric"]["pfc_paused_s"].get<double>();
         EXPECT_EQ(s["messages"]["bytes_delivered"].get<uint64_t>(), 16u * 15 * 256 * 1024);
+        // The longest-paused single port: within each tier's sum, the fabric's the tiers' max,
+        // the ports' own maximum.
+        double tiersMax = 0;
+        for (const auto& [name, tier] : s["fabric"]["tiers"].items())
+        {
+            const double one = tier["pfc_max_port_paused_s"].get<double>();
+            EXPECT_LE(one, tier["pfc_paused_s"].get<double>()) << name;
+            tiersMax = std::max(tiersMax, one);
+        }
+        EXPECT_DOUBLE_EQ(s["fabric"]["pfc_max_port_paused_s"].get<double>(), tiersMax);
+        EXPECT_DOUBLE_EQ(tiersMax, longest);
+        EXPECT_EQ(longest > 0, lossless == 1);
     }
     EXPECT_GT(drops[0], 0u);
     EXPECT_EQ(pauses[0], 0u);

@@ -19,7 +19,8 @@ import sys
 
 COLUMNS = [
     "buffer_bytes", "alpha", "headroom_bytes", "complete", "drops", "drops_egress_threshold", "drops_pool_full",
-    "ecn_marks", "pfc_pauses", "pfc_paused_s", "peak_used_bytes", "peak_lossy_pool_bytes",
+    "ecn_marks", "pfc_pauses", "pfc_paused_s", "pfc_max_port_paused_s", "peak_used_bytes",
+    "peak_lossy_pool_bytes",
     "p99_layer_s", "max_layer_s", "p99_dispatch_s", "p99_dispatch_message_s", "iterations",
     "iterations_total_s", "retransmitted_packets", "timeouts", "error",
 ]
@@ -80,6 +81,7 @@ def run(sim, config, out, size, alpha, headroom, extra):
         "ecn_marks": fab["ecn_marks"],
         "pfc_pauses": sum(t.get("pfc_pauses", 0) for t in tiers),
         "pfc_paused_s": number(sum(t.get("pfc_paused_s", 0.0) for t in tiers)),
+        "pfc_max_port_paused_s": number(fab.get("pfc_max_port_paused_s", 0.0)),
         "peak_used_bytes": fab["buffer"].get("peak_used_bytes", 0),
         "peak_lossy_pool_bytes": fab["buffer"].get("peak_lossy_pool_bytes", 0),
         "p99_layer_s": number(percentile([l["completion_s"] for l in layers], 99)),

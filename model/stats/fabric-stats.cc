@@ -2,6 +2,7 @@
 
 #include "ns3/fabric-channel.h"
 
+#include <algorithm>
 #include <sstream>
 
 namespace ns3
@@ -69,6 +70,8 @@ FabricStats::CollectTiers() const
         t.pfcPauses += pfc.TotalPausesSent();
         t.pfcPauseEvents += pfc.TotalPauseEvents();
         t.pfcPausedSeconds += static_cast<double>(pfc.TotalPausedPs()) * 1e-12;
+        t.pfcMaxPortPausedSeconds =
+            std::max(t.pfcMaxPortPausedSeconds, static_cast<double>(pfc.TotalPausedPs()) * 1e-12);
         t.pfcWatchdogStorms += pfc.TotalWatchdogStorms();
     }
     return tiers;

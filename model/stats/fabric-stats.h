@@ -39,6 +39,9 @@ struct TierStats
     uint64_t pfcPauses{0};
     uint64_t pfcPauseEvents{0};
     double pfcPausedSeconds{0};
+    /// PFC: the longest time one port of the tier spent paused (its priorities summed): where a
+    /// pause tree is rooted, which the sum over ports hides.
+    double pfcMaxPortPausedSeconds{0};
     /// PFC watchdog: pause storms detected on egress priorities of the tier's ports.
     uint64_t pfcWatchdogStorms{0};
 
