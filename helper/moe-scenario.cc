@@ -2720,6 +2720,7 @@ Scenario::HumanSummary() const
     uint64_t drops = 0;
     std::string worstTier;
     uint64_t worstQueue = 0;
+    double longestPaused = 0; // PFC: the longest any one port was paused
     for (const TierStats& t : stats.CollectTiers())
     {
         drops += t.TotalDrops();
@@ -2728,23 +2729,19 @@ Scenario::HumanSummary() const
             worstQueue = t.maxQueueBytes;
             worstTier = t.name;
         }
+        longestPaused = std::max(longestPaused, t.pfcMaxPortPausedSeconds);
     }
     const uint64_t hops = stats.GetPacketHops();
     os << "  fabric: " << hops << " packet-hops, " << drops << " drops, max queue "
        << FormatBytesHuman(static_cast<double>(worstQueue)) << " (" << worstTier << ")";
     if (const uint64_t pauses = stats.GetPfcPauses(); pauses > 0)
     {
-        double longest = 0;
-        for (const TierStats& t : stats.CollectTiers())
-        {
-            longest = std::max(longest, t.pfcMaxPortPausedSeconds);
-        }
         auto human = [](double seconds) {
             return FormatDurationHuman(
                 PicoSeconds(static_cast<int64_t>(std::llround(seconds * PS_PER_S))));
         };
         os << ", " << pauses << " PFC pauses (" << human(stats.GetPfcPausedSeconds())
-           << " paused summed over ports, at most " << human(longest) << " on one)";
+           << " paused summed over ports, at most " << human(longestPaused) << " on one)";
     }
     if (const uint64_t marks = TotalEcnMarks(m_topology); marks > 0)
     {
