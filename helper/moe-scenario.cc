@@ -2629,6 +2629,8 @@ Scenario::MakeSummary() const
     std::vector<uint64_t> marks(spec.tierNames.size(), 0);
     uint64_t peakUsed = 0;
     uint64_t peakLossy = 0;
+    uint64_t peakLossless = 0;
+    uint64_t peakHeadroom = 0;
     for (uint32_t node = 0; node < spec.nodes.size(); ++node)
     {
         Ptr<FabricSwitch> sw = m_topology->GetSwitch(node);
@@ -2642,6 +2644,12 @@ Scenario::MakeSummary() const
             peakUsed = std::max(peakUsed, mmu->GetPeakUsedCells() * s.cellBytes);
             peakLossy = std::max(peakLossy,
                                  mmu->GetPeakPoolCells(SharedBufferMmu::LOSSY_POOL) * s.cellBytes);
+            peakLossless =
+                std::max(peakLossless,
+                         mmu->GetPeakPoolCells(SharedBufferMmu::LOSSLESS_POOL) * s.cellBytes);
+            peakHeadroom =
+                std::max(peakHeadroom,
+                         mmu->GetPeakPoolCells(SharedBufferMmu::HEADROOM_POOL) * s.cellBytes);
         }
         if (auto parts =
                 sw == nullptr ? nullptr : DynamicCast<PartitionedBufferMmu>(sw->GetAdmission()))
@@ -2672,6 +2680,8 @@ Scenario::MakeSummary() const
         buffer["size_bytes"] = s.bufferBytes;
         buffer["peak_used_bytes"] = peakUsed;
         buffer["peak_lossy_pool_bytes"] = peakLossy;
+        buffer["peak_lossless_pool_bytes"] = peakLossless;
+        buffer["peak_headroom_bytes"] = peakHeadroom;
     }
     fabric["buffer"] = buffer;
     fabric["drops"] = totalDrops;

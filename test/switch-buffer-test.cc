@@ -342,6 +342,11 @@ TEST(SwitchBuffer, LosslessPriorityPausesInsteadOfDropping)
         EXPECT_DOUBLE_EQ(s["fabric"]["pfc_max_port_paused_s"].get<double>(), tiersMax);
         EXPECT_DOUBLE_EQ(tiersMax, longest);
         EXPECT_EQ(longest > 0, lossless == 1);
+        // Lossless traffic fills the lossless pool and, after XOFF, the headroom; lossy none.
+        const Json& buffer = s["fabric"]["buffer"];
+        EXPECT_EQ(buffer["peak_lossless_pool_bytes"].get<uint64_t>() > 0, lossless == 1);
+        EXPECT_EQ(buffer["peak_headroom_bytes"].get<uint64_t>() > 0, lossless == 1);
+        EXPECT_EQ(buffer["peak_lossless_pool_bytes"].get<uint64_t>() % 256, 0u); // whole cells
     }
     EXPECT_GT(drops[0], 0u);
     EXPECT_EQ(pauses[0], 0u);

@@ -20,7 +20,7 @@ import sys
 COLUMNS = [
     "buffer_bytes", "alpha", "headroom_bytes", "complete", "drops", "drops_egress_threshold", "drops_pool_full",
     "ecn_marks", "pfc_pauses", "pfc_paused_s", "pfc_max_port_paused_s", "peak_used_bytes",
-    "peak_lossy_pool_bytes",
+    "peak_lossy_pool_bytes", "peak_lossless_pool_bytes", "peak_headroom_bytes",
     "p99_layer_s", "max_layer_s", "p99_dispatch_s", "p99_dispatch_message_s", "iterations",
     "iterations_total_s", "retransmitted_packets", "timeouts", "error",
 ]
@@ -84,6 +84,8 @@ def run(sim, config, out, size, alpha, headroom, extra):
         "pfc_max_port_paused_s": number(fab.get("pfc_max_port_paused_s", 0.0)),
         "peak_used_bytes": fab["buffer"].get("peak_used_bytes", 0),
         "peak_lossy_pool_bytes": fab["buffer"].get("peak_lossy_pool_bytes", 0),
+        "peak_lossless_pool_bytes": fab["buffer"].get("peak_lossless_pool_bytes", 0),
+        "peak_headroom_bytes": fab["buffer"].get("peak_headroom_bytes", 0),
         "p99_layer_s": number(percentile([l["completion_s"] for l in layers], 99)),
         "max_layer_s": number(max((l["completion_s"] for l in layers), default=0.0)),
         "p99_dispatch_s": number(max((l["phases"]["dispatch"]["p99_s"] for l in layers),
