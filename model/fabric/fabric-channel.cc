@@ -115,7 +115,12 @@ FabricChannel::ScheduleHead(uint8_t end)
 {
     const InFlightFrame& head = m_inFlight[end].front();
     const int64_t delay = head.arrivalPs - Simulator::Now().GetPicoSeconds();
-    FabricHeapScheduler::HintNext(this, &head, head.packet, m_devices[end]->GetHotState());
+    const FabricNetDevice* rx = PeekPointer(m_devices[end]);
+    FabricHeapScheduler::HintNext(this,
+                                  &head,
+                                  head.packet,
+                                  rx->GetHotState(),
+                                  rx->GetCounterState());
     Simulator::ScheduleWithContext(m_peerNodeId[end],
                                    PicoSeconds(delay),
                                    new FrameArrivalEvent(this, end));

@@ -42,7 +42,7 @@ FabricHeapScheduler::FabricHeapScheduler()
 {
     NS_LOG_FUNCTION(this);
     // Hints given while another scheduler ran were never consumed: drop them.
-    s_hint[0] = s_hint[1] = s_hint[2] = s_hint[3] = nullptr;
+    ClearHints();
 }
 
 FabricHeapScheduler::~FabricHeapScheduler()
@@ -234,15 +234,19 @@ FabricHeapScheduler::Insert(const Scheduler::Event& ev)
         slot = m_freeSlots.back();
         m_freeSlots.pop_back();
         m_payload[slot] =
-            Payload{ev.impl, ev.key.m_context, {s_hint[0], s_hint[1], s_hint[2], s_hint[3]}};
+            Payload{ev.impl,
+                    ev.key.m_context,
+                    {s_hint[0], s_hint[1], s_hint[2], s_hint[3], s_hint[4], s_hint[5]}};
     }
     else
     {
         slot = static_cast<uint32_t>(m_payload.size());
         m_payload.push_back(
-            Payload{ev.impl, ev.key.m_context, {s_hint[0], s_hint[1], s_hint[2], s_hint[3]}});
+            Payload{ev.impl,
+                    ev.key.m_context,
+                    {s_hint[0], s_hint[1], s_hint[2], s_hint[3], s_hint[4], s_hint[5]}});
     }
-    s_hint[0] = s_hint[1] = s_hint[2] = s_hint[3] = nullptr;
+    ClearHints();
     const Key key{ev.key.m_ts, (static_cast<uint64_t>(ev.key.m_uid) << 32) | slot};
     const uint64_t bucket = key.ts >> BUCKET_SHIFT;
     if (bucket >= m_base && bucket < m_base + RING)
@@ -325,10 +329,10 @@ FabricHeapScheduler::PrefetchNext() const
     const Key& front = Front();
     const Payload& next = m_payload[static_cast<uint32_t>(front.uidSlot)];
     __builtin_prefetch(next.impl);
-    __builtin_prefetch(next.hint[0]);
-    __builtin_prefetch(next.hint[1]);
-    __builtin_prefetch(next.hint[2]);
-    __builtin_prefetch(next.hint[3]);
+    for (const void* hint : next.hint)
+    {
+        __builtin_prefetch(hint);
+    }
     // The event after it, most likely: the next key of the same bucket.
     if (m_frontBucket != nullptr && m_frontBucket->keys.size() >= 2)
     {

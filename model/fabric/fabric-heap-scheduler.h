@@ -75,16 +75,20 @@ class FabricHeapScheduler : public Scheduler
     static void HintNext(const void* a,
                          const void* b = nullptr,
                          const void* c = nullptr,
-                         const void* d = nullptr)
+                         const void* d = nullptr,
+                         const void* e = nullptr,
+                         const void* f = nullptr)
     {
         s_hint[0] = a;
         s_hint[1] = b;
         s_hint[2] = c;
         s_hint[3] = d;
+        s_hint[4] = e;
+        s_hint[5] = f;
     }
 
     /// Addresses a hint may name.
-    static constexpr std::size_t HINTS = 4;
+    static constexpr std::size_t HINTS = 6;
 
   private:
     /// @brief Heap entry: the sort key and where the rest of the event is.
@@ -96,8 +100,8 @@ class FabricHeapScheduler : public Scheduler
                           ///< never decides the order)
     };
 
-    /// @brief The part of an event that is not needed for ordering.
-    struct Payload
+    /// @brief The part of an event that is not needed for ordering: one aligned cache line.
+    struct alignas(64) Payload
     {
         EventImpl* impl;
         uint32_t context;
@@ -106,6 +110,14 @@ class FabricHeapScheduler : public Scheduler
 
     /// The hint for the next Insert() (see HintNext()).
     static const void* s_hint[HINTS];
+
+    static void ClearHints()
+    {
+        for (const void*& hint : s_hint)
+        {
+            hint = nullptr;
+        }
+    }
 
     /// @brief Strict (ts, uid) order, as Scheduler::EventKey's operator<. One 128-bit compare
     /// (cmp/sbb, no branch): heap order decisions are data-dependent and mispredict often.

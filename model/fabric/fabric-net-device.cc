@@ -1120,9 +1120,15 @@ FabricNetDevice::StartTransmission(Packet* owned,
     }
     m_channelRaw->Transmit(owned, info, this, txPs);
     // When this frame has left, the next one comes from the same queue most of the time.
+    // Its entry may straddle two lines: name the line of its end too.
     const PriorityQueue& pq = m_queues[priority];
+    const QueueEntry* next = pq.frames.empty() ? nullptr : &pq.frames.front();
     FabricHeapScheduler::HintNext(&m_queuedMask,
-                                  pq.frames.empty() ? nullptr : &pq.frames.front(),
+                                  &m_counters,
+                                  &pq,
+                                  next,
+                                  next == nullptr ? nullptr
+                                                  : reinterpret_cast<const char*>(next + 1) - 1,
                                   m_admissionRaw);
     // ScheduleWithContext returns no EventId: nothing ever cancels this event.
     Simulator::ScheduleWithContext(m_nodeId, PicoSeconds(txPs), new TransmitCompleteEvent(this));

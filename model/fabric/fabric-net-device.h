@@ -316,6 +316,21 @@ class FabricNetDevice : public NetDevice
         return &m_queuedMask;
     }
 
+    /// @brief The per-frame counters, the line after the hot state (for HintNext()).
+    const void* GetCounterState() const
+    {
+        return &m_counters;
+    }
+
+    /// @brief Start loading what an Enqueue() of a priority-@p p frame touches (the hot state,
+    /// the counters and the queue), so that the misses overlap the caller's work.
+    void PrefetchEnqueue(uint8_t p) const
+    {
+        __builtin_prefetch(&m_queuedMask);
+        __builtin_prefetch(&m_counters);
+        __builtin_prefetch(&m_queues[p & (NUM_PRIORITIES - 1)]);
+    }
+
   protected:
     void DoDispose() override;
 

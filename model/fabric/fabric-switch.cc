@@ -242,6 +242,8 @@ FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uin
     {
         out = SelectFlowletPort(set, info);
     }
+    FabricNetDevice* const egress = m_portPtrs[out];
+    egress->PrefetchEnqueue(info.priority); // its misses overlap the admission's
     QueueEntry entry;
     entry.bytes = packet->GetSize();
     entry.inPort = static_cast<uint16_t>(inPort);
@@ -252,14 +254,14 @@ FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uin
     DropReason reason;
     if (!m_admission->Admit(entry, out, reason))
     {
-        m_portPtrs[out]->RecordDrop(packet, reason);
+        egress->RecordDrop(packet, reason);
         return;
     }
     if (!m_forwardTrace.IsEmpty())
     {
         m_forwardTrace(packet, inPort, out);
     }
-    m_portPtrs[out]->Enqueue(std::move(entry));
+    egress->Enqueue(std::move(entry));
 }
 
 } // namespace moe
