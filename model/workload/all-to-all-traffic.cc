@@ -208,6 +208,21 @@ AllToAllTraffic::StartRound()
     m_roundLog.back().bytes = bytes;
     m_outstandingDeliveries += messages;
     m_outstandingAcks += messages;
+    // Every message of the round adds a sample (and a record): room for them now, instead of
+    // copying what is there at every doubling (a k = 16 all-to-all has a million messages).
+    // Still at least doubling, so that many small rounds do not copy at every round.
+    const auto makeRoom = [messages](auto& v) {
+        if (v.capacity() < v.size() + messages)
+        {
+            v.reserve(std::max<size_t>(v.size() + messages, 2 * v.capacity()));
+        }
+    };
+    makeRoom(m_deliveryPs);
+    makeRoom(m_ackPs);
+    if (m_recordMessages)
+    {
+        makeRoom(m_records);
+    }
     if (messages == 0)
     {
         EndRound(); // nothing to send: the round ends as it starts
