@@ -1123,6 +1123,42 @@ ParseScenario(const Json& config, Json& effective)
             throw ConfigError(tf.PathOf("matrix"),
                               "give either traffic.bytes_per_pair or traffic.matrix, not both");
         }
+        if (hasMatrix && tf.Has("peers"))
+        {
+            throw ConfigError(tf.PathOf("peers"),
+                              "give either traffic.peers or traffic.matrix, not both");
+        }
+        if (tf.Has("peers"))
+        {
+            // Shift pattern: rank i sends bytes_per_pair to rank (i + offset) mod N for each
+            // offset -- permutation and stride traffic without an N x N matrix in the config.
+            const Json* list = tf.GetArray("peers");
+            if (list->empty())
+            {
+                throw ConfigError(tf.PathOf("peers"),
+                                  "expected at least one rank offset in 1.." +
+                                      std::to_string(n - 1));
+            }
+            std::set<uint64_t> offsets;
+            for (size_t k = 0; k < list->size(); ++k)
+            {
+                const uint64_t o = ReadJsonUint((*list)[k], tf.ElementPath("peers", k), 1, n - 1);
+                if (!offsets.insert(o).second)
+                {
+                    throw ConfigError(tf.ElementPath("peers", k),
+                                      "offset " + std::to_string(o) + " is listed twice");
+                }
+            }
+            s.bytesPerPair = tf.GetBytes("bytes_per_pair", 1 << 20, 0, 1ull << 40);
+            s.matrix.assign(n, std::vector<uint64_t>(n, 0));
+            for (size_t i = 0; i < n; ++i)
+            {
+                for (uint64_t o : offsets)
+                {
+                    s.matrix[i][(i + o) % n] = s.bytesPerPair;
+                }
+            }
+        }
         if (hasMatrix)
         {
             const Json* m = tf.GetArray("matrix");
@@ -1158,7 +1194,7 @@ ParseScenario(const Json& config, Json& effective)
             // Byte counts in the effective config, whatever units the input used.
             tf.SetEffective("matrix", normalized);
         }
-        else
+        else if (s.matrix.empty())
         {
             s.bytesPerPair = tf.GetBytes("bytes_per_pair", 1 << 20, 0, 1ull << 40);
         }

@@ -255,6 +255,46 @@ TEST(AllToAll, MatrixZerosPostNoMessage)
     EXPECT_NEAR(none["sim"]["sim_time_s"].get<double>(), 4e-6, 1e-12);
 }
 
+TEST(AllToAll, PeersAreAShiftPatternOfTheMatrix)
+{
+    // traffic.peers [1, 3] among four GPUs (ranks 0..3 = GPUs 2, 7, 9, 14): rank i sends to
+    // ranks i + 1 and i + 3 (mod 4). The run is the one of the same pattern written as a matrix,
+    // frame for frame.
+    Json peers = K4Config("ecmp", "rdma", 0);
+    peers["traffic"]["bytes_per_pair"] = 65536;
+    peers["traffic"]["gpus"] = Json::array({2, 7, 9, 14});
+    peers["traffic"]["peers"] = Json::array({1, 3});
+    Json matrix = peers;
+    matrix["traffic"].erase("peers");
+    matrix["traffic"].erase("bytes_per_pair");
+    matrix["traffic"]["matrix"] =
+        Json::parse("[[0,65536,0,65536],[65536,0,65536,0],[0,65536,0,65536],[65536,0,65536,0]]");
+    const Json a = RunScenario(peers);
+    const Json b = RunScenario(matrix);
+    EXPECT_EQ(a["messages"]["delivered"].get<uint64_t>(), 8u);
+    EXPECT_EQ(a["transport"]["queue_pairs"].get<uint64_t>(), 8u);
+    EXPECT_EQ(a["sim"]["packet_hops"], b["sim"]["packet_hops"]);
+    EXPECT_EQ(a["sim"]["events"], b["sim"]["events"]);
+    EXPECT_EQ(a["rounds"][0]["completion_s"], b["rounds"][0]["completion_s"]);
+    EXPECT_EQ(a["rounds"][0]["bound_s"], b["rounds"][0]["bound_s"]);
+    // The effective config keeps the pattern as given, with the message size it uses.
+    EXPECT_EQ(a["manifest"]["config"]["traffic"]["peers"], Json::array({1, 3}));
+    EXPECT_EQ(a["manifest"]["config"]["traffic"]["bytes_per_pair"].get<uint64_t>(), 65536u);
+
+    // Offsets are ranks 1..N-1, each once, and exclude a matrix.
+    Json bad = peers;
+    bad["traffic"]["peers"] = Json::array({1, 4});
+    EXPECT_EQ(ScenarioConfigError(bad), "traffic.peers[1]: 4 is out of range; accepted 1..3");
+    bad["traffic"]["peers"] = Json::array({3, 3});
+    EXPECT_EQ(ScenarioConfigError(bad), "traffic.peers[1]: offset 3 is listed twice");
+    bad["traffic"]["peers"] = Json::array();
+    EXPECT_EQ(ScenarioConfigError(bad), "traffic.peers: expected at least one rank offset in 1..3");
+    bad = matrix;
+    bad["traffic"]["peers"] = Json::array({1});
+    EXPECT_EQ(ScenarioConfigError(bad),
+              "traffic.peers: give either traffic.peers or traffic.matrix, not both");
+}
+
 TEST(AllToAll, ARaggedMatrixNamesItsRowAndLength)
 {
     Json c = K4Config("ecmp", "rdma", 0);

@@ -484,9 +484,10 @@ ServingDisaggregatedConfig()
     return c;
 }
 
-/// One minimal config per topology variant and transport type, one that exercises the keys no
-/// default config records (traffic.matrix, a GPU list), and MoE configs covering every gate
-/// type, both deployments, the dispatch variants, the all-reduce and both modes.
+/// One minimal config per topology variant and transport type, configs that exercise the keys
+/// no default config records (traffic.matrix, traffic.peers, a GPU list), and MoE configs
+/// covering every gate type, both deployments, the dispatch variants, the all-reduce and both
+/// modes.
 std::vector<NamedConfig>
 CoverageConfigs()
 {
@@ -569,6 +570,9 @@ CoverageConfigs()
         "topology": {"type": "fat-tree", "k": 4},
         "switch": {"load_balancing": "spray"},
         "traffic": {"gpus": [0, 3], "matrix": [[0, "4KiB"], [1024, 0]]} })")});
+    out.push_back({"traffic peers (shift pattern)", Json::parse(R"({
+        "topology": {"type": "fat-tree", "k": 4},
+        "traffic": {"peers": [1, 8], "bytes_per_pair": "4KiB"} })")});
 
     out.push_back({"moe: uniform gate, training / rdma", MoeConfig("rdma")});
     out.push_back({"moe: zipf gate, inference, fabric tax / ideal",

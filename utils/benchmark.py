@@ -87,15 +87,9 @@ class RunError(Exception):
     """A run failed; the message says why."""
 
 
-def peer_matrix(hosts, peers, bytes_per_pair):
-    """Traffic matrix: GPU i sends bytes_per_pair to i + 1 + j * hosts / peers, j < peers."""
-    rows = []
-    for i in range(hosts):
-        row = [0] * hosts
-        for j in range(peers):
-            row[(i + 1 + j * (hosts // peers)) % hosts] = bytes_per_pair
-        rows.append(row)
-    return rows
+def peer_offsets(hosts, peers):
+    """traffic.peers: GPU i sends to i + 1 + j * hosts / peers (mod hosts), j < peers."""
+    return [1 + j * (hosts // peers) for j in range(peers)]
 
 
 def moe_traffic(case):
@@ -104,7 +98,8 @@ def moe_traffic(case):
     if "peers" in case:
         return {
             "type": "all-to-all",
-            "matrix": peer_matrix(hosts, case["peers"], case["bytes_per_pair"]),
+            "bytes_per_pair": case["bytes_per_pair"],
+            "peers": peer_offsets(hosts, case["peers"]),
             "rounds": 1,
         }
     return {
