@@ -111,6 +111,7 @@ class FabricHeapScheduler : public Scheduler
     /// The hint for the next Insert() (see HintNext()).
     static const void* s_hint[HINTS];
 
+    /// @brief Forget the hint (it was consumed, or belongs to no event of this scheduler).
     static void ClearHints()
     {
         for (const void*& hint : s_hint)
