@@ -1139,24 +1139,16 @@ ParseScenario(const Json& config, Json& effective)
                                   "expected at least one rank offset in 1.." +
                                       std::to_string(n - 1));
             }
-            std::set<uint64_t> offsets;
+            std::set<uint64_t> seen;
             for (size_t k = 0; k < list->size(); ++k)
             {
                 const uint64_t o = ReadJsonUint((*list)[k], tf.ElementPath("peers", k), 1, n - 1);
-                if (!offsets.insert(o).second)
+                if (!seen.insert(o).second)
                 {
                     throw ConfigError(tf.ElementPath("peers", k),
                                       "offset " + std::to_string(o) + " is listed twice");
                 }
-            }
-            s.bytesPerPair = tf.GetBytes("bytes_per_pair", 1 << 20, 0, 1ull << 40);
-            s.matrix.assign(n, std::vector<uint64_t>(n, 0));
-            for (size_t i = 0; i < n; ++i)
-            {
-                for (uint64_t o : offsets)
-                {
-                    s.matrix[i][(i + o) % n] = s.bytesPerPair;
-                }
+                s.peerOffsets.push_back(static_cast<uint32_t>(o));
             }
         }
         if (hasMatrix)
@@ -1194,7 +1186,7 @@ ParseScenario(const Json& config, Json& effective)
             // Byte counts in the effective config, whatever units the input used.
             tf.SetEffective("matrix", normalized);
         }
-        else if (s.matrix.empty())
+        else
         {
             s.bytesPerPair = tf.GetBytes("bytes_per_pair", 1 << 20, 0, 1ull << 40);
         }
@@ -1793,6 +1785,10 @@ Scenario::Build(const std::string& outputDir)
     m_traffic->SetAttribute("ComputeGap", TimeValue(PicoSeconds(s.computeGapPs)));
     m_traffic->SetAttribute("TrafficClass", UintegerValue(s.trafficClass));
     m_traffic->SetParticipants(s.participants);
+    if (!s.peerOffsets.empty())
+    {
+        m_traffic->SetPeerOffsets(s.peerOffsets);
+    }
     if (!s.matrix.empty())
     {
         m_traffic->SetMatrix(s.matrix);
@@ -2197,6 +2193,10 @@ Scenario::ProgressFraction() const
                 total += b;
             }
         }
+    }
+    else if (!m_settings.peerOffsets.empty())
+    {
+        total = m_settings.bytesPerPair * n * m_settings.peerOffsets.size();
     }
     else
     {

@@ -171,6 +171,7 @@ struct ScenarioSettings
     uint32_t rounds{1};
     uint64_t bytesPerPair{0};
     std::vector<std::vector<uint64_t>> matrix; ///< empty = uniform bytesPerPair
+    std::vector<uint32_t> peerOffsets;         ///< traffic.peers (shift pattern); empty = none
     std::vector<uint32_t> participants;
     int64_t computeGapPs{0};
     uint8_t trafficClass{0};

@@ -4,11 +4,13 @@
  */
 #include "test-util.h"
 
+#include "ns3/all-to-all-traffic.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/moe-config-reader.h"
 #include "ns3/moe-scenario.h"
 #include "ns3/rdma-transport.h"
 #include "ns3/simulator.h"
+#include "ns3/uinteger.h"
 
 #include <gtest/gtest.h>
 
@@ -257,18 +259,31 @@ TEST(AllToAll, MatrixZerosPostNoMessage)
 
 TEST(AllToAll, PeersAreAShiftPatternOfTheMatrix)
 {
-    // traffic.peers [1, 3] among four GPUs (ranks 0..3 = GPUs 2, 7, 9, 14): rank i sends to
-    // ranks i + 1 and i + 3 (mod 4). The run is the one of the same pattern written as a matrix,
-    // frame for frame.
+    // traffic.peers [1, 2] among four GPUs (ranks 0..3 = GPUs 2, 7, 9, 14): rank i sends to
+    // ranks i + 1 and i + 2 (mod 4), not i - 1 and i - 2. The run is the one of the same
+    // pattern written as a matrix, frame for frame.
+    Ptr<AllToAllTraffic> traffic = CreateObject<AllToAllTraffic>();
+    traffic->SetAttribute("BytesPerPair", UintegerValue(65536));
+    traffic->SetParticipants({2, 7, 9, 14});
+    traffic->SetPeerOffsets({1, 2});
+    for (uint32_t s = 0; s < 4; ++s)
+    {
+        for (uint32_t d = 0; d < 4; ++d)
+        {
+            const bool peer = d == (s + 1) % 4 || d == (s + 2) % 4;
+            EXPECT_EQ(traffic->GetPairBytes(s, d), peer ? 65536u : 0u) << s << " -> " << d;
+        }
+    }
+
     Json peers = K4Config("ecmp", "rdma", 0);
     peers["traffic"]["bytes_per_pair"] = 65536;
     peers["traffic"]["gpus"] = Json::array({2, 7, 9, 14});
-    peers["traffic"]["peers"] = Json::array({1, 3});
+    peers["traffic"]["peers"] = Json::array({1, 2});
     Json matrix = peers;
     matrix["traffic"].erase("peers");
     matrix["traffic"].erase("bytes_per_pair");
     matrix["traffic"]["matrix"] =
-        Json::parse("[[0,65536,0,65536],[65536,0,65536,0],[0,65536,0,65536],[65536,0,65536,0]]");
+        Json::parse("[[0,65536,65536,0],[0,0,65536,65536],[65536,0,0,65536],[65536,65536,0,0]]");
     const Json a = RunScenario(peers);
     const Json b = RunScenario(matrix);
     EXPECT_EQ(a["messages"]["delivered"].get<uint64_t>(), 8u);
@@ -278,7 +293,7 @@ TEST(AllToAll, PeersAreAShiftPatternOfTheMatrix)
     EXPECT_EQ(a["rounds"][0]["completion_s"], b["rounds"][0]["completion_s"]);
     EXPECT_EQ(a["rounds"][0]["bound_s"], b["rounds"][0]["bound_s"]);
     // The effective config keeps the pattern as given, with the message size it uses.
-    EXPECT_EQ(a["manifest"]["config"]["traffic"]["peers"], Json::array({1, 3}));
+    EXPECT_EQ(a["manifest"]["config"]["traffic"]["peers"], Json::array({1, 2}));
     EXPECT_EQ(a["manifest"]["config"]["traffic"]["bytes_per_pair"].get<uint64_t>(), 65536u);
 
     // Offsets are ranks 1..N-1, each once, and exclude a matrix.

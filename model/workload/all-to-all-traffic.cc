@@ -90,9 +90,26 @@ AllToAllTraffic::SetMatrix(const std::vector<std::vector<uint64_t>>& matrix)
     m_matrix = matrix;
 }
 
+void
+AllToAllTraffic::SetPeerOffsets(const std::vector<uint32_t>& offsets)
+{
+    m_peerOffsets = offsets;
+    std::sort(m_peerOffsets.begin(), m_peerOffsets.end());
+    m_peerOffsets.erase(std::unique(m_peerOffsets.begin(), m_peerOffsets.end()),
+                        m_peerOffsets.end());
+}
+
 uint64_t
 AllToAllTraffic::GetPairBytes(uint32_t s, uint32_t d) const
 {
+    if (!m_peerOffsets.empty())
+    {
+        const auto n = static_cast<uint32_t>(m_participants.size());
+        const uint32_t offset = n == 0 ? 0 : (d + n - s % n) % n;
+        return std::binary_search(m_peerOffsets.begin(), m_peerOffsets.end(), offset)
+                   ? m_bytesPerPair
+                   : 0;
+    }
     if (m_matrix.empty())
     {
         return m_bytesPerPair;
@@ -172,6 +189,11 @@ AllToAllTraffic::Start(Ptr<MessageTransport> transport, Time at)
                                                                  return row.size() != n;
                                                              })),
                     "AllToAllTraffic: the matrix must be " << n << " x " << n);
+    NS_ABORT_MSG_IF(!m_peerOffsets.empty() && !m_matrix.empty(),
+                    "AllToAllTraffic: a matrix and peer offsets exclude each other");
+    NS_ABORT_MSG_IF(!m_peerOffsets.empty() &&
+                        (m_peerOffsets.front() == 0 || m_peerOffsets.back() >= n),
+                    "AllToAllTraffic: peer offsets must be in 1.." << n - 1);
     m_transport->SetDeliveredCallback(MakeCallback(&AllToAllTraffic::OnDelivered, this));
     m_transport->SetAckedCallback(MakeCallback(&AllToAllTraffic::OnAcked, this));
     Simulator::Schedule(at - Simulator::Now(), &AllToAllTraffic::StartRound, this);

@@ -51,6 +51,10 @@ class AllToAllTraffic : public Object
     /// @brief Per-pair bytes by rank [src][dst] (overrides BytesPerPair; diagonal ignored; 0 =
     /// no message).
     void SetMatrix(const std::vector<std::vector<uint64_t>>& matrix);
+    /// @brief Shift pattern (overrides BytesPerPair's every-pair default; not with a matrix):
+    /// rank s sends BytesPerPair to rank (s + o) mod N for each offset o in 1..N-1, N the
+    /// number of participants. No N x N state: a pair's bytes are computed when asked.
+    void SetPeerOffsets(const std::vector<uint32_t>& offsets);
     /// @brief Bytes rank @p s sends to rank @p d in every round.
     uint64_t GetPairBytes(uint32_t s, uint32_t d) const;
 
@@ -93,6 +97,7 @@ class AllToAllTraffic : public Object
     uint8_t m_class;
     std::vector<uint32_t> m_participants;
     std::vector<std::vector<uint64_t>> m_matrix;
+    std::vector<uint32_t> m_peerOffsets; ///< sorted, distinct; empty = no shift pattern
     Ptr<MessageTransport> m_transport;
     std::vector<Round> m_roundLog;
     uint64_t m_outstandingDeliveries{0};
