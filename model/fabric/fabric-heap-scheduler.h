@@ -107,6 +107,7 @@ class FabricHeapScheduler : public Scheduler
         uint32_t context;
         const void* hint[HINTS]; ///< prefetched when the event becomes the root
     };
+
     static_assert(sizeof(Payload) == 64, "an event's payload should stay one cache line");
 
     /// The hint for the next Insert() (see HintNext()).

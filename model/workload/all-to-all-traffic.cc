@@ -105,7 +105,7 @@ AllToAllTraffic::GetPairBytes(uint32_t s, uint32_t d) const
     if (!m_peerOffsets.empty())
     {
         const auto n = static_cast<uint32_t>(m_participants.size());
-        const uint32_t offset = n == 0 ? 0 : (d + n - s % n) % n;
+        const uint32_t offset = n == 0 ? 0 : (d + n - s) % n; // s, d < n
         return std::binary_search(m_peerOffsets.begin(), m_peerOffsets.end(), offset)
                    ? m_bytesPerPair
                    : 0;
