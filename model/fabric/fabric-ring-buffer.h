@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <utility>
 
 namespace ns3
@@ -43,13 +44,22 @@ class RingBuffer
 
     RingBuffer& operator=(RingBuffer&& other) noexcept
     {
-        m_data = std::move(other.m_data);
-        m_head = other.m_head;
-        m_size = other.m_size;
-        m_mask = other.m_mask;
-        other.m_head = other.m_size = 0;
-        other.m_mask = 0;
+        if (this != &other)
+        {
+            clear();
+            m_data = std::move(other.m_data);
+            m_head = other.m_head;
+            m_size = other.m_size;
+            m_mask = other.m_mask;
+            other.m_head = other.m_size = 0;
+            other.m_mask = 0;
+        }
         return *this;
+    }
+
+    ~RingBuffer()
+    {
+        clear();
     }
 
     bool empty() const
@@ -64,43 +74,52 @@ class RingBuffer
 
     T& front()
     {
-        return m_data[m_head];
+        return *At(m_head);
     }
 
     const T& front() const
     {
-        return m_data[m_head];
+        return *At(m_head);
     }
 
     T& back()
     {
-        return m_data[(m_head + m_size - 1) & m_mask];
+        return *At((m_head + m_size - 1) & m_mask);
     }
 
     /// @brief Element @p i counted from the front.
     T& operator[](size_t i)
     {
-        return m_data[(m_head + i) & m_mask];
+        return *At((m_head + i) & m_mask);
     }
 
     const T& operator[](size_t i) const
     {
-        return m_data[(m_head + i) & m_mask];
+        return *At((m_head + i) & m_mask);
     }
 
-    void push_back(T value)
+    /// Constructs the element in a free slot, never reading it: on a queue tail that is out
+    /// of the caches the write does not stall on a load (an assignment would first read the
+    /// slot's old value, e.g. a packet reference to release).
+    void push_back(T&& value)
     {
         if (m_size == Capacity())
         {
             Grow();
         }
-        m_data[(m_head + m_size) & m_mask] = std::move(value);
+        new (Slot((m_head + m_size) & m_mask)) T(std::move(value));
         ++m_size;
+    }
+
+    void push_back(const T& value)
+    {
+        T copy(value);
+        push_back(std::move(copy));
     }
 
     void pop_front()
     {
-        m_data[m_head] = T(); // release what the element holds (e.g. a packet)
+        At(m_head)->~T(); // releases what the element holds (e.g. a packet)
         m_head = (m_head + 1) & m_mask;
         --m_size;
     }
@@ -114,6 +133,27 @@ class RingBuffer
     }
 
   private:
+    /// Raw storage for one element: slots outside [head, head + size) hold no object.
+    struct alignas(T) Storage
+    {
+        unsigned char bytes[sizeof(T)];
+    };
+
+    void* Slot(size_t index)
+    {
+        return &m_data[index];
+    }
+
+    T* At(size_t index)
+    {
+        return std::launder(reinterpret_cast<T*>(&m_data[index]));
+    }
+
+    const T* At(size_t index) const
+    {
+        return std::launder(reinterpret_cast<const T*>(&m_data[index]));
+    }
+
     size_t Capacity() const
     {
         return m_data ? m_mask + 1 : 0;
@@ -122,17 +162,19 @@ class RingBuffer
     void Grow()
     {
         const size_t cap = Capacity() == 0 ? 1 : 2 * Capacity();
-        std::unique_ptr<T[]> data(new T[cap]);
+        std::unique_ptr<Storage[]> data(new Storage[cap]);
         for (size_t i = 0; i < m_size; ++i)
         {
-            data[i] = std::move((*this)[i]);
+            T* old = At((m_head + i) & m_mask);
+            new (&data[i]) T(std::move(*old));
+            old->~T();
         }
         m_data = std::move(data);
         m_head = 0;
         m_mask = cap - 1;
     }
 
-    std::unique_ptr<T[]> m_data;
+    std::unique_ptr<Storage[]> m_data;
     uint32_t m_head{0};
     uint32_t m_size{0};
     size_t m_mask{0};
