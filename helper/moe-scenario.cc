@@ -1832,52 +1832,42 @@ Scenario::ComputeBound()
     int64_t boundPs = 0;
     uint64_t largest = 0;
     std::vector<int64_t> head; // per link of a path: the smallest frame's trip up to its start
-    for (uint32_t i = 0; i < n; ++i)
-    {
-        for (uint32_t j = 0; j < n; ++j)
+    m_traffic->ForEachMessage([&](uint32_t i, uint32_t j, uint64_t bytes) {
+        const uint32_t src = parts[i];
+        const uint32_t dst = parts[j];
+        const uint64_t wire = RoceMessageWireBytes(bytes, mtu);
+        largest = std::max(largest, bytes);
+        const uint32_t out = 2 * src + m_topology->GetEgressPort(src, dst);
+        const uint32_t in = 2 * dst + (m_topology->SameServer(src, dst) ? 1 : 0);
+        sent[out] += wire;
+        received[in] += wire;
+        const uint64_t finalFrame = WireBytes(
+            static_cast<uint32_t>(bytes % mtu == 0 ? mtu : bytes % mtu) + ROCE_DATA_HEADER_BYTES);
+        const std::vector<uint32_t> path = m_topology->GetPathLinks(src, dst);
+        const size_t h = path.size();
+        head.assign(h, 0);
+        for (size_t k = 1; k < h; ++k)
         {
-            const uint64_t bytes = i == j ? 0 : m_traffic->GetPairBytes(i, j);
-            if (bytes == 0)
-            {
-                continue;
-            }
-            const uint32_t src = parts[i];
-            const uint32_t dst = parts[j];
-            const uint64_t wire = RoceMessageWireBytes(bytes, mtu);
-            largest = std::max(largest, bytes);
-            const uint32_t out = 2 * src + m_topology->GetEgressPort(src, dst);
-            const uint32_t in = 2 * dst + (m_topology->SameServer(src, dst) ? 1 : 0);
-            sent[out] += wire;
-            received[in] += wire;
-            const uint64_t finalFrame =
-                WireBytes(static_cast<uint32_t>(bytes % mtu == 0 ? mtu : bytes % mtu) +
-                          ROCE_DATA_HEADER_BYTES);
-            const std::vector<uint32_t> path = m_topology->GetPathLinks(src, dst);
-            const size_t h = path.size();
-            head.assign(h, 0);
-            for (size_t k = 1; k < h; ++k)
-            {
-                const auto& l = links[path[k - 1]];
-                head[k] = head[k - 1] + SerializationPs(finalFrame, l.rateBps) + l.delayPs;
-            }
-            int64_t tail = 0; // the final frame's trip from the end of link k's serialization
-            for (size_t k = h; k-- > 0;)
-            {
-                const auto& l = links[path[k]];
-                tail += l.delayPs;
-                if (nodes[l.a].role == TopologySpec::HOST || nodes[l.b].role == TopologySpec::HOST)
-                {
-                    boundPs = std::max(boundPs, head[k] + SerializationPs(wire, l.rateBps) + tail);
-                }
-                if (k == 0)
-                {
-                    sendTail[out] = std::min(sendTail[out], tail);
-                }
-                tail += k > 0 ? SerializationPs(finalFrame, l.rateBps) : 0;
-            }
-            receiveHead[in] = std::min(receiveHead[in], head[h - 1] + links[path[h - 1]].delayPs);
+            const auto& l = links[path[k - 1]];
+            head[k] = head[k - 1] + SerializationPs(finalFrame, l.rateBps) + l.delayPs;
         }
-    }
+        int64_t tail = 0; // the final frame's trip from the end of link k's serialization
+        for (size_t k = h; k-- > 0;)
+        {
+            const auto& l = links[path[k]];
+            tail += l.delayPs;
+            if (nodes[l.a].role == TopologySpec::HOST || nodes[l.b].role == TopologySpec::HOST)
+            {
+                boundPs = std::max(boundPs, head[k] + SerializationPs(wire, l.rateBps) + tail);
+            }
+            if (k == 0)
+            {
+                sendTail[out] = std::min(sendTail[out], tail);
+            }
+            tail += k > 0 ? SerializationPs(finalFrame, l.rateBps) : 0;
+        }
+        receiveHead[in] = std::min(receiveHead[in], head[h - 1] + links[path[h - 1]].delayPs);
+    });
     for (uint32_t g = 0; g < gpus; ++g)
     {
         for (uint32_t p = 0; p < 2; ++p)
@@ -2461,15 +2451,10 @@ Scenario::DescribeDryRun() const
     uint64_t roundBytes = 0;
     uint64_t messages = 0;
     const uint32_t n = static_cast<uint32_t>(s.participants.size());
-    for (uint32_t i = 0; i < n; ++i)
-    {
-        for (uint32_t j = 0; j < n; ++j)
-        {
-            const uint64_t bytes = i == j ? 0 : m_traffic->GetPairBytes(i, j);
-            roundBytes += bytes;
-            messages += bytes > 0 ? 1 : 0; // a zero entry posts no message
-        }
-    }
+    m_traffic->ForEachMessage([&roundBytes, &messages](uint32_t, uint32_t, uint64_t bytes) {
+        roundBytes += bytes;
+        ++messages; // a zero entry posts no message: not visited
+    });
     os << "traffic: all-to-all among " << n << " GPUs, " << s.rounds << " round(s) of " << messages
        << " messages, " << FormatBytesHuman(static_cast<double>(roundBytes)) << " per round\n";
     os << "  busiest interface moves "

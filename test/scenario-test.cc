@@ -13,6 +13,7 @@
 #include "ns3/uinteger.h"
 
 #include <gtest/gtest.h>
+#include <tuple>
 
 using namespace ns3;
 using namespace ns3::moe;
@@ -274,6 +275,29 @@ TEST(AllToAll, PeersAreAShiftPatternOfTheMatrix)
             EXPECT_EQ(traffic->GetPairBytes(s, d), peer ? 65536u : 0u) << s << " -> " << d;
         }
     }
+    // The messages a round posts, in posting order (per source: s + 1, s + 2, ...), visiting
+    // the offsets only; a matrix with the same entries gives the same sequence.
+    using Visit = std::tuple<uint32_t, uint32_t, uint64_t>;
+    std::vector<Visit> visited;
+    traffic->ForEachMessage(
+        [&visited](uint32_t s, uint32_t d, uint64_t b) { visited.emplace_back(s, d, b); });
+    const std::vector<Visit> expected{{0, 1, 65536},
+                                      {0, 2, 65536},
+                                      {1, 2, 65536},
+                                      {1, 3, 65536},
+                                      {2, 3, 65536},
+                                      {2, 0, 65536},
+                                      {3, 0, 65536},
+                                      {3, 1, 65536}};
+    EXPECT_EQ(visited, expected);
+    Ptr<AllToAllTraffic> dense = CreateObject<AllToAllTraffic>();
+    dense->SetParticipants({2, 7, 9, 14});
+    dense->SetMatrix(
+        {{0, 65536, 65536, 0}, {0, 0, 65536, 65536}, {65536, 0, 0, 65536}, {65536, 65536, 0, 0}});
+    visited.clear();
+    dense->ForEachMessage(
+        [&visited](uint32_t s, uint32_t d, uint64_t b) { visited.emplace_back(s, d, b); });
+    EXPECT_EQ(visited, expected);
 
     Json peers = K4Config("ecmp", "rdma", 0);
     peers["traffic"]["bytes_per_pair"] = 65536;

@@ -209,23 +209,15 @@ AllToAllTraffic::StartRound()
     m_roundLog.push_back(r);
     m_roundStartTrace(round, r.start);
     NS_LOG_INFO("round " << round << " starts at " << r.start.As(Time::US));
-    const uint32_t n = static_cast<uint32_t>(m_participants.size());
     uint64_t messages = 0;
     uint64_t bytes = 0;
-    // Count first so that a message delivered synchronously cannot end the round early.
-    for (uint32_t s = 0; s < n; ++s)
-    {
-        for (uint32_t d = 0; d < n; ++d)
-        {
-            // A pair with nothing to send posts no message (a matrix's zeros are the pairs
-            // without traffic, not zero-byte messages).
-            if (s != d && GetPairBytes(s, d) != 0)
-            {
-                ++messages;
-                bytes += GetPairBytes(s, d);
-            }
-        }
-    }
+    // Count first so that a message delivered synchronously cannot end the round early. A pair
+    // with nothing to send posts no message (a matrix's zeros are the pairs without traffic,
+    // not zero-byte messages).
+    ForEachMessage([&messages, &bytes](uint32_t, uint32_t, uint64_t b) {
+        ++messages;
+        bytes += b;
+    });
     m_roundLog.back().messages = messages;
     m_roundLog.back().bytes = bytes;
     m_outstandingDeliveries += messages;
@@ -252,22 +244,9 @@ AllToAllTraffic::StartRound()
     }
     // Post in a rotated order (rank s sends to s+1, s+2, ...) so that no destination is every
     // source's first choice -- the usual all-to-all schedule.
-    for (uint32_t s = 0; s < n; ++s)
-    {
-        for (uint32_t step = 1; step < n; ++step)
-        {
-            const uint32_t d = (s + step) % n;
-            if (GetPairBytes(s, d) == 0)
-            {
-                continue;
-            }
-            m_transport->Send(m_participants[s],
-                              m_participants[d],
-                              m_class,
-                              GetPairBytes(s, d),
-                              round);
-        }
-    }
+    ForEachMessage([this, round](uint32_t s, uint32_t d, uint64_t b) {
+        m_transport->Send(m_participants[s], m_participants[d], m_class, b, round);
+    });
 }
 
 void

@@ -58,6 +58,40 @@ class AllToAllTraffic : public Object
     /// @brief Bytes rank @p s sends to rank @p d in every round.
     uint64_t GetPairBytes(uint32_t s, uint32_t d) const;
 
+    /// @brief Call @p f(s, d, bytes) for every pair of ranks that sends in a round (bytes > 0),
+    /// in the order a round posts them: sources in rank order, and per source the destinations
+    /// s + 1, s + 2, ... (mod N). A shift pattern visits its offsets only (N x |peers| calls
+    /// instead of N x N).
+    template <typename F>
+    void ForEachMessage(F&& f) const
+    {
+        const auto n = static_cast<uint32_t>(m_participants.size());
+        for (uint32_t s = 0; s < n; ++s)
+        {
+            if (!m_peerOffsets.empty())
+            {
+                // Sorted, distinct and in 1..N-1 (Start() checks): the same order as below.
+                for (const uint32_t o : m_peerOffsets)
+                {
+                    if (m_bytesPerPair != 0 && o < n)
+                    {
+                        f(s, (s + o) % n, m_bytesPerPair);
+                    }
+                }
+                continue;
+            }
+            for (uint32_t step = 1; step < n; ++step)
+            {
+                const uint32_t d = (s + step) % n;
+                const uint64_t bytes = GetPairBytes(s, d);
+                if (bytes != 0)
+                {
+                    f(s, d, bytes);
+                }
+            }
+        }
+    }
+
     /// @brief Use @p transport and start the first round at @p at.
     void Start(Ptr<MessageTransport> transport, Time at);
 
