@@ -190,6 +190,35 @@ TEST(FabricHeapScheduler, OrdersLikeMapSchedulerAsTimeAdvances)
     EXPECT_TRUE(s.BothEmptyIff(true));
 }
 
+TEST(FabricHeapScheduler, OrdersLikeMapSchedulerWithABusyNearFuture)
+{
+    // A busy fabric's event set: well over CROSS_BUCKET_PREFETCH_EVENTS (4096) events within
+    // the ring's 8.4 us, one or two per 1 ns bucket, so that PrefetchNext() also looks into the
+    // following buckets (and at the end of the ring's window, past its wrap-around).
+    SchedulerPair s;
+    std::mt19937_64 rng(13);
+    for (int i = 0; i < 12000; ++i)
+    {
+        s.Insert(rng() % 8000000, static_cast<uint32_t>(rng() % 64));
+    }
+    for (int step = 0; step < 200000; ++step)
+    {
+        if (rng() % 2 == 0)
+        {
+            s.Insert(s.LastTs() + rng() % 8000000, static_cast<uint32_t>(rng() % 64));
+        }
+        else
+        {
+            ASSERT_TRUE(s.RemoveNextMatches()) << "step " << step;
+        }
+    }
+    while (s.Size() > 0)
+    {
+        ASSERT_TRUE(s.RemoveNextMatches());
+    }
+    EXPECT_TRUE(s.BothEmptyIff(true));
+}
+
 TEST(FabricHeapScheduler, ScenarioResultsMatchTheMapScheduler)
 {
     Json c = Json::parse(R"({

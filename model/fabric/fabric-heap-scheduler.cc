@@ -333,11 +333,40 @@ FabricHeapScheduler::PrefetchNext() const
     {
         __builtin_prefetch(hint);
     }
-    // The event after it, most likely: the next key of the same bucket.
-    if (m_frontBucket != nullptr && m_frontBucket->keys.size() >= 2)
+    // The event after it, most likely: the next key of the same bucket or, a bucket holding
+    // one or two events at a busy fabric's rate, the first keys of the next non-empty bucket.
+    if (m_frontBucket == nullptr)
     {
-        const Key& after = m_frontBucket->keys[m_frontBucket->keys.size() - 2];
-        __builtin_prefetch(&m_payload[static_cast<uint32_t>(after.uidSlot)]);
+        return;
+    }
+    const std::vector<Key>& keys = m_frontBucket->keys;
+    if (keys.size() >= 2)
+    {
+        __builtin_prefetch(&m_payload[static_cast<uint32_t>(keys[keys.size() - 2].uidSlot)]);
+        return;
+    }
+    if (m_ringSize < CROSS_BUCKET_PREFETCH_EVENTS)
+    {
+        return; // few pending events: their payloads stay in the caches
+    }
+    const std::size_t from = (static_cast<std::size_t>(m_frontBucket - m_ring.data()) + 1) % RING;
+    std::size_t word = from / 64;
+    uint64_t bits = m_ringBits[word] & (~uint64_t{0} << (from % 64));
+    if (bits == 0)
+    {
+        word = (word + 1) % (RING / 64); // look one word (64 buckets, 65 ns) further only
+        bits = m_ringBits[word];
+        if (bits == 0)
+        {
+            return;
+        }
+    }
+    const Bucket& following = m_ring[word * 64 + static_cast<std::size_t>(__builtin_ctzll(bits))];
+    // Unsorted until reached: its smallest key may be any; buckets rarely hold more than two.
+    const std::size_t n = std::min<std::size_t>(following.keys.size(), 2);
+    for (std::size_t i = 0; i < n; ++i)
+    {
+        __builtin_prefetch(&m_payload[static_cast<uint32_t>(following.keys[i].uidSlot)]);
     }
 }
 

@@ -151,6 +151,11 @@ class FabricHeapScheduler : public Scheduler
     /// tens); a larger one, left by a burst, is freed.
     static constexpr std::size_t BUCKET_KEEP = 128;
 
+    /// PrefetchNext() looks for the event after the next one in the following bucket only
+    /// with at least this many events in the ring: with fewer, their payloads (64 bytes each)
+    /// stay in the caches and the search would be pure overhead.
+    static constexpr std::size_t CROSS_BUCKET_PREFETCH_EVENTS = 4096;
+
     /// @brief One bucket: its keys, sorted (largest first, so the smallest pops off the back)
     /// once the bucket is reached, appended in any order before.
     struct Bucket
