@@ -70,10 +70,11 @@ class AllToAllTraffic : public Object
         {
             if (!m_peerOffsets.empty())
             {
-                // Sorted, distinct and in 1..N-1 (Start() checks): the same order as below.
+                // Sorted and distinct: the order below. Offsets outside 1..N-1 (which Start()
+                // refuses) send nothing.
                 for (const uint32_t o : m_peerOffsets)
                 {
-                    if (m_bytesPerPair != 0 && o < n)
+                    if (o > 0 && o < n && m_bytesPerPair != 0)
                     {
                         f(s, (s + o) % n, m_bytesPerPair);
                     }
