@@ -1746,18 +1746,9 @@ Scenario::Build(const std::string& outputDir)
         // Longest path between the workload's GPUs, for one full frame.
         std::vector<uint32_t> gpus = s.moeSpec.nodeGpus;
         gpus.insert(gpus.end(), s.moeSpec.expertGpus.begin(), s.moeSpec.expertGpus.end());
-        for (uint32_t a : gpus)
-        {
-            for (uint32_t b : gpus)
-            {
-                if (a != b)
-                {
-                    m_maxPathLatency =
-                        std::max(m_maxPathLatency,
-                                 m_topology->GetPathLatency(a, b, s.mtu + ROCE_DATA_HEADER_BYTES));
-                }
-            }
-        }
+        m_maxPathLatency =
+            std::max(m_maxPathLatency,
+                     m_topology->GetMaxPathLatency(gpus, s.mtu + ROCE_DATA_HEADER_BYTES));
         if (s.moeOptions.fabricTax)
         {
             // The same workload (same routing: the gate is deterministic) on the ideal
@@ -1819,7 +1810,6 @@ Scenario::ComputeBound()
     // Trips use the message's smallest frame (its final one), which may overtake the others on
     // another path. Only pairs that send count: a zero entry posts no message.
     const auto& parts = m_settings.participants;
-    const uint32_t n = static_cast<uint32_t>(parts.size());
     const uint32_t gpus = m_topology->GetNumGpus();
     const auto& links = m_topology->GetSpec().links;
     const auto& nodes = m_topology->GetSpec().nodes;
@@ -1892,18 +1882,7 @@ Scenario::ComputeBound()
     // The longest path between participants, reported with the topology.
     const uint32_t frame =
         static_cast<uint32_t>(std::min<uint64_t>(largest, mtu)) + ROCE_DATA_HEADER_BYTES;
-    Time latency(0);
-    for (uint32_t i = 0; i < n; ++i)
-    {
-        for (uint32_t j = 0; j < n; ++j)
-        {
-            if (i != j)
-            {
-                latency = std::max(latency, m_topology->GetPathLatency(parts[i], parts[j], frame));
-            }
-        }
-    }
-    m_maxPathLatency = latency;
+    m_maxPathLatency = m_topology->GetMaxPathLatency(parts, frame);
     m_bound = PicoSeconds(boundPs);
 }
 

@@ -9,6 +9,7 @@
 #include "ns3/simulator.h"
 
 #include <gtest/gtest.h>
+#include <vector>
 
 using namespace ns3;
 using namespace ns3::moe;
@@ -216,6 +217,76 @@ TEST(RailOptimized, PxnRelaysCrossRailTrafficAroundTheSpines)
                 }
             }
         }
+        Simulator::Destroy();
+    }
+}
+
+namespace
+{
+/// GetMaxPathLatency(gpus, frame) against the maximum of GetPathLatency over every pair.
+void
+ExpectMaxPathLatencyOfEveryPair(const Ptr<FabricTopology>& topo, const std::vector<uint32_t>& gpus)
+{
+    for (const uint32_t frame : {64u, 4154u})
+    {
+        Time expected(0);
+        for (const uint32_t a : gpus)
+        {
+            for (const uint32_t b : gpus)
+            {
+                if (a != b)
+                {
+                    expected = std::max(expected, topo->GetPathLatency(a, b, frame));
+                }
+            }
+        }
+        EXPECT_GT(expected, Time(0));
+        EXPECT_EQ(topo->GetMaxPathLatency(gpus, frame), expected) << "frame " << frame;
+    }
+}
+} // namespace
+
+TEST(FabricTopology, MaxPathLatencyIsThatOfTheSlowestPair)
+{
+    // Tiers of different rates and delays, so that which pair is slowest depends on the path;
+    // rail-only paths run through a relay GPU's node, which is also a source.
+    LinkSpec host{100000000000ull, 700000};
+    LinkSpec fast{400000000000ull, 1300000};
+    LinkSpec slow{25000000000ull, 300000};
+    {
+        FatTreeHelper ft;
+        ft.SetK(4);
+        ft.SetGpusPerServer(2);
+        ft.SetHostLink(host);
+        ft.SetEdgeAggLink(slow);
+        ft.SetAggCoreLink(fast);
+        FabricHelper fabric;
+        Ptr<FabricTopology> topo = fabric.Install(ft.Build());
+        std::vector<uint32_t> all(16);
+        for (uint32_t g = 0; g < 16; ++g)
+        {
+            all[g] = g;
+        }
+        ExpectMaxPathLatencyOfEveryPair(topo, all);
+        ExpectMaxPathLatencyOfEveryPair(topo, {0, 1, 2, 3}); // one pod: no core hop
+        ExpectMaxPathLatencyOfEveryPair(topo, {0, 1});       // one server: NVLink only
+        EXPECT_EQ(topo->GetMaxPathLatency(4154), topo->GetMaxPathLatency(all, 4154));
+        Simulator::Destroy();
+    }
+    for (const uint32_t spines : {0u, 2u})
+    {
+        RailOptimizedHelper rail;
+        rail.SetServers(4);
+        rail.SetGpusPerServer(4);
+        rail.SetSpines(spines);
+        rail.SetPxn(spines > 0);
+        rail.SetHostLink(host);
+        rail.SetLeafSpineLink(slow);
+        FabricHelper fabric;
+        Ptr<FabricTopology> topo = fabric.Install(rail.Build());
+        ExpectMaxPathLatencyOfEveryPair(topo,
+                                        {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+        ExpectMaxPathLatencyOfEveryPair(topo, {3, 5, 10, 12, 3}); // cross-rail, a repeat
         Simulator::Destroy();
     }
 }

@@ -6,6 +6,7 @@
 #include "ns3/log.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace ns3
 {
@@ -397,19 +398,80 @@ FabricTopology::GetPathLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) 
 Time
 FabricTopology::GetMaxPathLatency(uint32_t frameBytes) const
 {
-    Time best(0);
-    const uint32_t n = GetNumGpus();
-    for (uint32_t s = 0; s < n; ++s)
+    std::vector<uint32_t> gpus(GetNumGpus());
+    for (uint32_t g = 0; g < gpus.size(); ++g)
     {
-        for (uint32_t d = 0; d < n; ++d)
+        gpus[g] = g;
+    }
+    return GetMaxPathLatency(gpus, frameBytes);
+}
+
+Time
+FabricTopology::GetMaxPathLatency(const std::vector<uint32_t>& gpus, uint32_t frameBytes) const
+{
+    // As GetPathLatency: every link's delay, and the serialization of every link but the
+    // first. The next hop depends on the node and the destination only, so per destination
+    // rest[node], the cost from node on with its own outgoing link's delay and serialization,
+    // is computed once for every node a path crosses (valid while stamp[node] == dst + 1;
+    // UNREACHABLE where GetPathLinks() finds no path, whose GetPathLatency is 0).
+    constexpr int64_t UNREACHABLE = -1;
+    const size_t nodes = m_nodes.size();
+    std::vector<int64_t> rest(nodes, 0);
+    std::vector<uint32_t> stamp(nodes, 0);
+    std::vector<std::pair<uint32_t, int64_t>> walk; // nodes not known yet, and their link's cost
+    const uint32_t wire = WireBytes(frameBytes);
+    int64_t best = 0;
+    for (const uint32_t dst : gpus)
+    {
+        const uint32_t target = m_spec.hostNode.at(dst);
+        rest[target] = 0;
+        stamp[target] = dst + 1;
+        for (const uint32_t src : gpus)
         {
-            if (s != d)
+            if (src == dst)
             {
-                best = std::max(best, GetPathLatency(s, d, frameBytes));
+                continue;
+            }
+            const uint32_t srcNode = m_spec.hostNode.at(src);
+            if (srcNode == target)
+            {
+                continue; // no link to cross: GetPathLatency is 0
+            }
+            walk.clear();
+            uint32_t node = srcNode;
+            int64_t known = UNREACHABLE;
+            while (walk.size() <= nodes) // a routing loop would give no path either
+            {
+                if (stamp[node] == dst + 1)
+                {
+                    known = rest[node];
+                    break;
+                }
+                const FabricRouting::PortSet set = m_routing->Lookup(node, dst);
+                if (set.count == 0)
+                {
+                    break;
+                }
+                const auto& l = m_spec.links[GetPortLink(node, set.ports[0])];
+                walk.emplace_back(node, l.delayPs + SerializationPs(wire, l.rateBps));
+                node = m_routing->GetPeer(node, set.ports[0]);
+            }
+            for (size_t i = walk.size(); i-- > 0;)
+            {
+                known = known == UNREACHABLE ? UNREACHABLE : walk[i].second + known;
+                rest[walk[i].first] = known;
+                stamp[walk[i].first] = dst + 1;
+            }
+            if (rest[srcNode] != UNREACHABLE)
+            {
+                // Less the serialization on the source's own link.
+                const FabricRouting::PortSet set = m_routing->Lookup(srcNode, dst);
+                const auto& l = m_spec.links[GetPortLink(srcNode, set.ports[0])];
+                best = std::max(best, rest[srcNode] - SerializationPs(wire, l.rateBps));
             }
         }
     }
-    return best;
+    return PicoSeconds(best);
 }
 
 double

@@ -160,6 +160,11 @@ class FabricTopology : public Object
     Time GetPathLatency(uint32_t src, uint32_t dst, uint32_t frameBytes) const;
     /// @brief The largest GetPathLatency over all GPU pairs.
     Time GetMaxPathLatency(uint32_t frameBytes) const;
+    /// @brief The largest GetPathLatency(a, b, frameBytes) over the GPUs a != b of @p gpus.
+    /// Per destination, the remaining latency of every node on the routed paths is computed
+    /// once (routing depends on the node and the destination only): O(|gpus| x nodes), not
+    /// O(|gpus|^2 x hops) with a path built per pair.
+    Time GetMaxPathLatency(const std::vector<uint32_t>& gpus, uint32_t frameBytes) const;
 
     /**
      * @brief The largest ratio, over leaf/edge switches, of host-facing bandwidth to uplink
