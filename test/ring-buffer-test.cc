@@ -106,6 +106,24 @@ TEST(RingBuffer, DestroysWhatItHoldsExactlyOnce)
     EXPECT_EQ(Counted::live, 0);
 }
 
+TEST(RingBuffer, PushingOneOfItsOwnElementsWhileGrowing)
+{
+    // A full ring grows at this push_back: the element passed in lives in the old storage.
+    RingBuffer<Counted> ring;
+    for (int i = 0; i < 4; ++i)
+    {
+        ring.push_back(Counted(i));
+    }
+    ring.push_back(std::move(ring.front())); // capacity 4 -> 8
+    ring.push_back(ring[1]);                 // a copy, not full
+    ASSERT_EQ(ring.size(), 6u);
+    EXPECT_EQ(ring[4].value, 0);
+    EXPECT_EQ(ring[4].text, "0");
+    EXPECT_EQ(ring[5].text, "1");
+    ring.clear();
+    EXPECT_EQ(Counted::live, 0);
+}
+
 TEST(RingBuffer, ReleasesPacketReferencesWhenPopped)
 {
     Ptr<Packet> packet = Create<Packet>(100);

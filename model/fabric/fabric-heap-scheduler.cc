@@ -354,7 +354,7 @@ FabricHeapScheduler::PrefetchNext() const
     uint64_t bits = m_ringBits[word] & (~uint64_t{0} << (from % 64));
     if (bits == 0)
     {
-        word = (word + 1) % (RING / 64); // look one word (64 buckets, 65 ns) further only
+        word = (word + 1) % (RING / 64); // one word further only: at most 127 buckets ahead
         bits = m_ringBits[word];
         if (bits == 0)
         {

@@ -105,7 +105,8 @@ class RingBuffer
     {
         if (m_size == Capacity())
         {
-            Grow();
+            GrowAndAppend(std::move(value));
+            return;
         }
         new (Slot((m_head + m_size) & m_mask)) T(std::move(value));
         ++m_size;
@@ -159,10 +160,13 @@ class RingBuffer
         return m_data ? m_mask + 1 : 0;
     }
 
-    void Grow()
+    /// Double the capacity and append @p value, constructed before the elements move (it may
+    /// be one of them).
+    void GrowAndAppend(T&& value)
     {
         const size_t cap = Capacity() == 0 ? 1 : 2 * Capacity();
         std::unique_ptr<Storage[]> data(new Storage[cap]);
+        new (&data[m_size]) T(std::move(value));
         for (size_t i = 0; i < m_size; ++i)
         {
             T* old = At((m_head + i) & m_mask);
@@ -172,6 +176,7 @@ class RingBuffer
         m_data = std::move(data);
         m_head = 0;
         m_mask = cap - 1;
+        ++m_size;
     }
 
     std::unique_ptr<Storage[]> m_data;

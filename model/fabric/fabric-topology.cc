@@ -413,7 +413,8 @@ FabricTopology::GetMaxPathLatency(const std::vector<uint32_t>& gpus, uint32_t fr
     // first. The next hop depends on the node and the destination only, so per destination
     // rest[node], the cost from node on with its own outgoing link's delay and serialization,
     // is computed once for every node a path crosses (valid while stamp[node] == dst + 1;
-    // UNREACHABLE where GetPathLinks() finds no path, whose GetPathLatency is 0).
+    // UNREACHABLE where a node has no route to dst, where GetPathLatency is 0; a routing loop,
+    // which correct routing never has, counts as no path here).
     constexpr int64_t UNREACHABLE = -1;
     const size_t nodes = m_nodes.size();
     std::vector<int64_t> rest(nodes, 0);
@@ -440,7 +441,7 @@ FabricTopology::GetMaxPathLatency(const std::vector<uint32_t>& gpus, uint32_t fr
             walk.clear();
             uint32_t node = srcNode;
             int64_t known = UNREACHABLE;
-            while (walk.size() <= nodes) // a routing loop would give no path either
+            while (walk.size() <= nodes) // bounded: a routing loop ends the walk
             {
                 if (stamp[node] == dst + 1)
                 {
