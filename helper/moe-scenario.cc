@@ -1822,7 +1822,11 @@ Scenario::ComputeBound()
     int64_t boundPs = 0;
     uint64_t largest = 0;
     std::vector<int64_t> head; // per link of a path: the smallest frame's trip up to its start
+    m_roundMessages = 0;
+    m_roundBytes = 0;
     m_traffic->ForEachMessage([&](uint32_t i, uint32_t j, uint64_t bytes) {
+        ++m_roundMessages;
+        m_roundBytes += bytes;
         const uint32_t src = parts[i];
         const uint32_t dst = parts[j];
         const uint64_t wire = RoceMessageWireBytes(bytes, mtu);
@@ -2151,27 +2155,8 @@ Scenario::ProgressFraction() const
                    ? -1.0
                    : static_cast<double>(m_unitsDone) / static_cast<double>(m_unitsTotal);
     }
-    uint64_t total = 0;
-    const uint64_t n = m_settings.participants.size();
-    if (!m_settings.matrix.empty())
-    {
-        for (const auto& row : m_settings.matrix)
-        {
-            for (uint64_t b : row)
-            {
-                total += b;
-            }
-        }
-    }
-    else if (!m_settings.peerOffsets.empty())
-    {
-        total = m_settings.bytesPerPair * n * m_settings.peerOffsets.size();
-    }
-    else
-    {
-        total = m_settings.bytesPerPair * n * (n > 0 ? n - 1 : 0);
-    }
-    total *= m_settings.rounds;
+    // What the rounds post (a matrix's diagonal and zeros post nothing).
+    const uint64_t total = m_roundBytes * m_settings.rounds;
     return total == 0
                ? -1.0
                : static_cast<double>(m_transport->GetBytesDelivered()) / static_cast<double>(total);
@@ -2427,15 +2412,9 @@ Scenario::DescribeDryRun() const
         os << DescribeMoe();
         return os.str();
     }
-    uint64_t roundBytes = 0;
-    uint64_t messages = 0;
-    const uint32_t n = static_cast<uint32_t>(s.participants.size());
-    m_traffic->ForEachMessage([&roundBytes, &messages](uint32_t, uint32_t, uint64_t bytes) {
-        roundBytes += bytes;
-        ++messages; // a zero entry posts no message: not visited
-    });
-    os << "traffic: all-to-all among " << n << " GPUs, " << s.rounds << " round(s) of " << messages
-       << " messages, " << FormatBytesHuman(static_cast<double>(roundBytes)) << " per round\n";
+    os << "traffic: all-to-all among " << s.participants.size() << " GPUs, " << s.rounds
+       << " round(s) of " << m_roundMessages << " messages, "
+       << FormatBytesHuman(static_cast<double>(m_roundBytes)) << " per round\n";
     os << "  busiest interface moves "
        << FormatBytesHuman(static_cast<double>(m_maxInterfaceWireBytes))
        << " on the wire per round; longest path latency " << FormatDurationHuman(m_maxPathLatency)

@@ -312,6 +312,8 @@ class Scenario
     Ptr<MessageTransport> m_twinTransport;
     Time m_bound;
     uint64_t m_maxInterfaceWireBytes{0};
+    uint64_t m_roundMessages{0}; ///< messages an all-to-all round posts (ComputeBound)
+    uint64_t m_roundBytes{0};    ///< and their payload bytes
     Time m_maxPathLatency;
     Json m_invocation; ///< manifest.invocation (SetInvocation), null if not set
     double m_wallSeconds{0};
