@@ -1800,6 +1800,8 @@ Scenario::ComputeBound()
     //  - per receiving interface: the earliest any frame can start arriving (the shortest trip
     //    of a message's frame up to the last link, plus that link's delay) + its wire bytes /
     //    its rate;
+    //    a relay GPU (PXN) receives the messages it relays on its NVLink port and sends them
+    //    on its NIC: they count there too, with the trips to and from the relay;
     //  - per message and per link of its path that every one of its frames must cross (one
     //    with a GPU at either end: its own NIC or NVLink port, the destination's, a relay's):
     //    the earliest trip of a frame up to that link + the message's wire bytes / that link's
@@ -1839,6 +1841,27 @@ Scenario::ComputeBound()
             static_cast<uint32_t>(bytes % mtu == 0 ? mtu : bytes % mtu) + ROCE_DATA_HEADER_BYTES);
         const std::vector<uint32_t> path = m_topology->GetPathLinks(src, dst);
         const size_t h = path.size();
+        // A relayed message's links into and out of the relay (PXN: NVLink in, NIC out).
+        const uint32_t relay = m_topology->GetRelay(src, dst);
+        size_t relayIn = h;
+        if (relay != FabricTopology::NO_RELAY)
+        {
+            const uint32_t relayNode = m_topology->GetSpec().hostNode[relay];
+            for (size_t k = 0; k + 1 < h; ++k)
+            {
+                const auto& l = links[path[k]];
+                if (l.a == relayNode || l.b == relayNode)
+                {
+                    relayIn = k;
+                    break;
+                }
+            }
+            NS_ABORT_MSG_IF(relayIn == h,
+                            "ComputeBound: relay " << relay << " not on the path " << src << " -> "
+                                                   << dst);
+            sent[2 * relay] += wire;
+            received[2 * relay + 1] += wire;
+        }
         head.assign(h, 0);
         for (size_t k = 1; k < h; ++k)
         {
@@ -1858,9 +1881,18 @@ Scenario::ComputeBound()
             {
                 sendTail[out] = std::min(sendTail[out], tail);
             }
+            if (relayIn < h && k == relayIn + 1)
+            {
+                sendTail[2 * relay] = std::min(sendTail[2 * relay], tail);
+            }
             tail += k > 0 ? SerializationPs(finalFrame, l.rateBps) : 0;
         }
         receiveHead[in] = std::min(receiveHead[in], head[h - 1] + links[path[h - 1]].delayPs);
+        if (relayIn < h)
+        {
+            receiveHead[2 * relay + 1] =
+                std::min(receiveHead[2 * relay + 1], head[relayIn] + links[path[relayIn]].delayPs);
+        }
     });
     for (uint32_t g = 0; g < gpus; ++g)
     {

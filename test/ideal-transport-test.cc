@@ -22,6 +22,7 @@
 #include "ns3/fabric-helper.h"
 #include "ns3/fat-tree-helper.h"
 #include "ns3/ideal-transport.h"
+#include "ns3/rail-optimized-helper.h"
 #include "ns3/simulator.h"
 #include "ns3/uinteger.h"
 
@@ -474,6 +475,86 @@ TEST(IdealTransport, NvLinkInsideAServerNicOutside)
     EXPECT_EQ(t->GetUncongestedTime(0, 1, MIB).GetPicoSeconds(), 2376818 + 209285);
     // The NIC message is unaffected: across pods, 85565440 + 7671200.
     EXPECT_EQ(rec.Delivered(nic), 93236640);
+    Simulator::Destroy();
+}
+
+namespace
+{
+/// Rail-only cluster of 3 servers x 3 GPUs (GPU id = 3 x server + rail), NIC links @p nicBps,
+/// NVLink @p nvBps: traffic to another rail of another server relays through the source
+/// server's GPU on the destination's rail (PXN).
+Ptr<FabricTopology>
+BuildRailOnly(uint64_t nicBps, uint64_t nvBps)
+{
+    RailOptimizedHelper rail;
+    rail.SetServers(3);
+    rail.SetGpusPerServer(3);
+    rail.SetSpines(0);
+    LinkSpec nic;
+    nic.rateBps = nicBps;
+    rail.SetHostLink(nic);
+    LinkSpec nv;
+    nv.rateBps = nvBps;
+    nv.delayPs = 100000;
+    rail.SetNvLink(nv);
+    FabricHelper fabric;
+    return fabric.Install(rail.Build());
+}
+
+/// Delivery of a lone 1 MiB flow that drained at @p drainPs: + its path latency.
+int64_t
+DeliveredAfterDrain(const Ptr<FabricTopology>& topo, uint32_t src, uint32_t dst, int64_t drainPs)
+{
+    return drainPs + topo->GetPathLatency(src, dst, 4096 + ROCE_DATA_HEADER_BYTES).GetPicoSeconds();
+}
+} // namespace
+
+TEST(IdealTransport, RelayedTrafficSharesTheRelaysNic)
+{
+    // 0 -> 4 (server 1, rail 1) relays through GPU 1, whose NIC also carries 1 -> 7 (server 2,
+    // rail 1). The two share nothing else (0 sends over NVLink, 4 and 7 receive on their own
+    // NICs), so without charging the relay each would run at 100 Gb/s; charged, 50 each.
+    Ptr<FabricTopology> topo = BuildRailOnly(100000000000ull, 3600000000000ull);
+    ASSERT_EQ(topo->GetRelay(0, 4), 1u);
+    ASSERT_EQ(topo->GetRelay(1, 7), FabricTopology::NO_RELAY);
+    Recorder rec;
+    Ptr<IdealTransport> t = MakeTransport(topo, rec);
+    const uint64_t relayed = t->Send(0, 4, 0, MIB, 0);
+    const uint64_t own = t->Send(1, 7, 0, MIB, 0);
+    std::vector<double> rates;
+    Simulator::Schedule(PicoSeconds(1), [&]() {
+        rates = {t->GetFlowRate(relayed), t->GetFlowRate(own)};
+    });
+    Simulator::Run();
+    EXPECT_EQ(rates, (std::vector<double>{50e9, 50e9}));
+    // Both drain at 2 x 85565440 = 171130880.
+    EXPECT_EQ(rec.Delivered(relayed), DeliveredAfterDrain(topo, 0, 4, 171130880));
+    EXPECT_EQ(rec.Delivered(own), DeliveredAfterDrain(topo, 1, 7, 171130880));
+    // Alone, the relayed message runs at the NIC's 100 Gb/s.
+    EXPECT_EQ(t->GetUncongestedTime(0, 4, MIB).GetPicoSeconds(),
+              DeliveredAfterDrain(topo, 0, 4, DRAIN_1MIB_PS));
+    Simulator::Destroy();
+}
+
+TEST(IdealTransport, RelayedTrafficSharesTheRelaysNvLinkIngress)
+{
+    // NVLink at 100 Gb/s, NICs at 400: 0 -> 4 relays through GPU 1, entering it over NVLink,
+    // where 2 -> 1 (same server) arrives too. Their sources differ (0's and 2's NVLink ports)
+    // and 4's NIC takes 400 Gb/s, so only GPU 1's NVLink ingress couples them: 50 Gb/s each.
+    Ptr<FabricTopology> topo = BuildRailOnly(400000000000ull, 100000000000ull);
+    ASSERT_EQ(topo->GetRelay(0, 4), 1u);
+    Recorder rec;
+    Ptr<IdealTransport> t = MakeTransport(topo, rec);
+    const uint64_t relayed = t->Send(0, 4, 0, MIB, 0);
+    const uint64_t local = t->Send(2, 1, 0, MIB, 0);
+    std::vector<double> rates;
+    Simulator::Schedule(PicoSeconds(1), [&]() {
+        rates = {t->GetFlowRate(relayed), t->GetFlowRate(local)};
+    });
+    Simulator::Run();
+    EXPECT_EQ(rates, (std::vector<double>{50e9, 50e9}));
+    EXPECT_EQ(rec.Delivered(relayed), DeliveredAfterDrain(topo, 0, 4, 171130880));
+    EXPECT_EQ(rec.Delivered(local), DeliveredAfterDrain(topo, 2, 1, 171130880));
     Simulator::Destroy();
 }
 

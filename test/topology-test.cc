@@ -165,6 +165,11 @@ TEST(RailOptimized, RailOnlyReachesEveryPairThroughARelay)
                 // The relay is the source server's GPU on the destination's rail.
                 const uint32_t relayNode = topo->GetSpec().hostNode[(s / 4) * 4 + d % 4];
                 EXPECT_EQ(paths[0].nodes[2], relayNode);
+                EXPECT_EQ(topo->GetRelay(s, d), (s / 4) * 4 + d % 4) << s << "->" << d;
+            }
+            else
+            {
+                EXPECT_EQ(topo->GetRelay(s, d), FabricTopology::NO_RELAY) << s << "->" << d;
             }
         }
     }
@@ -197,8 +202,15 @@ TEST(RailOptimized, PxnRelaysCrossRailTrafficAroundTheSpines)
                 const bool sameRail = s % 4 == d % 4;
                 if (s == d || sameServer || sameRail)
                 {
+                    if (s != d)
+                    {
+                        EXPECT_EQ(topo->GetRelay(s, d), FabricTopology::NO_RELAY);
+                    }
                     continue;
                 }
+                EXPECT_EQ(topo->GetRelay(s, d),
+                          pxn ? (s / 4) * 4 + d % 4 : FabricTopology::NO_RELAY)
+                    << s << "->" << d;
                 EXPECT_EQ(topo->GetHopCount(s, d), 4u) << s << "->" << d;
                 const auto paths = topo->GetPaths(s, d);
                 ASSERT_FALSE(paths.empty());

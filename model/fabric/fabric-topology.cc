@@ -123,6 +123,23 @@ FabricTopology::SetSpec(TopologySpec spec)
     m_ports.assign(n, {});
     m_portLinks.assign(n, {});
     m_nodes.clear();
+    m_relayGpu.clear();
+    m_relayRails = 0;
+    if (m_spec.pxn)
+    {
+        uint32_t servers = 0;
+        for (uint32_t g = 0; g < m_spec.NumHosts(); ++g)
+        {
+            servers = std::max(servers, m_spec.hostServer.at(g) + 1);
+            m_relayRails = std::max(m_relayRails, m_spec.hostRail.at(g) + 1);
+        }
+        m_relayGpu.assign(static_cast<size_t>(servers) * m_relayRails, NO_RELAY);
+        for (uint32_t g = 0; g < m_spec.NumHosts(); ++g)
+        {
+            m_relayGpu[static_cast<size_t>(m_spec.hostServer[g]) * m_relayRails +
+                       m_spec.hostRail[g]] = g;
+        }
+    }
 }
 
 void
@@ -324,6 +341,19 @@ uint32_t
 FabricTopology::GetEgressPort(uint32_t src, uint32_t dst) const
 {
     return m_hosts.at(src)->GetEgressPort(dst);
+}
+
+uint32_t
+FabricTopology::GetRelay(uint32_t src, uint32_t dst) const
+{
+    // The rule FabricHelper's host and NVSwitch routes follow (see its PXN routes).
+    if (!m_spec.pxn || m_spec.hostServer.at(src) == m_spec.hostServer.at(dst) ||
+        m_spec.hostRail.at(src) == m_spec.hostRail.at(dst))
+    {
+        return NO_RELAY;
+    }
+    return m_relayGpu.at(static_cast<size_t>(m_spec.hostServer[src]) * m_relayRails +
+                         m_spec.hostRail[dst]);
 }
 
 uint64_t

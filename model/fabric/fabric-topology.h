@@ -133,6 +133,11 @@ class FabricTopology : public Object
 
     /// @brief Host port (0 = NIC, 1 = NVLink) @p src uses for traffic to @p dst.
     uint32_t GetEgressPort(uint32_t src, uint32_t dst) const;
+    /// @brief The GPU whose NIC carries traffic from @p src to @p dst when it is relayed (PXN:
+    /// another server, another rail: @p src's server's GPU on @p dst's rail, reached over
+    /// NVLink), or NO_RELAY if that traffic leaves through @p src's own port.
+    uint32_t GetRelay(uint32_t src, uint32_t dst) const;
+    static constexpr uint32_t NO_RELAY = UINT32_MAX;
     /// @brief Line rate of @p gpu's port @p port (bits/s).
     uint64_t GetHostPortRate(uint32_t gpu, uint32_t port) const;
 
@@ -198,6 +203,9 @@ class FabricTopology : public Object
     std::vector<std::vector<Ptr<FabricNetDevice>>> m_ports; ///< by spec node index
     std::vector<std::vector<uint32_t>> m_portLinks;         ///< by spec node index
     std::vector<uint32_t> m_nodeIdToIndex;
+    /// With PXN: the GPU at (server, rail), as m_relayGpu[server * m_relayRails + rail].
+    std::vector<uint32_t> m_relayGpu;
+    uint32_t m_relayRails{0};
     Ptr<FabricRouting> m_routing;
 };
 

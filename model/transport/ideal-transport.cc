@@ -286,10 +286,13 @@ IdealTransport::GetUncongestedTime(uint32_t src, uint32_t dst, uint64_t bytes) c
     {
         return Time(0);
     }
-    const uint32_t port = m_topo->GetEgressPort(src, dst);
-    const uint32_t inPort = m_topo->SameServer(src, dst) ? 1 : 0;
-    const double rate = std::min(m_capacity[ResourceIndex(src, false, port)],
-                                 m_capacity[ResourceIndex(dst, true, inPort)]);
+    std::array<uint32_t, MAX_FLOW_RESOURCES> res;
+    const uint32_t numRes = FlowResources(src, dst, res);
+    double rate = m_capacity[res[0]];
+    for (uint32_t k = 1; k < numRes; ++k)
+    {
+        rate = std::min(rate, m_capacity[res[k]]);
+    }
     NS_ABORT_MSG_IF(rate <= 0, "IdealTransport: no port from " << src << " to " << dst);
     const uint32_t frameBytes =
         static_cast<uint32_t>(std::min<uint64_t>(bytes, m_mtu)) + ROCE_DATA_HEADER_BYTES;
@@ -339,6 +342,26 @@ uint32_t
 IdealTransport::ResourceIndex(uint32_t host, bool ingress, uint32_t port)
 {
     return 4 * host + (ingress ? 2 : 0) + (port != 0 ? 1 : 0);
+}
+
+uint32_t
+IdealTransport::FlowResources(uint32_t src,
+                              uint32_t dst,
+                              std::array<uint32_t, MAX_FLOW_RESOURCES>& res) const
+{
+    const bool sameServer = m_topo->SameServer(src, dst);
+    res[0] = ResourceIndex(src, false, m_topo->GetEgressPort(src, dst));
+    res[1] = ResourceIndex(dst, true, sameServer ? 1 : 0);
+    const uint32_t relay = m_topo->GetRelay(src, dst);
+    if (relay == FabricTopology::NO_RELAY)
+    {
+        return 2;
+    }
+    // src -> (NVLink) -> relay -> (the relay's NIC) -> dst: the relay is neither end (it is on
+    // another rail than src, in another server than dst), so the four resources are distinct.
+    res[2] = ResourceIndex(relay, true, 1);
+    res[3] = ResourceIndex(relay, false, 0);
+    return 4;
 }
 
 uint64_t
@@ -398,15 +421,16 @@ IdealTransport::Activate(uint32_t msg, int64_t nowPs)
     const uint32_t src = m.record.src;
     const uint32_t dst = m.record.dst;
     const uint32_t port = m_topo->GetEgressPort(src, dst);
-    const uint32_t inPort = m_topo->SameServer(src, dst) ? 1 : 0;
     Flow f;
     f.remaining = static_cast<double>(m.wireBits);
-    f.egress = ResourceIndex(src, false, port);
-    f.ingress = ResourceIndex(dst, true, inPort);
+    f.numRes = FlowResources(src, dst, f.res);
     f.msg = msg;
-    NS_ABORT_MSG_IF(m_capacity[f.egress] <= 0 || m_capacity[f.ingress] <= 0,
-                    "IdealTransport: host " << src << " -> " << dst
-                                            << " uses a port that does not exist");
+    for (uint32_t k = 0; k < f.numRes; ++k)
+    {
+        NS_ABORT_MSG_IF(m_capacity[f.res[k]] <= 0,
+                        "IdealTransport: host " << src << " -> " << dst
+                                                << " uses a port that does not exist");
+    }
     f.latencyPs = m_topo->GetPathLatency(src, dst, m.frameBytes).GetPicoSeconds();
     const uint64_t srcRate = m_topo->GetHostPortRate(src, port);
     m.record.firstByte =
@@ -533,8 +557,9 @@ IdealTransport::ComputeRates()
     m_touched.clear();
     for (const Flow& f : m_flows)
     {
-        for (uint32_t r : {f.egress, f.ingress})
+        for (uint32_t k = 0; k < f.numRes; ++k)
         {
+            const uint32_t r = f.res[k];
             if (m_resCount[r]++ == 0)
             {
                 m_touched.push_back(r);
@@ -551,15 +576,18 @@ IdealTransport::ComputeRates()
     m_adjacency.resize(pos);
     for (size_t i = 0; i < numFlows; ++i)
     {
-        m_adjacency[m_resFill[m_flows[i].egress]++] = static_cast<uint32_t>(i);
-        m_adjacency[m_resFill[m_flows[i].ingress]++] = static_cast<uint32_t>(i);
+        const Flow& f = m_flows[i];
+        for (uint32_t k = 0; k < f.numRes; ++k)
+        {
+            m_adjacency[m_resFill[f.res[k]]++] = static_cast<uint32_t>(i);
+        }
         m_flows[i].rate = -1; // not frozen yet
     }
 
     // Progressive filling: repeatedly take the resource with the smallest fair share
     // (residual capacity / unfrozen flows) and freeze its unfrozen flows at that share. The
     // resources sit in an indexed binary min-heap keyed by (share, index), so freezing a flow
-    // updates its other resource in O(log R).
+    // updates each of its other resources (one, three if relayed) in O(log R).
     m_heap.assign(m_touched.begin(), m_touched.end());
     for (uint32_t r : m_touched)
     {
@@ -568,6 +596,23 @@ IdealTransport::ComputeRates()
     }
     ResourceHeap heap(m_heap, m_heapPos, m_resShare);
     heap.Build();
+    // A flow of rate @p rate was frozen: resource @p other has that much less to share among
+    // one flow fewer.
+    auto freezeOn = [this, &heap](uint32_t other, double rate) {
+        m_resResidual[other] -= rate;
+        if (--m_resCount[other] == 0)
+        {
+            // Every flow of this resource is frozen: take it out of the heap.
+            heap.Erase(other);
+        }
+        else
+        {
+            m_resShare[other] = std::max(m_resResidual[other], 0.0) / m_resCount[other];
+            // The share can only grow (the flow took at most this share); sift down. Sift up
+            // too, in case rounding made it shrink by an ulp.
+            heap.Update(other);
+        }
+    };
     double level = 0;
     while (!heap.Empty())
     {
@@ -588,19 +633,17 @@ IdealTransport::ComputeRates()
                 continue;
             }
             f.rate = rate;
-            const uint32_t other = (f.egress == r) ? f.ingress : f.egress;
-            m_resResidual[other] -= rate;
-            if (--m_resCount[other] == 0)
+            if (f.numRes == 2)
             {
-                // Every flow of this resource is frozen: take it out of the heap.
-                heap.Erase(other);
+                freezeOn(f.res[0] == r ? f.res[1] : f.res[0], rate); // the common case
+                continue;
             }
-            else
+            for (uint32_t j = 0; j < f.numRes; ++j)
             {
-                m_resShare[other] = std::max(m_resResidual[other], 0.0) / m_resCount[other];
-                // The share can only grow (the flow took at most this share); sift down. Sift
-                // up too, in case rounding made it shrink by an ulp.
-                heap.Update(other);
+                if (f.res[j] != r)
+                {
+                    freezeOn(f.res[j], rate);
+                }
             }
         }
         m_resCount[r] = 0;

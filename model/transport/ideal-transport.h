@@ -11,6 +11,7 @@
 #include "ns3/nstime.h"
 #include "ns3/ptr.h"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -32,9 +33,11 @@ namespace moe
  * port (port 1, if it has one). A message from @c src to @c dst uses two of them: @c src's egress
  * on port GetEgressPort(src, dst) (NVLink inside a server, the NIC otherwise) with capacity
  * GetHostPortRate(src, port), and @c dst's ingress on the same kind of port (NVLink if the two
- * share a server, the NIC otherwise) with the rate of @c dst's port. The core (switches and the
- * links between them) is assumed non-blocking; relaying GPUs (rail-only PXN) are not charged.
- * Traffic classes and priorities are not distinguished: every active flow counts alike.
+ * share a server, the NIC otherwise) with the rate of @c dst's port. A message that a relay GPU
+ * carries (PXN, FabricTopology::GetRelay) uses two more, the relay's: NVLink ingress and NIC
+ * egress, which it shares with the relay's own traffic and with everything else it relays.
+ * The core (switches and the links between them) is assumed non-blocking. Traffic classes and
+ * priorities are not distinguished: every active flow counts alike.
  *
  * **Amount.** A message is a fluid flow of exactly the wire bytes the RDMA transport puts on the
  * first link for its data: bytes / Mtu packets of WireBytes(Mtu + ROCE_DATA_HEADER_BYTES), one
@@ -61,8 +64,8 @@ namespace moe
  *    stored), likewise never earlier than the previous acknowledgement of the same queue.
  *
  * NotifyDelivered and NotifyAcked run in events at exactly those times. A lone message on an idle
- * fabric therefore takes wireBits / min(src rate, dst rate) (rounded up to a picosecond) plus the
- * path latency: GetUncongestedTime().
+ * fabric therefore takes wireBits / the lowest rate among its resources (rounded up to a
+ * picosecond) plus the path latency: GetUncongestedTime().
  *
  * **Rounding.** Simulation time is integer picoseconds, rates are doubles (max-min shares are
  * arbitrary fractions of the line rates). Each flow keeps its remaining wire bits as a double,
@@ -110,9 +113,9 @@ class IdealTransport : public MessageTransport
 
     /**
      * @brief delivered - start of a message of @p bytes from @p src to @p dst alone on an idle
-     * fabric: serialization of its wire bytes at min(src rate, dst rate), rounded up to a
-     * picosecond, plus GetPathLatency(src, dst, min(bytes, Mtu) + ROCE_DATA_HEADER_BYTES).
-     * Zero for src == dst.
+     * fabric: serialization of its wire bytes at the lowest rate among its resources (source
+     * and destination ports, and a relay's), rounded up to a picosecond, plus GetPathLatency(src,
+     * dst, min(bytes, Mtu) + ROCE_DATA_HEADER_BYTES). Zero for src == dst.
      */
     Time GetUncongestedTime(uint32_t src, uint32_t dst, uint64_t bytes) const;
 
@@ -148,6 +151,14 @@ class IdealTransport : public MessageTransport
         Queue* queue{nullptr};     ///< its queue (std::map nodes do not move; see Queue)
     };
 
+    static constexpr uint32_t MAX_FLOW_RESOURCES = 4;
+
+    /// @brief The resources a message from @p src to @p dst drains through (see the class
+    /// comment) into @p res; returns how many.
+    uint32_t FlowResources(uint32_t src,
+                           uint32_t dst,
+                           std::array<uint32_t, MAX_FLOW_RESOURCES>& res) const;
+
     /// An active flow: the head message of one (src, dst, class) queue.
     struct Flow
     {
@@ -155,8 +166,10 @@ class IdealTransport : public MessageTransport
         double rate{0};      ///< bits/s, from the last recomputation (0 before the first)
         int64_t finishPs{INT64_MAX};
         int64_t latencyPs{0}; ///< GetPathLatency(src, dst, frameBytes)
-        uint32_t egress{0};   ///< resource indices (see ResourceIndex)
-        uint32_t ingress{0};
+        /// Resource indices (see ResourceIndex): source egress, destination ingress, and for
+        /// a relayed message the relay's NVLink ingress and NIC egress.
+        std::array<uint32_t, MAX_FLOW_RESOURCES> res{};
+        uint32_t numRes{0};
         uint32_t msg{0}; ///< index into m_messages
     };
 
