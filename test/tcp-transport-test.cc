@@ -7,6 +7,7 @@
 
 #include "ns3/fabric-config-error.h"
 #include "ns3/fabric-helper.h"
+#include "ns3/fabric-host.h"
 #include "ns3/fabric-stats.h"
 #include "ns3/fabric-switch.h"
 #include "ns3/fat-tree-helper.h"
@@ -274,6 +275,40 @@ TEST(TcpTransport, IncastDeliversEveryByte)
     EXPECT_EQ(r.bytesDelivered, 15u * (1 << 20));
     EXPECT_GT(r.drops, 0u);
     EXPECT_GT(r.counters.retransmittedSegments, 0u);
+}
+
+TEST(TcpTransport, HostQueueAdmitsTheStacksOwnFrames)
+{
+    // The TCP stack's frames enter the host's queue through its admission, like relayed and
+    // control frames: with an 8 KiB host queue limit the initial window overflows it, the
+    // drops are counted at the host's port, TCP recovers, and every admitted byte is released
+    // again (dequeue once released frames that were never admitted: the occupancy wrapped
+    // below zero, and a limited host queue then refused everything).
+    FabricHelper fabric;
+    fabric.SetSeed(1);
+    fabric.SetHostAdmissionAttribute("QueueLimit", UintegerValue(8 << 10));
+    Ptr<FabricTopology> topo = fabric.Install(Star(2));
+    Ptr<TcpTransport> tcp = InstallTcp(topo, "newreno");
+    Recorder rec;
+    rec.Attach(tcp);
+    tcp->Send(1, 0, 0, 1 << 20, 1);
+    Simulator::Stop(Seconds(1));
+    Simulator::Run();
+    ASSERT_EQ(rec.delivered.size(), 1u);
+    EXPECT_EQ(rec.delivered.begin()->second.bytes, 1u << 20);
+    const FabricPortCounters& nic = topo->GetHost(1)->GetPort(0)->GetCounters();
+    EXPECT_GT(nic.dropFrames[static_cast<size_t>(DropReason::EGRESS_QUEUE_FULL)], 0u);
+    EXPECT_GT(tcp->GetCounters().retransmittedSegments, 0u);
+    for (const uint32_t gpu : {0u, 1u})
+    {
+        const Ptr<FabricAdmission> adm = topo->GetHost(gpu)->GetAdmission();
+        for (uint8_t p = 0; p < NUM_PRIORITIES; ++p)
+        {
+            EXPECT_EQ(DynamicCast<TailDropAdmission>(adm)->GetOccupancy(0, p), 0u)
+                << "GPU " << gpu << " priority " << int(p);
+        }
+    }
+    Simulator::Destroy();
 }
 
 TEST(TcpTransport, EveryVariantCarriesALossyIncast)

@@ -148,6 +148,12 @@ FabricHost::SetAdmission(Ptr<FabricAdmission> admission)
     }
 }
 
+Ptr<FabricAdmission>
+FabricHost::GetAdmission() const
+{
+    return m_admission;
+}
+
 void
 FabricHost::SetFrameReceiver(FabricFrameReceiver* receiver)
 {

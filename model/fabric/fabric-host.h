@@ -75,6 +75,8 @@ class FabricHost : public Object, public FabricFrameSink
     Ptr<FabricRouting> GetRouting() const;
     uint32_t GetNodeIndex() const;
     void SetAdmission(Ptr<FabricAdmission> admission);
+    /// @brief The admission of this host's queues (relayed, control and stack frames).
+    Ptr<FabricAdmission> GetAdmission() const;
 
     /// @brief Where frames addressed to this host go (the transport); nullptr removes it.
     void SetFrameReceiver(FabricFrameReceiver* receiver);

@@ -1371,6 +1371,18 @@ FabricNetDevice::SendFrom(Ptr<Packet> packet,
     entry.priority = protocolNumber == ETHERTYPE_IPV4 ? entry.info.priority : 0;
     entry.bytes = packet->GetSize();
     entry.packet = packet;
+    // The node's own frames (an ns-3 stack on a host: the TCP transport) enter through the
+    // admission as the host's relayed and control frames do: dequeue releases every frame it
+    // serves, and a host queue limit applies to them too.
+    if (m_admissionRaw != nullptr)
+    {
+        DropReason reason;
+        if (!m_admissionRaw->Admit(entry, m_portIndex, reason))
+        {
+            RecordDrop(packet, reason);
+            return false;
+        }
+    }
     Enqueue(std::move(entry));
     return true;
 }
