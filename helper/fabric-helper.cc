@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -264,6 +265,21 @@ FabricHelper::Validate(const TopologySpec& spec)
     if (spec.hostServer.size() != spec.NumHosts() || spec.hostRail.size() != spec.NumHosts())
     {
         throw ConfigError("topology", "inconsistent host tables in the topology spec");
+    }
+    if (spec.pxn)
+    {
+        // PXN relays through "the" GPU of the source's server on the destination's rail.
+        std::set<std::pair<uint32_t, uint32_t>> serverRails;
+        for (uint32_t g = 0; g < spec.NumHosts(); ++g)
+        {
+            if (!serverRails.insert({spec.hostServer[g], spec.hostRail[g]}).second)
+            {
+                throw ConfigError("topology.pxn",
+                                  "server " + std::to_string(spec.hostServer[g]) +
+                                      " has two GPUs on rail " + std::to_string(spec.hostRail[g]) +
+                                      "; PXN needs at most one GPU per server and rail");
+            }
+        }
     }
     std::vector<uint32_t> degree(n, 0);
     std::vector<uint32_t> firstPeer(n, UINT32_MAX);

@@ -176,6 +176,29 @@ TEST(RailOptimized, RailOnlyReachesEveryPairThroughARelay)
     Simulator::Destroy();
 }
 
+TEST(RailOptimized, PxnRefusesTwoGpusOfAServerOnOneRail)
+{
+    // A hand-edited spec whose server 0 has two GPUs on rail 0: which one would relay?
+    RailOptimizedHelper rail;
+    rail.SetServers(2);
+    rail.SetGpusPerServer(2);
+    rail.SetSpines(0);
+    TopologySpec spec = rail.Build();
+    spec.hostRail[1] = 0;
+    FabricHelper fabric;
+    try
+    {
+        fabric.Install(spec);
+        FAIL() << "a server with two GPUs on one rail was accepted under PXN";
+    }
+    catch (const ConfigError& e)
+    {
+        EXPECT_EQ(e.GetPath(), "topology.pxn");
+        EXPECT_NE(std::string(e.what()).find("two GPUs on rail 0"), std::string::npos) << e.what();
+    }
+    Simulator::Destroy();
+}
+
 TEST(RailOptimized, PxnRelaysCrossRailTrafficAroundTheSpines)
 {
     // With spines and PXN, traffic to another rail of another server takes the relay GPU's NIC

@@ -347,8 +347,7 @@ uint32_t
 FabricTopology::GetRelay(uint32_t src, uint32_t dst) const
 {
     // The rule FabricHelper's host and NVSwitch routes follow (see its PXN routes).
-    if (!m_spec.pxn || m_spec.hostServer.at(src) == m_spec.hostServer.at(dst) ||
-        m_spec.hostRail.at(src) == m_spec.hostRail.at(dst))
+    if (!m_spec.pxn || SameServer(src, dst) || m_spec.hostRail.at(src) == m_spec.hostRail.at(dst))
     {
         return NO_RELAY;
     }
