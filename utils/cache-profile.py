@@ -5,12 +5,12 @@ per packet-hop for the benchmark's cases (utils/benchmark.py), from callgrind.
 Wall seconds per packet-hop mix two things: the work the simulator does per hop and the time
 the CPU waits for memory. This script separates them. Each case runs twice under
 ``valgrind --tool=callgrind --cache-sim=yes``, stopped at two simulated times
-(``simulation.stop_time``); runs are deterministic, so the difference of the two runs' counts
-and packet-hops is exactly the window between the two times, without setup (posting every
-message, creating the queue pairs) or output and teardown. The last-level cache is simulated
-at ``--ll-bytes`` (default 8 MiB, 16-way: what the two-core virtual machine of the project's
-benchmarks effectively has -- a dependent-load chase there takes 16 ns over 4 MiB and 150 ns
-over 8 MiB).
+(``simulation.stop_time``), counting inside ``Simulator::Run()`` only; runs are deterministic,
+so the difference of the two runs' counts and packet-hops is the window between the two times,
+without setup (building the fabric, posting every message at time 0) or output and teardown.
+The last-level cache is simulated at ``--ll-bytes`` (default 8 MiB, 16-way: about what the
+two-core virtual machine of the project's benchmarks has -- a dependent-load chase there takes
+20 ns over 6 MiB and 150 ns over 8 MiB).
 
 Examples::
 
@@ -126,6 +126,9 @@ def parse_args(argv):
     return args
 
 
+EVENTS = ("Ir", "D1mr", "D1mw", "DLmr", "DLmw")
+
+
 def collected(outfile):
     """Event name -> total count, from a callgrind output file."""
     names, totals = None, None
@@ -135,9 +138,16 @@ def collected(outfile):
                 names = line.split()[1:]
             elif line.startswith("totals:") or (totals is None and line.startswith("summary:")):
                 totals = [int(x) for x in line.split()[1:]]
-    if names is None or totals is None or len(names) != len(totals):
+    if names is None or totals is None or len(totals) > len(names):
         raise ProfileError(f"{outfile}: no event totals (did callgrind finish?)")
-    return dict(zip(names, totals))
+    missing = [e for e in EVENTS if e not in names]
+    if missing:
+        raise ProfileError(f"{outfile}: no {', '.join(missing)} counts (cache simulation off?)")
+    # callgrind leaves out trailing zero counts
+    return dict(zip(names, totals + [0] * (len(names) - len(totals))))
+
+
+RUNNING = []  # valgrind processes, terminated if another run fails
 
 
 def run_once(binary, config, stop, ll_bytes, tmp):
@@ -149,6 +159,11 @@ def run_once(binary, config, stop, ll_bytes, tmp):
         "--tool=callgrind",
         "--cache-sim=yes",
         f"--LL={ll_bytes},16,64",
+        # Count inside the event loop only (the caches are simulated throughout): building the
+        # fabric, writing outputs and teardown, which depend on the state at the stop time,
+        # stay out; what the first events of time 0 do (posting) cancels in the difference.
+        "--collect-atstart=no",
+        "--toggle-collect=ns3::Simulator::Run()",
         f"--callgrind-out-file={cg}",
         str(binary),
         f"--config={config}",
@@ -156,15 +171,25 @@ def run_once(binary, config, stop, ll_bytes, tmp):
         f"--out={out}",
     ]
     env = dict(os.environ, MOE_FABRIC_HUGE_PAGES="0")
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    RUNNING.append(proc)
+    _, stderr = proc.communicate()
     summary_path = out / "summary.json"
-    # Exit status 3 is a run stopped by simulation.stop_time before the traffic finished:
-    # expected here.
+    # Exit status 3 is a run that stopped before the traffic finished: expected here when
+    # simulation.stop_time stopped it (not when it stalled).
     if proc.returncode not in (0, 3) or not summary_path.is_file():
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        tail = "\n".join(stderr.strip().splitlines()[-8:])
         raise ProfileError(f"{' '.join(argv)} failed (exit {proc.returncode}):\n{tail}")
-    sim = json.loads(summary_path.read_text(encoding="utf-8"))["sim"]
-    return collected(cg), sim
+    try:
+        sim = json.loads(summary_path.read_text(encoding="utf-8"))["sim"]
+        fields = {k: sim[k] for k in ("packet_hops", "events", "sim_time_s", "stop_reason")}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProfileError(f"{summary_path}: unreadable sim section ({exc})") from exc
+    if fields["stop_reason"] not in ("stop_time", "complete"):
+        raise ProfileError(f"run to {stop} stopped early: {fields['stop_reason']}")
+    return collected(cg), fields
 
 
 def profile_case(binary, name, args):
@@ -175,6 +200,12 @@ def profile_case(binary, name, args):
         first = run_once(binary, config, t1, args.ll_bytes, tmp)
         second = run_once(binary, config, t2, args.ll_bytes, tmp)
     (c1, s1), (c2, s2) = first, second
+    if s2["sim_time_s"] <= s1["sim_time_s"]:
+        raise ProfileError(
+            f"{name}: empty window {t1} -> {t2}: the runs ended at {s1['sim_time_s'] * 1e6:.1f} "
+            f"and {s2['sim_time_s'] * 1e6:.1f} us of simulated time (the second time must be "
+            "later than the first, and the first before the traffic completes)"
+        )
     hops = s2["packet_hops"] - s1["packet_hops"]
     if hops <= 0:
         raise ProfileError(f"{name}: no packet-hops between {t1} and {t2}; widen the window")
@@ -269,14 +300,19 @@ def main(argv):
               file=sys.stderr)
         return 2
     print(f"callgrind, last-level cache {args.ll_bytes >> 10} KiB; per packet-hop over each "
-          "case's window:")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(profile_case, binary, n, args) for n in args.case_names]
-        try:
-            rows = [f.result() for f in futures]
-        except ProfileError as exc:
-            print(f"cache-profile: error: {exc}", file=sys.stderr)
-            return 1
+          "case's window:", flush=True)
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs)
+    futures = [pool.submit(profile_case, binary, n, args) for n in args.case_names]
+    try:
+        rows = [f.result() for f in futures]
+    except ProfileError as exc:
+        print(f"cache-profile: error: {exc}", file=sys.stderr, flush=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in RUNNING:
+            if proc.poll() is None:
+                proc.terminate()
+        return 1
+    pool.shutdown()
     print("  ".join(f"{title:>{width}}" for title, width, _ in COLUMNS) + "  window")
     for row in rows:
         cells = [f"{row[title]:>{width}{spec}}" for title, width, spec in COLUMNS]
