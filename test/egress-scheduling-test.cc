@@ -306,6 +306,26 @@ TEST(PfcWatchdog, OffByDefault)
     EXPECT_TRUE(link.a->IsPaused(3));
 }
 
+TEST(FabricNetDevice, AFrameBeyondTheMtuFromTheStackIsACountedDrop)
+{
+    // NetDevice::Send of a frame larger than the MTU (an ns-3 stack on a host) refuses it and
+    // counts and traces the drop, as every other drop.
+    Link link;
+    uint32_t traced = 0;
+    link.a->TraceConnectWithoutContext(
+        "Drop",
+        MakeBoundCallback(
+            +[](uint32_t* n, Ptr<const Packet>, DropReason) { ++*n; },
+            &traced));
+    Ptr<Packet> big = Create<Packet>(link.a->GetMtu() + 1);
+    EXPECT_FALSE(link.a->Send(big, link.b->GetAddress(), 0x0800));
+    EXPECT_EQ(link.a->GetCounters().dropFrames[static_cast<size_t>(DropReason::FRAME_TOO_LARGE)],
+              1u);
+    EXPECT_EQ(link.a->GetCounters().TotalDrops(), 1u);
+    EXPECT_EQ(traced, 1u);
+    EXPECT_EQ(link.a->GetQueueFrames(), 0u);
+}
+
 TEST(PfcWatchdog, DropDiscardsTheStormingQueueAndItsArrivalsUntilRestored)
 {
     // As a switch port: every frame passes a's admission first, so the discarded frames must
@@ -317,7 +337,8 @@ TEST(PfcWatchdog, DropDiscardsTheStormingQueueAndItsArrivalsUntilRestored)
     link.a->SetAttribute("PfcWatchdogTimeout", TimeValue(MilliSeconds(1)));
     link.a->SetAttribute("PfcWatchdogAction", StringValue("drop"));
     link.a->SetAttribute("PfcWatchdogRestore", TimeValue(MilliSeconds(2)));
-    auto admitted = [&link, admission](uint32_t n) {
+    uint32_t refused = 0; // Enqueue() returned false: the caller learns of the discard
+    auto admitted = [&link, admission, &refused](uint32_t n) {
         for (uint32_t i = 0; i < n; ++i)
         {
             QueueEntry e;
@@ -327,7 +348,7 @@ TEST(PfcWatchdog, DropDiscardsTheStormingQueueAndItsArrivalsUntilRestored)
             e.inPort = 0;
             DropReason reason;
             ASSERT_TRUE(admission->Admit(e, 0, reason));
-            link.a->Enqueue(std::move(e));
+            refused += link.a->Enqueue(std::move(e)) ? 0 : 1;
         }
     };
     const auto watchdogDrops = [&link] {
@@ -347,6 +368,7 @@ TEST(PfcWatchdog, DropDiscardsTheStormingQueueAndItsArrivalsUntilRestored)
     EXPECT_GT(sent, 0u) << "frames before the pause left";
     EXPECT_LT(sent, 20u);
     EXPECT_EQ(watchdogDrops(), 55u - sent) << "the queue and the later arrivals";
+    EXPECT_EQ(refused, 5u) << "the arrivals during the drop period were refused, not queued";
     // Restored 2 ms after the storm (3.004 ms): the peer's refreshes pause the priority again
     // and frames that arrive wait, kept.
     Simulator::Schedule(MicroSeconds(1500), [&admitted] { admitted(5); });
@@ -358,6 +380,7 @@ TEST(PfcWatchdog, DropDiscardsTheStormingQueueAndItsArrivalsUntilRestored)
     EXPECT_EQ(link.a->GetQueueFrames(), 5u);
     EXPECT_EQ(admission->GetOccupancy(0, 3), 5u * DATA_FRAME);
     EXPECT_EQ(watchdogDrops(), 55u - sent);
+    EXPECT_EQ(refused, 5u);
     // The peer never stops: one detection time after the new pause began, a second storm.
     Simulator::Stop(MilliSeconds(2));
     Simulator::Run();

@@ -38,6 +38,8 @@ DropReasonName(DropReason r)
         return "rx_buffer_full";
     case DropReason::PFC_WATCHDOG:
         return "pfc_watchdog";
+    case DropReason::FRAME_TOO_LARGE:
+        return "frame_too_large";
     case DropReason::COUNT:
         break;
     }

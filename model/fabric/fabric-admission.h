@@ -33,6 +33,7 @@ enum class DropReason : uint8_t
     HEADROOM_OVERFLOW,     ///< shared buffer: lossless traffic beyond XOFF exhausted headroom
     RX_BUFFER_FULL,        ///< host: the NIC's receive buffer had no room for the frame
     PFC_WATCHDOG,          ///< the PFC watchdog (action "drop") discards a storming queue
+    FRAME_TOO_LARGE,       ///< a node's own stack handed the device a frame beyond its MTU
     COUNT                  ///< number of reasons (not a reason)
 };
 

@@ -182,8 +182,7 @@ FabricHost::Admit(const Ptr<Packet>& packet, uint8_t priority, uint32_t inPort, 
         m_ports[outPort]->RecordDrop(packet, reason);
         return false;
     }
-    m_ports[outPort]->Enqueue(std::move(entry));
-    return true;
+    return m_ports[outPort]->Enqueue(std::move(entry)); // false: discarded by a PFC watchdog
 }
 
 bool

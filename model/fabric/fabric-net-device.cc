@@ -361,7 +361,7 @@ FabricNetDevice::UpdateQueuePeak(uint8_t priority)
     }
 }
 
-void
+bool
 FabricNetDevice::Enqueue(QueueEntry&& entry)
 {
     const uint8_t p = entry.priority;
@@ -369,7 +369,7 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
     if (m_pfcDropMask != 0 && (m_pfcDropMask & (1u << p)) != 0)
     {
         DiscardEntry(entry);
-        return;
+        return false;
     }
     m_queues[p].bytes += entry.bytes;
     m_totalQueueBytes += entry.bytes;
@@ -386,6 +386,7 @@ FabricNetDevice::Enqueue(QueueEntry&& entry)
     {
         TryTransmit();
     }
+    return true;
 }
 
 void
@@ -1359,6 +1360,7 @@ FabricNetDevice::SendFrom(Ptr<Packet> packet,
     if (packet->GetSize() > m_mtu)
     {
         NS_LOG_WARN("packet of " << packet->GetSize() << " bytes exceeds the MTU of " << m_mtu);
+        RecordDrop(packet, DropReason::FRAME_TOO_LARGE);
         return false;
     }
     EthernetHeader eth;
@@ -1383,8 +1385,7 @@ FabricNetDevice::SendFrom(Ptr<Packet> packet,
             return false;
         }
     }
-    Enqueue(std::move(entry));
-    return true;
+    return Enqueue(std::move(entry)); // false: a PFC watchdog discards this priority
 }
 
 Ptr<Node>

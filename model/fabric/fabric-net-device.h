@@ -196,7 +196,9 @@ class FabricNetDevice : public NetDevice
     void SetAdmission(Ptr<FabricAdmission> admission);
 
     /// @brief Append an already-admitted frame to its priority queue and start sending if idle.
-    void Enqueue(QueueEntry&& entry);
+    /// Returns false if the frame was discarded instead (a PFC watchdog in "drop" mode on its
+    /// priority: the admission is told (Discard) and the drop counted and traced).
+    bool Enqueue(QueueEntry&& entry);
 
     /// @brief Install the pull source (at most one per device; nullptr removes it).
     void SetPullSource(FabricPullSource* source);

@@ -257,9 +257,9 @@ FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uin
         egress->RecordDrop(packet, reason);
         return;
     }
-    if (!m_forwardTrace.IsEmpty())
+    if (!m_forwardTrace.IsEmpty() && !egress->IsPfcDropping(info.priority))
     {
-        m_forwardTrace(packet, inPort, out);
+        m_forwardTrace(packet, inPort, out); // admitted, and not about to be discarded
     }
     egress->Enqueue(std::move(entry));
 }
