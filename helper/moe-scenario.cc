@@ -2697,6 +2697,7 @@ Scenario::MakeSummary() const
     fabric["buffer"] = buffer;
     fabric["drops"] = totalDrops;
     fabric["queued_frames_at_end"] = stats.GetQueuedFrames();
+    fabric["rx_buffered_frames_at_end"] = stats.GetRxBufferedFrames();
     const std::string conservation = stats.CheckConservation();
     fabric["frame_conservation"] = conservation.empty() ? "ok" : conservation;
     j["fabric"] = fabric;

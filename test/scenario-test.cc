@@ -750,6 +750,31 @@ TEST(AllToAll, BdpFlowControlKeepsASlowReceiverFromDropping)
               "it: false (BDP flow control is for transport.cc.type \"none\" and \"dcqcn\")");
 }
 
+TEST(AllToAll, FramesLeftInAReceiveBufferAreReported)
+{
+    // A run stopped while a slow NIC's receive buffer (draining at half the line rate) still
+    // holds frames reports them: they are neither queued nor on a wire nor delivered, and no
+    // other field showed them. A complete run leaves none.
+    Json c = Json::parse(R"({
+      "topology": { "type": "leaf-spine", "hosts_per_leaf": 2, "leaves": 1, "spines": 1,
+                    "link": { "rate": "100Gbps", "delay": "1us" } },
+      "nic": { "rx": { "drain_rate": "50Gbps" } },
+      "transport": { "bdp_fc": true },
+      "simulation": { "stop_time": "100us" },
+      "traffic": { "gpus": [0, 1], "matrix": [[0, 4194304], [0, 0]] } })");
+    Json stopped;
+    {
+        Scenario sc(c);
+        sc.Build();
+        EXPECT_FALSE(sc.Run());
+        stopped = sc.MakeSummary();
+        Simulator::Destroy();
+    }
+    EXPECT_GT(stopped["fabric"]["rx_buffered_frames_at_end"].get<uint64_t>(), 0u);
+    c["simulation"].erase("stop_time");
+    EXPECT_EQ(RunScenario(c)["fabric"]["rx_buffered_frames_at_end"].get<uint64_t>(), 0u);
+}
+
 TEST(ConfigErrors, ASharedBufferKeyOnATailDropBufferNamesTheType)
 {
     // Every key of switch.buffer that the schema documents, other than type and queue_limit,

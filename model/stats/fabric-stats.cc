@@ -137,6 +137,17 @@ FabricStats::GetFramesInFlight() const
     return n;
 }
 
+uint64_t
+FabricStats::GetRxBufferedFrames() const
+{
+    uint64_t n = 0;
+    for (uint32_t g = 0; g < m_topology->GetSpec().NumHosts(); ++g)
+    {
+        n += m_topology->GetHost(g)->GetRxBufferedFrames();
+    }
+    return n;
+}
+
 bool
 FabricStats::IsIdle() const
 {
@@ -147,14 +158,7 @@ FabricStats::IsIdle() const
             return false;
         }
     }
-    for (uint32_t g = 0; g < m_topology->GetSpec().NumHosts(); ++g)
-    {
-        if (m_topology->GetHost(g)->GetRxBufferedFrames() != 0)
-        {
-            return false;
-        }
-    }
-    return GetFramesInFlight() == 0;
+    return GetRxBufferedFrames() == 0 && GetFramesInFlight() == 0;
 }
 
 std::string

@@ -71,6 +71,8 @@ class FabricStats
     uint64_t GetQueuedFrames() const;
     /// @brief Frames on the wire (being serialized or propagating, not yet arrived).
     uint64_t GetFramesInFlight() const;
+    /// @brief Frames waiting in the NICs' receive buffers (``nic.rx``), not yet delivered.
+    uint64_t GetRxBufferedFrames() const;
     /// @brief Nothing queued, nothing on the wire, no port transmitting, nothing waiting in a
     /// NIC's receive buffer.
     bool IsIdle() const;
