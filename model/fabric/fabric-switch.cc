@@ -257,11 +257,11 @@ FabricSwitch::ReceiveFrame(const Ptr<Packet>& packet, const FrameInfo& info, uin
         egress->RecordDrop(packet, reason);
         return;
     }
-    if (!m_forwardTrace.IsEmpty() && !egress->IsPfcDropping(info.priority))
+    // Traced once queued: a PFC watchdog in "drop" mode discards the frame instead (counted there).
+    if (egress->Enqueue(std::move(entry)) && !m_forwardTrace.IsEmpty())
     {
-        m_forwardTrace(packet, inPort, out); // admitted, and not about to be discarded
+        m_forwardTrace(packet, inPort, out);
     }
-    egress->Enqueue(std::move(entry));
 }
 
 } // namespace moe

@@ -420,7 +420,6 @@ IdealTransport::Activate(uint32_t msg, int64_t nowPs)
     Message& m = m_messages[msg];
     const uint32_t src = m.record.src;
     const uint32_t dst = m.record.dst;
-    const uint32_t port = m_topo->GetEgressPort(src, dst);
     Flow f;
     f.remaining = static_cast<double>(m.wireBits);
     f.numRes = FlowResources(src, dst, f.res);
@@ -432,7 +431,8 @@ IdealTransport::Activate(uint32_t msg, int64_t nowPs)
                                                 << " uses a port that does not exist");
     }
     f.latencyPs = m_topo->GetPathLatency(src, dst, m.frameBytes).GetPicoSeconds();
-    const uint64_t srcRate = m_topo->GetHostPortRate(src, port);
+    // The source egress's capacity is its port's line rate (an integer number of bit/s).
+    const uint64_t srcRate = static_cast<uint64_t>(m_capacity[f.res[0]]);
     m.record.firstByte =
         PicoSeconds(nowPs + SerializationPs(WireBytes(m.frameBytes), srcRate) + f.latencyPs);
     m_flows.push_back(f);
